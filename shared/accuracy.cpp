@@ -21,12 +21,8 @@ static bool groupless(const std::string& method) {
 static bool act_quant(const std::string& method) { return method == "w8a8" || method == "fp8"; }
 
 // The FP16 row of the same table (model, source, dataset, context) as row r.
-static const AccuracyRow* fp16_row(const Catalog& c, const std::string& model, const AccuracyRow& r) {
-    for (const AccuracyRow& x : c.accuracy)
-        if (x.method == "fp16" && x.model == model && x.source == r.source && x.dataset == r.dataset &&
-            x.context == r.context)
-            return &x;
-    return nullptr;
+static const AccuracyRow* fp16_row(const Catalog& c, const AccuracyRow& r) {
+    return r.fp16_row >= 0 ? &c.accuracy[r.fp16_row] : nullptr;
 }
 
 // Reference FP16 perplexity of a model: the WikiText-2 row at the shortest context, preferring a
@@ -34,10 +30,11 @@ static const AccuracyRow* fp16_row(const Catalog& c, const std::string& model, c
 static const AccuracyRow* fp16_ref(const Catalog& c, const std::string& model) {
     const AccuracyRow* best = nullptr;
     int best_n = -1;
-    for (const AccuracyRow& x : c.accuracy) {
+    for (size_t i = 0; i < c.accuracy.size(); ++i) {
+        const AccuracyRow& x = c.accuracy[i];
         if (x.method != "fp16" || x.model != model) continue;
         int n = 0;
-        for (const AccuracyRow& y : c.accuracy) n += y.model == model && y.source == x.source && y.context == x.context;
+        for (const AccuracyRow& y : c.accuracy) n += y.fp16_row == (int)i;
         if (!best || x.context < best->context || (x.context == best->context && n > best_n)) { best = &x; best_n = n; }
     }
     return best;
@@ -90,13 +87,13 @@ Accuracy accuracy(const Catalog& c, const ModelArch& m, const Selections& s) {
         if (r.model != m.id || r.method != method || r.bits != bits) continue;
         if (!no_group && r.group_size != s.group_size) continue;
         if (method == "gptq" && r.act_order != s.act_order) continue;
-        const AccuracyRow* f = fp16_row(c, m.id, r);
+        const AccuracyRow* f = fp16_row(c, r);
         if (!f) continue;
         // Prefer the reference table's context, so a sweep compares like with like.
         if (!pub || (ref && r.context == ref->context && pub->context != ref->context)) pub = &r;
     }
     if (pub) {
-        const AccuracyRow* f = fp16_row(c, m.id, *pub);
+        const AccuracyRow* f = fp16_row(c, *pub);
         a.has_ppl = true;
         a.ppl = pub->ppl;
         a.ppl_fp16 = f->ppl;
@@ -114,9 +111,9 @@ Accuracy accuracy(const Catalog& c, const ModelArch& m, const Selections& s) {
     int best_cost = 1 << 30;
     for (const AccuracyRow& r : c.accuracy) {
         if (r.method == "fp16") continue;
-        const AccuracyRow* f = fp16_row(c, r.model, r);
+        const AccuracyRow* f = fp16_row(c, r);
         if (!f) continue;
-        const ModelArch* rm = c.model(r.model);
+        const ModelArch* rm = r.model_index >= 0 ? &c.models[r.model_index] : nullptr;
         int cost = r.model == m.id ? 0 : (rm && rm->family == m.family) ? 10 : 30;
         if (r.method != method) cost += act_quant(r.method) == act_quant(method) ? 20 : 60;
         cost += 8 * (r.bits > bits ? r.bits - bits : bits - r.bits);

@@ -39,10 +39,33 @@ const EffClass* Catalog::eff_class(const std::string& arch) const {
 }
 
 Eff Catalog::eff(const Hardware& h, Kernel k) const {
-    for (const EffOverride& o : eff_overrides)
-        if (o.kernel == k && o.hardware == h.id) return o.eff;
-    const EffClass* c = eff_class(h.arch);
-    return c ? c->kernel[(int)k] : Eff{};
+    if (h.eff_override[(int)k] >= 0) return eff_overrides[h.eff_override[(int)k]].eff;
+    return h.eff_class >= 0 ? eff_classes[h.eff_class].kernel[(int)k] : Eff{};
+}
+
+void index_catalog(Catalog& c) {
+    static_assert((int)Kernel::count <= 8, "Hardware::eff_override holds 8 kernels");
+    for (Hardware& h : c.hardware) {
+        h.eff_class = -1;
+        for (size_t i = 0; i < c.eff_classes.size(); ++i)
+            if (c.eff_classes[i].arch == h.arch) h.eff_class = (int)i;
+        for (int& o : h.eff_override) o = -1;
+        for (size_t i = 0; i < c.eff_overrides.size(); ++i)   // the last override of a kernel wins
+            if (c.eff_overrides[i].hardware == h.id) h.eff_override[(int)c.eff_overrides[i].kernel] = (int)i;
+    }
+    for (AccuracyRow& r : c.accuracy) {
+        r.fp16_row = r.model_index = -1;
+        for (size_t i = 0; i < c.models.size(); ++i)
+            if (c.models[i].id == r.model) r.model_index = (int)i;
+        for (size_t i = 0; i < c.accuracy.size(); ++i) {
+            const AccuracyRow& x = c.accuracy[i];
+            if (x.method == "fp16" && x.model == r.model && x.source == r.source && x.dataset == r.dataset &&
+                x.context == r.context) {
+                r.fp16_row = (int)i;
+                break;
+            }
+        }
+    }
 }
 
 double computed_params(const ModelArch& m) {

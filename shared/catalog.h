@@ -37,6 +37,9 @@ struct Hardware {
     int max_devices = 1;
     Peaks peak;
     Price price;
+    // Filled by index_catalog(): the efficiency class of `arch` and any fitted per-kernel overrides.
+    int eff_class = -1;
+    int eff_override[8] = {-1, -1, -1, -1, -1, -1, -1, -1};   // index into Catalog::eff_overrides, per Kernel
 };
 
 // Kernel classes of the roofline: which efficiency pair applies to a linear layer.
@@ -63,6 +66,8 @@ struct AccuracyRow {
     bool act_order = false;
     int context = 2048;
     double ppl = 0;
+    // Filled by index_catalog(): the FP16 row of the same table, and the row's model.
+    int fp16_row = -1, model_index = -1;
 };
 
 struct Catalog {
@@ -82,6 +87,10 @@ struct Catalog {
     Eff eff(const Hardware& h, Kernel k) const;
     const EffClass* eff_class(const std::string& arch) const;
 };
+
+// Resolves cross references (AccuracyRow::fp16_row, model_index, Hardware::eff_class, eff_override) once, after loading, so the
+// per-frame paths compare integers rather than strings.
+void index_catalog(Catalog& c);
 
 // Parameter count computed from the architecture (linear layers, embeddings, norms, biases).
 double computed_params(const ModelArch& m);

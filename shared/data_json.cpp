@@ -335,6 +335,7 @@ bool load_catalog(const DataTexts& t, Catalog* out, std::vector<DataError>* erro
         if (!c.api(a)) rm.fail("/api_models", "must contain the default comparison '" + a + "'");
 
     if (errors->size() != before) return false;
+    index_catalog(c);
     *out = std::move(c);
     return true;
 }

@@ -18,14 +18,16 @@ static double fp16_peak(const Hardware& h, Method m) {
     return (m == Method::bf16 && h.peak.bf16 > 0) ? h.peak.bf16 : h.peak.fp16;
 }
 
-OpTime linear_time(const Catalog& c, const Hardware& h, const Selections& s, double M, double N, double K) {
-    const Kernel k = kernel_for(s.method, s.bits);
+OpTime linear_time(const Catalog& c, const Hardware& h, const Selections& s, double M, double N, double K,
+                   bool as_fp16) {
+    const Kernel k = as_fp16 ? Kernel::fp16 : kernel_for(s.method, s.bits);
     const Eff ek = c.eff(h, k), e16 = c.eff(h, Kernel::fp16);
     const long t = tile_m(h);
     const double Mpad = (double)(((long)M + t - 1) / t * t);
     const double bw = h.bandwidth_gbps * 1e9;
     const double act_bytes = (k == Kernel::w8a8 || k == Kernel::fp8) ? 1 : 2;
-    const double bytes = N * K * linear_bits_per_weight(s, K) / 8 + M * K * act_bytes + M * N * 2;
+    const double bpw = as_fp16 ? 16 : linear_bits_per_weight(s, K);
+    const double bytes = N * K * bpw / 8 + M * K * act_bytes + M * N * 2;
     const double flops = 2 * Mpad * N * K;
     OpTime o;
     o.mem_us = bytes / (bw * ek.bw) * 1e6;
@@ -58,7 +60,7 @@ StepTime step_time(const Catalog& c, const ModelArch& m, const Hardware& h, cons
     const double M = prefill ? B * P : B;
     const double ctx = prefill ? P : P + s.output_tokens / 2.0;
     const double bw = h.bandwidth_gbps * 1e9;
-    const EffClass* ec = c.eff_class(h.arch);
+    const EffClass* ec = h.eff_class >= 0 ? &c.eff_classes[h.eff_class] : nullptr;
     const Eff e16 = c.eff(h, Kernel::fp16), ea = c.eff(h, Kernel::attn);
     const double p16 = fp16_peak(h, s.method) * 1e12;
 
@@ -85,10 +87,7 @@ StepTime step_time(const Catalog& c, const ModelArch& m, const Hardware& h, cons
     add(st.op[kOpAttn], at, L);
 
     // LM head: FP16 in every format here, logits only for each sequence's last position.
-    Selections f16 = s;
-    f16.method = Method::fp16;
-    f16.bits = 16;
-    add(st.op[kOpLmHead], linear_time(c, h, f16, B, m.vocab / n, m.hidden), 1);
+    add(st.op[kOpLmHead], linear_time(c, h, s, B, m.vocab / n, m.hidden, true), 1);
 
     // Norms, rope, SiLU x up, residual adds: about ten hidden-size and three intermediate-size
     // FP16 reads/writes per token per layer; quantized-activation formats also quantize inputs.

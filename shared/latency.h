@@ -36,8 +36,10 @@ struct Latency {
     double seq_tokens_per_s = 0;    // decode speed one user sees (1000 / TPOT)
 };
 
-// One linear layer at M rows on one device (the N x K shard that device holds).
-OpTime linear_time(const Catalog& c, const Hardware& h, const Selections& s, double M, double N, double K);
+// One linear layer at M rows on one device (the N x K shard that device holds), stored as the
+// selection's format, or as FP16 when `as_fp16` (the LM head).
+OpTime linear_time(const Catalog& c, const Hardware& h, const Selections& s, double M, double N, double K,
+                   bool as_fp16 = false);
 
 // One forward step: M_tokens = tokens in flight, ctx = context length each sequence attends to.
 StepTime step_time(const Catalog& c, const ModelArch& m, const Hardware& h, const Selections& s, bool prefill);

@@ -60,7 +60,7 @@ MemoryBreakdown memory(const Catalog& c, const ModelArch& m, const Hardware& h, 
     const double M = (double)s.batch * s.prompt_tokens;
     r.activations_gb = (M * (2.0 * m.hidden + 3.0 * m.intermediate / n) * 2 + s.batch * (double)m.vocab * 4) / kGB;
 
-    const EffClass* ec = c.eff_class(h.arch);
+    const EffClass* ec = h.eff_class >= 0 ? &c.eff_classes[h.eff_class] : nullptr;
     const double over_dev = ec ? ec->runtime_overhead_gb : 0;
     const double usable = ec ? ec->memory_usable_fraction : 1;
     r.overhead_gb = over_dev * n;

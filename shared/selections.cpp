@@ -86,7 +86,7 @@ std::vector<FieldError> validate(const Catalog& c, const Selections& s) {
     // Bits: fixed-width formats take only their width; the others 2/3/4/8.
     if (int fb = fixed_bits(s.method)) {
         if (s.bits != fb)
-            err("bits", std::string(mn) + " is a " + std::to_string(fb) + "-bit format; " +
+            err("bits", std::string(mn) + (fb == 8 ? " is an " : " is a ") + std::to_string(fb) + "-bit format; " +
                             std::to_string(s.bits) + " bits is impossible");
     } else {
         bool ok = false;

@@ -72,7 +72,8 @@ LinkDecode decode_link(const Catalog& c, const std::string& link) {
     else if (size_t q = body.find('?'); q != std::string::npos) body = body.substr(q + 1);
     if (body.empty()) return r;
 
-    bool have_version = false;
+    bool have_version = false, have_method = false;
+    bool given_b = false, given_g = false, given_z = false;
     std::vector<std::string> seen;
     size_t pos = 0;
     while (pos <= body.size()) {
@@ -116,10 +117,10 @@ LinkDecode decode_link(const Catalog& c, const std::string& link) {
             if (c.model(val)) s.model = val; else bad("model", "unknown model '" + clip(val) + "'; default used");
         } else if (key == "q") {
             Method mm;
-            if (parse_method(val, &mm)) s.method = mm; else bad("method", "unknown method '" + clip(val) + "'; default used");
-        } else if (key == "b") int_field("bits", &s.bits, d.bits, 1, 16);
-        else if (key == "g") int_field("group_size", &s.group_size, d.group_size, 0, 1 << 20);
-        else if (key == "z") bool_field("zero_point", &s.zero_point, d.zero_point);
+            if (parse_method(val, &mm)) { s.method = mm; have_method = true; } else bad("method", "unknown method '" + clip(val) + "'; default used");
+        } else if (key == "b") { given_b = true; int_field("bits", &s.bits, d.bits, 1, 16); }
+        else if (key == "g") { given_g = true; int_field("group_size", &s.group_size, d.group_size, 0, 1 << 20); }
+        else if (key == "z") { given_z = true; bool_field("zero_point", &s.zero_point, d.zero_point); }
         else if (key == "ao") bool_field("act_order", &s.act_order, d.act_order);
         else if (key == "kv") {
             KvType k;
@@ -153,6 +154,19 @@ LinkDecode decode_link(const Catalog& c, const std::string& link) {
     }
     if (!have_version) bad("v", "no version; read as version 1");
 
+    // Bits, group and zero point the link leaves out follow the method (a hand-written
+    // "q=fp8" means fp8's 8 bits, not the baseline's 4).
+    const Selections given = s;
+    auto method_defaults = [&](Method m) {
+        s.method = m;
+        Selections t = d;   // the method's defaults from the baseline, not from whatever s holds
+        apply_method_defaults(t, m);
+        s.bits = given_b ? given.bits : t.bits;
+        s.group_size = given_g ? given.group_size : t.group_size;
+        s.zero_point = given_z ? given.zero_point : t.zero_point;
+    };
+    if (have_method) method_defaults(s.method);
+
     // Fields that are fine alone but impossible together (fp8 on an A100, 3-bit fp8, ...):
     // reset each field named by validate() to its default, then to the method's defaults.
     for (int pass = 0; pass < 3; ++pass) {
@@ -162,7 +176,7 @@ LinkDecode decode_link(const Catalog& c, const std::string& link) {
             bad(e.field, e.reason + "; default used");
             if (e.field == "model") s.model = d.model;
             else if (e.field == "hardware") s.hardware = d.hardware;
-            else if (e.field == "method") s.method = d.method;
+            else if (e.field == "method") { given_b = given_g = given_z = false; method_defaults(d.method); }
             else if (e.field == "bits" || e.field == "group_size" || e.field == "zero_point") apply_method_defaults(s, s.method);
             else if (e.field == "gpus") s.gpus = d.gpus;
             else if (e.field == "batch") s.batch = d.batch;

@@ -1,5 +1,7 @@
 #include "sweep.h"
 
+#include <algorithm>
+
 #include "cost.h"
 #include "latency.h"
 #include "memory.h"
@@ -62,15 +64,36 @@ std::vector<SweepPoint> sweep(const Catalog& c, const Selections& base, const Sw
             }
     }
     // Pareto front per (batch, KV type) over fitting points: minimise TPOT and accuracy loss.
-    for (SweepPoint& a : pts) {
-        if (!a.fits || a.provenance == Provenance::none) continue;
-        a.pareto = true;
-        for (const SweepPoint& b : pts) {
-            if (&a == &b || !b.fits || b.provenance == Provenance::none || b.sel.batch != a.sel.batch || b.sel.kv != a.sel.kv) continue;
-            const bool no_worse = b.tpot_ms <= a.tpot_ms && b.delta_pct <= a.delta_pct;
-            const bool better = b.tpot_ms < a.tpot_ms || b.delta_pct < a.delta_pct;
-            if (no_worse && better) { a.pareto = false; break; }
+    // Sorted by (group, TPOT, loss), a point is dominated iff an earlier point of its group has
+    // a strictly lower TPOT and no higher loss, or the same TPOT and a strictly lower loss.
+    std::vector<int> idx;
+    for (int i = 0; i < (int)pts.size(); ++i)
+        if (pts[i].fits && pts[i].provenance != Provenance::none) idx.push_back(i);
+    std::sort(idx.begin(), idx.end(), [&](int a, int b) {
+        const SweepPoint &x = pts[a], &y = pts[b];
+        if (x.sel.batch != y.sel.batch) return x.sel.batch < y.sel.batch;
+        if (x.sel.kv != y.sel.kv) return x.sel.kv < y.sel.kv;
+        if (x.tpot_ms != y.tpot_ms) return x.tpot_ms < y.tpot_ms;
+        if (x.delta_pct != y.delta_pct) return x.delta_pct < y.delta_pct;
+        return a < b;
+    });
+    for (size_t i = 0; i < idx.size();) {
+        const SweepPoint& g = pts[idx[i]];
+        double best_before = 1e300;   // least loss among strictly faster points of the group
+        size_t j = i;
+        while (j < idx.size() && pts[idx[j]].sel.batch == g.sel.batch && pts[idx[j]].sel.kv == g.sel.kv) {
+            size_t k = j;   // run of equal TPOT: its first point has the run's least loss
+            const double run_min = pts[idx[j]].delta_pct;
+            while (k < idx.size() && pts[idx[k]].sel.batch == g.sel.batch && pts[idx[k]].sel.kv == g.sel.kv &&
+                   pts[idx[k]].tpot_ms == pts[idx[j]].tpot_ms) {
+                SweepPoint& p = pts[idx[k]];
+                p.pareto = !(best_before <= p.delta_pct || run_min < p.delta_pct);
+                ++k;
+            }
+            if (run_min < best_before) best_before = run_min;
+            j = k;
         }
+        i = j;
     }
     return pts;
 }

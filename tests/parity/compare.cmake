@@ -1,0 +1,16 @@
+# Runs the native and the wasm (node) parity dumps and fails unless they are byte-identical.
+execute_process(COMMAND ${NATIVE} OUTPUT_FILE ${WORK}/native.txt RESULT_VARIABLE rn)
+execute_process(COMMAND ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs ${NODE} --no-experimental-fetch ${WASM_JS}
+                OUTPUT_FILE ${WORK}/wasm.txt RESULT_VARIABLE rw)
+if(NOT rn EQUAL 0 OR NOT rw EQUAL 0)
+  message(FATAL_ERROR "parity dump failed: native exit ${rn}, wasm exit ${rw}")
+endif()
+file(SIZE ${WORK}/native.txt n)
+execute_process(COMMAND ${CMAKE_COMMAND} -E compare_files ${WORK}/native.txt ${WORK}/wasm.txt RESULT_VARIABLE diff)
+if(NOT diff EQUAL 0)
+  execute_process(COMMAND diff ${WORK}/native.txt ${WORK}/wasm.txt OUTPUT_VARIABLE d)
+  string(SUBSTRING "${d}" 0 3000 d)
+  message(FATAL_ERROR "native and wasm results differ:\n${d}")
+endif()
+file(STRINGS ${WORK}/native.txt last REGEX "^sweep points")
+message(STATUS "native and wasm agree byte for byte (${n} bytes; ${last})")
