@@ -131,6 +131,8 @@ Accuracy accuracy(const Catalog& c, const ModelArch& m, const Selections& s) {
         for (int b = bits; b < best->bits; ++b) factor *= 4;
         for (int b = best->bits; b < bits; ++b) factor /= 4;
         rules += "; x4 per bit from W" + std::to_string(best->bits) + " to W" + std::to_string(bits);
+        if (bits <= 2 && method != "quip")
+            rules += " (a lower bound: published 2-bit RTN/GPTQ results collapse far beyond the MSE rule)";
     }
     if (!no_group && best->group_size >= 0 && !groupless(best->method)) {
         const double gt = s.group_size > 0 ? s.group_size : m.hidden;

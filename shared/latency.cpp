@@ -10,9 +10,10 @@ const char* op_name(int op) {
 
 static double max2(double a, double b) { return a > b ? a : b; }
 
-// Rows of the MMA tile the kernel pads M up to: tensor cores take m16 tiles, Apple's simdgroup
-// matrices 8x8; CPU kernels have no padding worth modelling.
-static long tile_m(const Hardware& h) { return h.kind == HwKind::gpu ? 16 : h.kind == HwKind::apple ? 8 : 1; }
+// Rows of the MMA tile the kernel pads M up to: tensor-core kernels (Marlin, cuBLAS) take m16
+// tiles. Apple (llama.cpp Metal / MLX) and CPU kernels switch to matrix-vector code at small
+// batch, so there is no padding worth modelling.
+static long tile_m(const Hardware& h) { return h.kind == HwKind::gpu ? 16 : 1; }
 
 static double fp16_peak(const Hardware& h, Method m) {
     return (m == Method::bf16 && h.peak.bf16 > 0) ? h.peak.bf16 : h.peak.fp16;
