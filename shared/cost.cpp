@@ -27,7 +27,11 @@ Cost self_hosted_cost(const Hardware& h, const Selections& s, const Latency& lat
     double f_in, f_out;
     mix(s, &f_in, &f_out);
     c.replica_tokens_per_day = c.replica_requests_per_day / std::fmax(f_in / P, f_out / O);
-    c.replicas = (int)std::fmax(1, std::ceil(c.requests_per_day / c.replica_requests_per_day));
+    // At least one replica (a self-hosted model runs around the clock), and never more devices
+    // than an int holds: 1e13 tokens/day of long prompts on a laptop needs ~1e10 replicas, which
+    // would wrap around to a negative count and cost. Past the cap, utilization exceeds 1.
+    const double need = std::fmax(1, std::ceil(c.requests_per_day / c.replica_requests_per_day));
+    c.replicas = (int)std::fmin(need, std::floor(kMaxDevices / s.gpus));
     c.gpus = c.replicas * s.gpus;
     c.utilization = c.requests_per_day / (c.replicas * c.replica_requests_per_day);
     c.usd_month = c.gpus * c.usd_per_hour * kHoursPerMonth;

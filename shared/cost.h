@@ -18,6 +18,7 @@ namespace qb {
 
 inline constexpr double kHoursPerMonth = 730;          // 8760 / 12
 inline constexpr double kDaysPerMonth = 365.0 / 12;    // 30.4167
+inline constexpr double kMaxDevices = 1e9;             // replicas x devices is capped here (see utilization)
 
 struct Cost {
     double usd_per_hour = 0;        // per device
@@ -27,7 +28,7 @@ struct Cost {
     double replica_requests_per_day = 0;
     double replica_tokens_per_day = 0;   // total (input + output) tokens/day one replica serves at this mix
     int replicas = 0, gpus = 0;
-    double utilization = 0;         // needed / provisioned
+    double utilization = 0;         // needed / provisioned; above 1 only when the traffic needs more than kMaxDevices
     double usd_month = 0;           // `calculated_monthly_cost`
     double usd_per_m_tokens = 0;    // self-hosted $ per million (input + output) tokens at this volume
 };

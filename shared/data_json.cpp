@@ -103,14 +103,20 @@ struct Reader {
     }
 };
 
+// The index in its file's array of each entry kept in the catalog: an entry that fails to parse
+// is dropped, so an error about catalog entry i points at element at[i] of the file.
+struct JsonIndex {
+    std::vector<size_t> models, api_models, hardware, overrides;
+};
+
 template <class T>
-void check_unique(Reader& r, const std::vector<T>& v, const char* list) {
+void check_unique(Reader& r, const std::vector<T>& v, const std::vector<size_t>& at, const char* list) {
     for (size_t i = 0; i < v.size(); ++i)
         for (size_t j = 0; j < i; ++j)
-            if (v[i].id == v[j].id) r.fail(std::string("/") + list + "/" + std::to_string(i), "duplicate id '" + v[i].id + "'");
+            if (v[i].id == v[j].id) r.fail(std::string("/") + list + "/" + std::to_string(at[i]), "duplicate id '" + v[i].id + "'");
 }
 
-void read_models(Reader& r, const json& d, Catalog& c) {
+void read_models(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
     if (const json* a = r.array(d, "models", "")) {
         for (size_t i = 0; i < a->size(); ++i) {
             const json& o = (*a)[i];
@@ -135,7 +141,7 @@ void read_models(Reader& r, const json& d, Catalog& c) {
                 r.fail(p + "/kv_heads", "heads (" + std::to_string(m.heads) + ") must be a multiple of kv_heads");
                 ok = false;
             }
-            if (ok) c.models.push_back(m);
+            if (ok) { c.models.push_back(m); at.models.push_back(i); }
         }
     }
     if (const json* a = r.array(d, "api_models", "")) {
@@ -155,14 +161,14 @@ void read_models(Reader& r, const json& d, Catalog& c) {
                 r.fail(p + "/tier", "'" + m.tier + "' is not general, balanced, throughput or frontier");
                 ok = false;
             }
-            if (ok) c.api_models.push_back(m);
+            if (ok) { c.api_models.push_back(m); at.api_models.push_back(i); }
         }
     }
-    check_unique(r, c.models, "models");
-    check_unique(r, c.api_models, "api_models");
+    check_unique(r, c.models, at.models, "models");
+    check_unique(r, c.api_models, at.api_models, "api_models");
 }
 
-void read_hardware(Reader& r, const json& d, Catalog& c) {
+void read_hardware(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
     const json* a = r.array(d, "hardware", "");
     if (!a) return;
     for (size_t i = 0; i < a->size(); ++i) {
@@ -203,9 +209,9 @@ void read_hardware(Reader& r, const json& d, Catalog& c) {
                 ok &= r.str(*pr, "source", pp, &h.price.source);
             }
         } else ok = false;
-        if (ok) c.hardware.push_back(h);
+        if (ok) { c.hardware.push_back(h); at.hardware.push_back(i); }
     }
-    check_unique(r, c.hardware, "hardware");
+    check_unique(r, c.hardware, at.hardware, "hardware");
 }
 
 bool parse_kernel(const std::string& s, Kernel* k) {
@@ -218,7 +224,7 @@ bool read_eff(Reader& r, const json& o, const std::string& p, Eff* e) {
     return r.num(o, "bw", p, &e->bw, 0.01, 1.0) && r.num(o, "compute", p, &e->compute, 0.01, 1.0);
 }
 
-void read_efficiency(Reader& r, const json& d, Catalog& c) {
+void read_efficiency(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
     if (const json* a = r.array(d, "classes", "")) {
         for (size_t i = 0; i < a->size(); ++i) {
             const json& o = (*a)[i];
@@ -258,7 +264,7 @@ void read_efficiency(Reader& r, const json& d, Catalog& c) {
             bool ok = r.str(o, "hardware", p, &ov.hardware) && r.str(o, "kernel", p, &kn) && r.str(o, "source", p, &ov.source);
             if (ok && !parse_kernel(kn, &ov.kernel)) { r.fail(p + "/kernel", "unknown kernel class '" + kn + "'"); ok = false; }
             ok = ok && read_eff(r, o, p, &ov.eff);
-            if (ok) c.eff_overrides.push_back(ov);
+            if (ok) { c.eff_overrides.push_back(ov); at.overrides.push_back(i); }
         }
     }
 }
@@ -307,24 +313,25 @@ bool load_catalog(const DataTexts& t, Catalog* out, std::vector<DataError>* erro
     const size_t before = errors->size();
     json d;
     Reader rm{t.model_catalog_name, errors};
-    if (rm.doc(t.model_catalog, "qbench.model-catalog", &d)) read_models(rm, d, c);
+    JsonIndex at;
+    if (rm.doc(t.model_catalog, "qbench.model-catalog", &d)) read_models(rm, d, c, at);
     Reader rh{t.hardware_name, errors};
-    if (rh.doc(t.hardware, "qbench.hardware", &d)) read_hardware(rh, d, c);
+    if (rh.doc(t.hardware, "qbench.hardware", &d)) read_hardware(rh, d, c, at);
     Reader re{t.efficiency_name, errors};
-    if (re.doc(t.efficiency, "qbench.efficiency", &d)) read_efficiency(re, d, c);
+    if (re.doc(t.efficiency, "qbench.efficiency", &d)) read_efficiency(re, d, c, at);
     Reader ra{t.accuracy_name, errors};
     if (ra.doc(t.accuracy, "qbench.accuracy", &d)) read_accuracy(ra, d, c);
 
     // Cross-file references.
     for (size_t i = 0; i < c.hardware.size(); ++i)
         if (!c.eff_class(c.hardware[i].arch))
-            rh.fail("/hardware/" + std::to_string(i) + "/arch", "'" + c.hardware[i].arch + "' has no class in efficiency.json");
+            rh.fail("/hardware/" + std::to_string(at.hardware[i]) + "/arch", "'" + c.hardware[i].arch + "' has no class in efficiency.json");
     for (size_t i = 0; i < c.eff_overrides.size(); ++i)
         if (!c.hw(c.eff_overrides[i].hardware))
-            re.fail("/overrides/" + std::to_string(i) + "/hardware", "'" + c.eff_overrides[i].hardware + "' is not in hardware.json");
+            re.fail("/overrides/" + std::to_string(at.overrides[i]) + "/hardware", "'" + c.eff_overrides[i].hardware + "' is not in hardware.json");
     for (size_t i = 0; i < c.api_models.size(); ++i)
         if (!c.api_models[i].successor.empty() && !c.api(c.api_models[i].successor))
-            rm.fail("/api_models/" + std::to_string(i) + "/successor", "'" + c.api_models[i].successor + "' is not an API model id");
+            rm.fail("/api_models/" + std::to_string(at.api_models[i]) + "/successor", "'" + c.api_models[i].successor + "' is not an API model id");
     if (c.models.empty()) rm.fail("/models", "no models");
     if (c.hardware.empty()) rh.fail("/hardware", "no hardware");
     // The built-in defaults must resolve against any catalog that replaces the embedded one.
@@ -380,6 +387,28 @@ static ojson step_obj(const StepTime& st) {
     return ojson{{"total_us", st.total_us}, {"ops", ops}};
 }
 
+static ojson cost_obj(const Hardware& h, const Cost& k) {
+    return {{"usd", k.usd_month}, {"gpus", k.gpus}, {"replicas", k.replicas}, {"utilization", k.utilization},
+            {"usd_per_hour", k.usd_per_hour}, {"price_overridden", k.price_overridden},
+            {"price_provider", k.price_provider}, {"price_date", k.price_date}, {"price_source", k.price_source},
+            {"usd_per_m_tokens", k.usd_per_m_tokens}, {"requests_per_day", k.requests_per_day},
+            {"replica_tokens_per_day", k.replica_tokens_per_day}, {"hardware", h.name}};
+}
+
+static ojson delta_obj(const Prediction& p) {
+    const Fp16Delta& d = p.vs_fp16;
+    ojson api = ojson::object();
+    for (const ApiComparison& x : p.vs_api)
+        api[x.id] = {{"name", x.name}, {"tier", x.tier}, {"api_usd_month", x.usd_month}, {"delta_usd", x.delta_usd},
+                     {"delta_pct", x.delta_pct}, {"usd_per_m_blended", x.usd_per_m_blended},
+                     {"break_even_tokens_per_day", x.breaks_even ? ojson(x.break_even_tokens_per_day) : ojson(nullptr)}};
+    return {{"vs_fp16", {{"tpot_ms", d.tpot_ms}, {"tpot_pct", d.tpot_pct}, {"ttft_ms", d.ttft_ms}, {"ttft_pct", d.ttft_pct},
+                         {"memory_gb", d.memory_gb}, {"memory_pct", d.memory_pct}, {"usd_month", d.usd_month},
+                         {"usd_pct", d.usd_pct}, {"ppl_delta", d.ppl_delta}, {"decode_speedup", d.decode_speedup},
+                         {"fp16_fits", d.fp16_fits}}},
+            {"vs_api", api}};
+}
+
 std::string prediction_json(const Catalog& c, const Prediction& p, int indent) {
     const Hardware& h = *c.hw(p.sel.hardware);
     ojson j;
@@ -408,27 +437,21 @@ std::string prediction_json(const Catalog& c, const Prediction& p, int indent) {
     acc["dataset"] = a.dataset;
     acc["context"] = a.context;
     j["accuracy"] = acc;
-    const Cost& k = p.cost;
-    j["calculated_monthly_cost"] = {
-        {"usd", k.usd_month}, {"gpus", k.gpus}, {"replicas", k.replicas}, {"utilization", k.utilization},
-        {"usd_per_hour", k.usd_per_hour}, {"price_overridden", k.price_overridden},
-        {"price_provider", k.price_provider}, {"price_date", k.price_date}, {"price_source", k.price_source},
-        {"usd_per_m_tokens", k.usd_per_m_tokens}, {"requests_per_day", k.requests_per_day},
-        {"replica_tokens_per_day", k.replica_tokens_per_day}, {"hardware", h.name}};
-    const Fp16Delta& d = p.vs_fp16;
-    ojson api = ojson::object();
-    for (const ApiComparison& x : p.vs_api)
-        api[x.id] = {{"name", x.name}, {"tier", x.tier}, {"api_usd_month", x.usd_month}, {"delta_usd", x.delta_usd},
-                     {"delta_pct", x.delta_pct}, {"usd_per_m_blended", x.usd_per_m_blended},
-                     {"break_even_tokens_per_day", x.breaks_even ? ojson(x.break_even_tokens_per_day) : ojson(nullptr)}};
-    j["comparison_delta"] = {
-        {"vs_fp16", {{"tpot_ms", d.tpot_ms}, {"tpot_pct", d.tpot_pct}, {"ttft_ms", d.ttft_ms}, {"ttft_pct", d.ttft_pct},
-                     {"memory_gb", d.memory_gb}, {"memory_pct", d.memory_pct}, {"usd_month", d.usd_month},
-                     {"usd_pct", d.usd_pct}, {"ppl_delta", d.ppl_delta}, {"decode_speedup", d.decode_speedup},
-                     {"fp16_fits", d.fp16_fits}}},
-        {"vs_api", api}};
+    j["calculated_monthly_cost"] = cost_obj(h, p.cost);
+    j["comparison_delta"] = delta_obj(p);
     j["warnings"] = p.warnings;
     return dump(j, indent);
+}
+
+std::string metrics_json(const Catalog& c, const Prediction& p) {
+    ojson j;
+    j["type"] = "qbench.metrics";
+    j["version"] = 1;
+    j["user_selections"] = sel_obj(p.sel);
+    j["calculated_monthly_cost"] = cost_obj(*c.hw(p.sel.hardware), p.cost);
+    j["comparison_delta"] = delta_obj(p);
+    j["share_link"] = "#" + encode_link(p.sel);
+    return dump(j, -1);
 }
 
 std::string sweep_json(const Catalog& c, const Selections& base, const std::vector<SweepPoint>& pts, int indent) {
@@ -462,6 +485,95 @@ std::string sweep_json(const Catalog& c, const Selections& base, const std::vect
     }
     j["points"] = arr;
     return dump(j, indent);
+}
+
+bool apply_selections_json(const Catalog& c, const std::string& text, Selections* out, std::vector<FieldError>* errors) {
+    const size_t before = errors->size();
+    auto bad = [&](const std::string& f, const std::string& why) { errors->push_back({f, why}); };
+    if (text.size() > 65536) { bad("selections", "longer than 64 KiB"); return false; }
+    const json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) { bad("selections", "not a JSON object"); return false; }
+    Selections s = *out;
+    auto str = [&](const char* k, std::string* dst) {
+        auto it = j.find(k);
+        if (it == j.end()) return false;
+        if (!it->is_string()) { bad(k, "must be a string"); return false; }
+        *dst = it->get<std::string>();
+        return true;
+    };
+    auto integer = [&](const char* k, int* dst, long long lo, long long hi) {
+        auto it = j.find(k);
+        if (it == j.end()) return false;
+        if (!it->is_number_integer() || it->get<long long>() < lo || it->get<long long>() > hi) {
+            bad(k, "must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+            return false;
+        }
+        *dst = (int)it->get<long long>();
+        return true;
+    };
+    auto number = [&](const char* k, double* dst) {
+        auto it = j.find(k);
+        if (it == j.end()) return false;
+        if (!it->is_number() || !(it->get<double>() >= 0)) { bad(k, "must be a non-negative number"); return false; }
+        *dst = it->get<double>();
+        return true;
+    };
+    auto boolean = [&](const char* k, bool* dst) {
+        auto it = j.find(k);
+        if (it == j.end()) return false;
+        if (!it->is_boolean()) { bad(k, "must be true or false"); return false; }
+        *dst = it->get<bool>();
+        return true;
+    };
+    std::string v;
+    if (str("model", &v)) s.model = v;
+    if (str("hardware", &v)) s.hardware = v;
+    if (str("method", &v)) {
+        Method m;
+        if (parse_method(v, &m)) apply_method_defaults(s, m);
+        else bad("method", "unknown method '" + v + "'");
+    }
+    integer("bits", &s.bits, 1, 64);
+    if (auto it = j.find("group_size"); it != j.end()) {
+        if (it->is_string() && it->get<std::string>() == "per-channel") s.group_size = 0;
+        else integer("group_size", &s.group_size, 0, 1 << 20);
+    }
+    boolean("zero_point", &s.zero_point);
+    boolean("act_order", &s.act_order);
+    if (str("kv_cache", &v) && !parse_kv(v, &s.kv)) bad("kv_cache", "unknown KV-cache type '" + v + "'");
+    integer("gpus", &s.gpus, 1, 64);
+    integer("batch", &s.batch, 1, 4096);
+    integer("prompt_tokens", &s.prompt_tokens, 1, 10000000);
+    integer("output_tokens", &s.output_tokens, 1, 10000000);
+    number("input_tokens_per_day", &s.input_tokens_per_day);
+    number("output_tokens_per_day", &s.output_tokens_per_day);
+    double total = 0;
+    if (number("tokens_per_day", &total)) set_tokens_per_day(s, total);
+    number("usd_per_hour_override", &s.usd_per_hour);
+    if (auto it = j.find("compare_api"); it != j.end()) {
+        if (!it->is_array()) bad("compare_api", "must be an array of API model ids");
+        else {
+            s.compare_api.clear();
+            for (const json& x : *it) {
+                if (!x.is_string()) { bad("compare_api", "must be an array of API model ids"); break; }
+                s.compare_api.push_back(x.get<std::string>());
+            }
+        }
+    }
+    if (auto it = j.find("calibration"); it != j.end() && it->is_object()) {
+        // Out-of-range values become -1 so that validate() names them.
+        auto small = [](const json& x) { const long long v = x.get<long long>(); return v >= 0 && v <= 1000000000 ? (int)v : -1; };
+        if (auto a = it->find("samples"); a != it->end() && a->is_number_integer()) s.calib_samples = small(*a);
+        if (auto a = it->find("tokens"); a != it->end() && a->is_number_integer()) s.calib_tokens = small(*a);
+    }
+    if (errors->size() != before) return false;
+    std::vector<FieldError> v_errs = validate(c, s);
+    if (!v_errs.empty()) {
+        errors->insert(errors->end(), v_errs.begin(), v_errs.end());
+        return false;
+    }
+    *out = s;
+    return true;
 }
 
 std::string errors_json(const std::vector<FieldError>& e) {

@@ -32,7 +32,14 @@ DataTexts embedded_data();
 // Output documents (stable keys; see README "predict --json").
 std::string selections_json(const Selections& s, int indent = -1);
 std::string prediction_json(const Catalog& c, const Prediction& p, int indent = 2);
+// The widget's metrics event: user_selections, calculated_monthly_cost, comparison_delta, share_link.
+std::string metrics_json(const Catalog& c, const Prediction& p);
 std::string sweep_json(const Catalog& c, const Selections& base, const std::vector<SweepPoint>& pts, int indent = 2);
 std::string errors_json(const std::vector<FieldError>& e);
+
+// Applies a (partial) selections object, with the keys selections_json() writes, on top of *s.
+// A new "method" brings its default bits/group/zero unless those are given too. All or nothing:
+// on any problem *s is unchanged and each problem names its field.
+bool apply_selections_json(const Catalog& c, const std::string& text, Selections* s, std::vector<FieldError>* errors);
 
 }  // namespace qb

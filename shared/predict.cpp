@@ -19,6 +19,8 @@ static void warnings(const ModelArch& m, const Hardware& h, const Prediction& p,
     if (h.kind != HwKind::gpu && (s.method == Method::gptq || s.method == Method::awq || s.method == Method::rtn))
         w.push_back("on " + h.name + " the mainstream path is llama.cpp (GGUF k-quants) rather than GPTQ/AWQ checkpoints");
     if (m.kv_heads < s.gpus) w.push_back("fewer KV heads than devices: KV heads are replicated");
+    if (p.cost.utilization > 1 + 1e-9)   // only past the device cap (cost.h)
+        w.push_back("the traffic needs more than 1e9 devices; the monthly cost shown is capped there and understates it");
     if (p.crossover_batch > 0 && s.batch >= p.crossover_batch)
         w.push_back("batch " + std::to_string(s.batch) + " is past the crossover (" + std::to_string(p.crossover_batch) +
                     "): weight-only " + std::to_string(s.bits) + "-bit decodes no faster than FP16 here");

@@ -6,15 +6,38 @@ namespace qb {
 
 static constexpr size_t kMaxLink = 4096;
 
+// Values are ids, numbers and comma lists; anything else (notably '+', which decodes as a space,
+// as in fmt_double's "1e+07") is %-escaped.
+static std::string pct_encode(const std::string& v) {
+    static const char hex[] = "0123456789ABCDEF";
+    std::string o;
+    for (char ch : v) {
+        const unsigned char u = (unsigned char)ch;
+        if ((u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '-' || u == '.' || u == '_' ||
+            u == '~' || u == ',')
+            o.push_back(ch);
+        else {
+            o.push_back('%');
+            o.push_back(hex[u >> 4]);
+            o.push_back(hex[u & 15]);
+        }
+    }
+    return o;
+}
+
 std::string encode_link(const Selections& s) {
     const Selections d;
     std::string o = "v=" + std::to_string(kLinkVersion);
-    auto put = [&](const char* k, const std::string& v) { o += std::string("&") + k + "=" + v; };
+    auto put = [&](const char* k, const std::string& v) { o += std::string("&") + k + "=" + pct_encode(v); };
+    // Bits, group and zero point that decode_link would take from the method's defaults (when the
+    // link names a method) are left out; the others are written.
+    Selections t = d;
+    if (s.method != d.method) apply_method_defaults(t, s.method);
     if (s.model != d.model) put("m", s.model);
     if (s.method != d.method) put("q", method_name(s.method));
-    if (s.bits != d.bits) put("b", std::to_string(s.bits));
-    if (s.group_size != d.group_size) put("g", std::to_string(s.group_size));
-    if (s.zero_point != d.zero_point) put("z", s.zero_point ? "1" : "0");
+    if (s.bits != t.bits) put("b", std::to_string(s.bits));
+    if (s.group_size != t.group_size) put("g", std::to_string(s.group_size));
+    if (s.zero_point != t.zero_point) put("z", s.zero_point ? "1" : "0");
     if (s.act_order != d.act_order) put("ao", s.act_order ? "1" : "0");
     if (s.kv != d.kv) put("kv", kv_name(s.kv));
     if (s.hardware != d.hardware) put("hw", s.hardware);
@@ -177,7 +200,14 @@ LinkDecode decode_link(const Catalog& c, const std::string& link) {
             if (e.field == "model") s.model = d.model;
             else if (e.field == "hardware") s.hardware = d.hardware;
             else if (e.field == "method") { given_b = given_g = given_z = false; method_defaults(d.method); }
-            else if (e.field == "bits" || e.field == "group_size" || e.field == "zero_point") apply_method_defaults(s, s.method);
+            else if (e.field == "bits" || e.field == "group_size" || e.field == "zero_point") {
+                // Only the field named goes back to the method's default: the link's other choices stay.
+                Selections t = d;
+                apply_method_defaults(t, s.method);
+                if (e.field == "bits") s.bits = t.bits;
+                else if (e.field == "group_size") s.group_size = t.group_size;
+                else s.zero_point = t.zero_point;
+            }
             else if (e.field == "gpus") s.gpus = d.gpus;
             else if (e.field == "batch") s.batch = d.batch;
             else if (e.field == "prompt_tokens" || e.field == "output_tokens") {

@@ -3,7 +3,10 @@
 //   v=1&m=llama-3.1-8b&q=awq&hw=a100-80gb&bs=8
 //
 // Version 1 writes only the fields that differ from the v1 baseline (the defaults of
-// Selections, pinned by a test: changing a default needs a new version). Keys:
+// Selections, pinned by a test: changing a default needs a new version); bits, group and zero
+// point are compared with the baseline after apply_method_defaults() of the link's method, which
+// is what the decoder assumes for them when a link names a method but not them. Values are
+// %-escaped ('+' reads as a space). Keys:
 //   m model, q method, b bits, g group (0 = per-channel), z zero point, ao act-order, kv KV type,
 //   hw hardware, n devices, bs batch, pt prompt tokens, ot output tokens,
 //   ti / to input / output tokens per day, usd $/hour override, cs / ct calibration samples /

@@ -1,0 +1,49 @@
+// app_state.h: everything the widget knows, in one struct. Panels and plots take AppState& and
+// return true when they changed the selections; app.cpp recomputes and emits once per frame.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "catalog.h"
+#include "data_json.h"
+#include "predict.h"
+#include "sweep.h"
+
+struct Rect { float x = 0, y = 0, w = 0, h = 0; };
+
+// One labelled screen rectangle a test (or a screen reader helper) can find: widgets drawn into a
+// canvas have no DOM, so the widget publishes where its controls and plot points are.
+struct LayoutItem { std::string name; Rect r; };
+
+struct Curve { std::string label; unsigned color; std::vector<double> x, y; };
+
+struct AppState {
+    // Data: the catalog in use and what happened loading it.
+    qb::Catalog catalog;
+    qb::DataTexts texts;                 // the texts the catalog was built from (built-in or loaded)
+    std::vector<std::string> data_messages;   // failed/malformed loads, shown in the widget and the DOM
+
+    // The reader's choice and what it gives.
+    qb::Selections sel;
+    qb::PredictResult result;
+    std::vector<qb::SweepPoint> sweep;         // every config at the current batch (Pareto plot)
+    std::vector<Curve> batch_curves;           // TPOT vs batch per method family
+    std::vector<std::string> link_problems;    // from the share link the page was opened with
+
+    // Bookkeeping.
+    bool dirty = true;          // selections changed: recompute this frame
+    bool emit = true;           // metrics to send to the page after this frame
+    bool dark = false;
+    float dpr = 1;              // device pixel ratio
+    int width = 960, height = 720;   // CSS pixels of the canvas
+    int active_tab = 0;
+    int hovered_point = -1;
+    std::string status;         // one-line transient message ("link copied")
+    double status_until = 0;
+    std::vector<LayoutItem> layout;   // rebuilt every frame
+    std::vector<double> frame_ms;     // CPU time per frame, ring of the last 600
+    size_t frame_count = 0;
+};
+
+// Records the last ImGui item's rectangle under `name` (CSS pixels).
+void layout_item(AppState& s, const char* name);
