@@ -42,6 +42,7 @@ struct AppState {
     double status_until = 0;
     std::vector<LayoutItem> layout;   // rebuilt every frame
     std::vector<double> frame_ms;     // CPU time per frame, ring of the last 600
+    std::vector<double> ui_ms;        // of which: building the UI (model + ImGui), same ring
     size_t frame_count = 0;
 };
 
