@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# The main job (README): installs dependencies, builds qbench in release mode and runs the
-# model on the built-in data: a prediction and a sweep for Llama-2-7B on an H100 SXM.
+# The main job (README): installs dependencies, builds qbench in release mode (CLI + widget),
+# runs the model on the built-in data (a prediction and a sweep for Llama-2-7B on an H100 SXM),
+# then serves the widget's site on localhost and prints its URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake --preset native-release >/dev/null
+eval "$(bash scripts/widget-deps.sh)"
+cmake --preset native-release -DQB_IMGUI_DIR="$QB_IMGUI_DIR" -DQB_SDL2_WASM_DIR="$QB_SDL2_WASM_DIR" >/dev/null
 cmake --build --preset native-release
 Q=build/bin/qbench-native
 echo; echo "== $Q predict --model llama-2-7b --method gptq --bits 4 --group-size 128 --hardware h100-sxm"
 $Q predict --model llama-2-7b --method gptq --bits 4 --group-size 128 --hardware h100-sxm
 echo; echo "== $Q sweep --model llama-2-7b --hardware h100-sxm"
 $Q sweep --model llama-2-7b --hardware h100-sxm
+
+# The widget: build/site is a static site (page, embed script, wasm, data). Serve it locally.
+PORT=${PORT:-8080}
+echo
+echo "== qbench widget: http://127.0.0.1:$PORT/   (Ctrl+C to stop)"
+exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory build/site

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cmake --preset native-debug
+eval "$(bash scripts/widget-deps.sh)"   # Dear ImGui + SDL2 for wasm, cached in .cache/
+cmake --preset native-debug -DQB_IMGUI_DIR="$QB_IMGUI_DIR" -DQB_SDL2_WASM_DIR="$QB_SDL2_WASM_DIR"
 cmake --build --preset native-debug
 ctest --preset native-debug

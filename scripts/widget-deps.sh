@@ -5,6 +5,7 @@
 # Prints the two paths the CMake build needs: QB_IMGUI_DIR and QB_SDL2_WASM_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+exec 3>&1 1>&2   # stdout carries only the two result lines (callers eval them); the rest goes to stderr
 IMGUI_VER=1.86
 IMGUI_DEB=1.86+ds-1
 SDL_VER=2.26.5
@@ -42,5 +43,5 @@ if [ ! -f "$sdl_wasm/lib/libSDL2.a" ]; then
   cmake --build "$b" >/dev/null
   cmake --install "$b" >/dev/null
 fi
-echo "QB_IMGUI_DIR=$imgui_dir"
-echo "QB_SDL2_WASM_DIR=$sdl_wasm"
+echo "QB_IMGUI_DIR=$imgui_dir" >&3
+echo "QB_SDL2_WASM_DIR=$sdl_wasm" >&3
