@@ -576,7 +576,8 @@ struct Server::Impl {
     bool events_origin_ok(const Request& req) const {
         if (!req.has_header("Origin")) return true;  // not a browser page: curl, tests
         const std::string origin = req.get_header_value("Origin");
-        return origin_allowed(origin) || origin == "http://" + req.get_header_value("Host");
+        const std::string host = req.get_header_value("Host");
+        return origin_allowed(origin) || (!host.empty() && (origin == "http://" + host || origin == "https://" + host));
     }
 
     // "" if `e` is an acceptable event, else why not (pointer first).
@@ -597,7 +598,7 @@ struct Server::Impl {
         if (refuse_form(req, res, reader)) return;
         if (!events_origin_ok(req)) {
             discard_body(req, res, reader);
-            return fail(res, 403, "origin '" + req.get_header_value("Origin") + "' may not post events (the server allows --cors-origin values)");
+            return fail(res, 403, "origin '" + req.get_header_value("Origin") + "' may not post events (allowed: pages of this server and the --cors-origin values)");
         }
         std::string body;
         const Body b = read_body(req, reader, opt.max_event_bytes, drain_cap(), &body);
