@@ -111,6 +111,7 @@ std::string utc_now_iso() {
 
 // A client's path as it may appear in a log line: printable ASCII only, at most 200 bytes.
 std::string loggable(std::string_view s) {
+    if (s.empty()) return "-";
     std::string out;
     for (const char ch : s.substr(0, 200)) {
         const auto c = static_cast<unsigned char>(ch);
@@ -216,7 +217,8 @@ const char* kBuiltinPage = R"(<!doctype html>
 }  // namespace
 
 bool is_loopback_host(std::string_view host) {
-    return host == "localhost" || host == "::1" || host == "[::1]" || starts_with(host, "127.");
+    return host == "localhost" || host == "::1" || host == "[::1]" ||
+           (starts_with(host, "127.") && host.find_first_not_of("0123456789.") == std::string_view::npos);
 }
 
 std::string check_options(const Options& o) {
@@ -294,8 +296,7 @@ struct Server::Impl {
                 what = e.what();
             } catch (...) {
             }
-            std::lock_guard<std::mutex> g(log_mutex);
-            std::fprintf(opt.log, "qbench serve: internal error on %s %s: %s\n", req.method.c_str(), loggable(req.path).c_str(), what.c_str());
+            note("internal error on " + req.method + " " + loggable(req.path) + ": " + what);
             res.headers.clear();
             res.set_header("Connection", "close");
             fail(res, 500, "internal error");
@@ -313,6 +314,14 @@ struct Server::Impl {
         res.set_header("Vary", "Origin");
         const std::string origin = req.get_header_value("Origin");
         if (!origin.empty() && origin_allowed(origin) && req.path != "/api/results") res.set_header("Access-Control-Allow-Origin", origin);
+    }
+
+    // A server problem (not a request line): printed even with --quiet.
+    void note(const std::string& what) {
+        if (!opt.log) return;
+        std::lock_guard<std::mutex> g(log_mutex);
+        std::fprintf(opt.log, "qbench serve: %s\n", what.c_str());
+        std::fflush(opt.log);
     }
 
     void log_request(const Request& req, const Response& res) {
@@ -564,8 +573,7 @@ struct Server::Impl {
                                       "); results are never overwritten: upload under a new run_id");
         case StoreOutcome::failed: break;
         }
-        std::lock_guard<std::mutex> g(log_mutex);
-        std::fprintf(opt.log, "qbench serve: cannot store %s: %s\n", run_id.c_str(), out.error.c_str());
+        note("cannot store " + run_id + ": " + out.error);
         fail(res, 500, "the result could not be stored (see the server log)");
     }
 
@@ -627,8 +635,7 @@ struct Server::Impl {
         }
         std::string err;
         if (!events.append(lines, &err)) {
-            std::lock_guard<std::mutex> g(log_mutex);
-            std::fprintf(opt.log, "qbench serve: cannot log events: %s\n", err.c_str());
+            note("cannot log events: " + err);
             return fail(res, 500, "the events could not be logged (see the server log)");
         }
         events_logged += doc.size();

@@ -33,7 +33,7 @@ struct Options {
     int events_keep = 5;                       // rotated generations kept: events.log.1 .. .N
     int threads = 16;                          // worker threads (one per open connection)
     bool quiet = false;                        // no per-request log lines
-    std::FILE* log = stderr;                   // where request lines go
+    std::FILE* log = stderr;                   // request lines and server problems (nullptr: nowhere)
 };
 
 // "" when the options can be served, else the first problem (an origin that is not
@@ -46,7 +46,7 @@ bool is_loopback_host(std::string_view host);
 class Server {
 public:
     explicit Server(Options opt);
-    ~Server();
+    ~Server();                    // stops; join the thread that called run() first
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
 

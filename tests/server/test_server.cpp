@@ -644,3 +644,25 @@ TEST_F(ServerTest, StopBeforeDuringAndAfterRun) {
         EXPECT_NE(err.find(std::to_string(first.port())), std::string::npos);
     }
 }
+
+TEST(ServerOptions, Checks) {
+    EXPECT_EQ(qb::server::check_options(Options{}), "");
+    Options o;
+    o.cors_origins = {"https://docs.example.com", "http://localhost:3000"};
+    EXPECT_EQ(qb::server::check_options(o), "");
+    for (const char* bad : {"docs.example.com", "https://docs.example.com/", "https://a.example/path", "*", "https://", "https://a b"}) {
+        o.cors_origins = {bad};
+        EXPECT_NE(qb::server::check_options(o), "") << bad;
+    }
+    o = Options{};
+    o.token = "has space";
+    EXPECT_NE(qb::server::check_options(o), "");
+    o = Options{};
+    o.max_upload_bytes = 0;
+    EXPECT_NE(qb::server::check_options(o), "");
+    o = Options{};
+    o.port = 70000;
+    EXPECT_NE(qb::server::check_options(o), "");
+    for (const char* h : {"127.0.0.1", "127.1.2.3", "localhost", "::1"}) EXPECT_TRUE(qb::server::is_loopback_host(h)) << h;
+    for (const char* h : {"0.0.0.0", "::", "192.168.1.5", "127.evil.example"}) EXPECT_FALSE(qb::server::is_loopback_host(h)) << h;
+}
