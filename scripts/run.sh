@@ -14,8 +14,8 @@ $Q predict --model llama-2-7b --method gptq --bits 4 --group-size 128 --hardware
 echo; echo "== $Q sweep --model llama-2-7b --hardware h100-sxm"
 $Q sweep --model llama-2-7b --hardware h100-sxm
 
-# The widget: build/site is a static site (page, embed script, wasm, data). Serve it locally.
-PORT=${PORT:-8080}
+# The widget: build/site is a static site (page, embed script, wasm); qbench-native serves it with
+# the data files (and takes uploads and the widget's metrics). It prints its URL.
 echo
-echo "== qbench widget: http://127.0.0.1:$PORT/   (Ctrl+C to stop)"
-exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory build/site
+echo "== $Q serve --site build/site --data data --port ${PORT:-8080}   (Ctrl+C to stop)"
+exec $Q serve --site build/site --data data --port "${PORT:-8080}"
