@@ -10,6 +10,7 @@
 #include "data_json.h"
 #include "numeric.h"
 #include "predict.h"
+#include "recipe.h"
 #include "share_link.h"
 #include "sweep.h"
 
@@ -291,6 +292,18 @@ int cmd_sweep(const Args& a) {
     return 0;
 }
 
+int cmd_recipe(const Args& a) {
+    Catalog c;
+    if (!load(get(a, "data"), &c)) return kExitBadInput;
+    Selections s;
+    if (!selections_from(c, a, &s, false)) return kExitBadInput;
+    const Recipe r = recipe(c, s);
+    if (!r.quantize.empty()) std::printf("# 1. quantize\n%s\n", r.quantize.c_str());
+    std::printf("# %s. serve\n%s\n", r.quantize.empty() ? "1" : "2", r.serve.c_str());
+    if (!r.notes.empty()) std::printf("\n# notes: %s\n", r.notes.c_str());
+    return 0;
+}
+
 int cmd_validate(const Args& a) {
     std::string dir = get(a, "data");
     if (dir.empty()) {
@@ -312,6 +325,7 @@ void usage() {
         "  predict        one configuration (human table; --json for machines)\n"
         "  sweep          every method x bits x group size for a model on a hardware (--json, --csv,\n"
         "                 --batches 1,8,64, --fitting-only)\n"
+        "  recipe         the GPTQModel / AutoAWQ / llm-compressor / vLLM / llama.cpp commands for a selection\n"
         "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
         "  serve          HTTP server: the site, data/, POST /api/results and /api/events (serve --help)\n\n"
         "selection flags (predict, sweep):\n"
@@ -339,5 +353,6 @@ int main(int argc, char** argv) {
     if (cmd == "predict") return cmd_predict(a);
     if (cmd == "sweep") return cmd_sweep(a);
     if (cmd == "validate-data") return cmd_validate(a);
-    return fail("unknown command '" + cmd + "' (predict, sweep, validate-data, help)");
+    if (cmd == "recipe") return cmd_recipe(a);
+    return fail("unknown command '" + cmd + "' (predict, sweep, recipe, validate-data, serve, help)");
 }
