@@ -10,3 +10,6 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+
+// For the small decode helpers called inside the kernels' chunk loops.
+#define QB_ALWAYS_INLINE inline __attribute__((always_inline))

@@ -16,16 +16,17 @@ template <int B>
 struct DecBase {
     static constexpr int kBits = B;
     struct RowState { float z, s; };
-    static void begin_group(const QuantizedMatrix& W, int n, int g, RowState& st) {
-        st.z = (float)zero_at(W, n, g);
-        st.s = scale_at(W, n, g);
+    QB_ALWAYS_INLINE static void begin_group(const QuantizedMatrix& W, int n, int g, RowState& st) {
+        const size_t i = (size_t)n * (size_t)groups(W) + (size_t)g;   // no call: see w4a16_avx512.cpp
+        st.z = W.has_zero ? (float)get_packed(W.zeros, B, i) : (float)sym_zero(B);
+        st.s = _cvtsh_ss(static_cast<const uint16_t*>(W.scales)[i]);
     }
     static float tail_weight(const QuantizedMatrix& W, int n, int k) { return dequant_at(W, n, k); }
     static float finish(const QuantizedMatrix&, int, float s) { return s; }
 };
 
 struct DecI4 : DecBase<4> {
-    static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
         const __m256i lo4 = _mm256_set1_epi32(15);
         const __m256i b0 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
         const __m256i b1 = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8)));
@@ -37,7 +38,7 @@ struct DecI4 : DecBase<4> {
 };
 
 struct DecI3 : DecBase<3> {
-    static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
         const __m256i sh = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21), m7 = _mm256_set1_epi32(7);
         for (int i = 0; i < 4; ++i) {
             const uint32_t word = (uint32_t)p[3 * i] | (uint32_t)p[3 * i + 1] << 8 | (uint32_t)p[3 * i + 2] << 16;
@@ -47,7 +48,7 @@ struct DecI3 : DecBase<3> {
 };
 
 struct DecI2 : DecBase<2> {
-    static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m256 w[4]) {
         const __m256i sh0 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), sh1 = _mm256_setr_epi32(16, 18, 20, 22, 24, 26, 28, 30);
         const __m256i m3 = _mm256_set1_epi32(3);
         uint32_t d[2];

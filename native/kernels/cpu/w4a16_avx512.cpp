@@ -25,25 +25,26 @@ namespace qb::cpu::avx512 {
 namespace {
 
 template <int B>
-__m512 lut_for(const QuantizedMatrix& W, int n, int g) {
-    // lane i holds the code i & (2^B - 1): the duplicated entries for B < 4
-    const __m512 codes = _mm512_cvtepi32_ps(
-        _mm512_and_si512(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((1 << B) - 1)));
-    const float z = (float)zero_at(W, n, g), s = scale_at(W, n, g);
-    return _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_set1_ps(z)), _mm512_set1_ps(s));
-}
-
-template <int B>
 struct DecLut {
     static constexpr int kBits = B;
     struct RowState { __m512 lut; };
-    static void begin_group(const QuantizedMatrix& W, int n, int g, RowState& st) { st.lut = lut_for<B>(W, n, g); }
+    // Inlined, with no call left in it: a call inside the chunk loop would force the compiler
+    // to keep every accumulator in memory (all vector registers are caller-saved).
+    QB_ALWAYS_INLINE static void begin_group(const QuantizedMatrix& W, int n, int g, RowState& st) {
+        // lane i holds the code i & (2^B - 1): the duplicated entries for B < 4
+        const __m512 codes = _mm512_cvtepi32_ps(_mm512_and_si512(
+            _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32((1 << B) - 1)));
+        const size_t i = (size_t)n * (size_t)groups(W) + (size_t)g;
+        const float z = W.has_zero ? (float)get_packed(W.zeros, B, i) : (float)sym_zero(B);
+        const float s = _cvtsh_ss(static_cast<const uint16_t*>(W.scales)[i]);
+        st.lut = _mm512_mul_ps(_mm512_sub_ps(codes, _mm512_set1_ps(z)), _mm512_set1_ps(s));
+    }
     static float tail_weight(const QuantizedMatrix& W, int n, int k) { return dequant_at(W, n, k); }
     static float finish(const QuantizedMatrix&, int, float s) { return s; }
 };
 
 struct DecI4 : DecLut<4> {
-    static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
         const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         w0 = _mm512_permutexvar_ps(v, st.lut);
         w1 = _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), st.lut);
@@ -51,7 +52,7 @@ struct DecI4 : DecLut<4> {
 };
 
 struct DecI2 : DecLut<2> {
-    static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
         const __m512i sh = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         uint32_t d0, d1;
         std::memcpy(&d0, p, 4);
@@ -73,7 +74,7 @@ struct DecI3 : DecLut<3> {
         const __m128i b = _mm_maskz_loadu_epi8(0x3f, p);
         return _mm512_srlv_epi32(_mm512_shuffle_epi8(_mm512_broadcast_i32x4(b), shuf), sh);
     }
-    static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState& st, __m512& w0, __m512& w1) {
         w0 = _mm512_permutexvar_ps(spread(p), st.lut);
         w1 = _mm512_permutexvar_ps(spread(p + 6), st.lut);
     }

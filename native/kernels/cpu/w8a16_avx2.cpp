@@ -8,8 +8,8 @@ namespace {
 struct DecI8 {
     static constexpr int kBits = 8;
     struct RowState {};
-    static void begin_group(const QuantizedMatrix&, int, int, RowState&) {}
-    static void decode(const uint8_t* p, const RowState&, __m256 w[4]) {
+    QB_ALWAYS_INLINE static void begin_group(const QuantizedMatrix&, int, int, RowState&) {}
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState&, __m256 w[4]) {
         for (int i = 0; i < 4; ++i)
             w[i] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + 8 * i))));
     }

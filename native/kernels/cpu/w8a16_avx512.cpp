@@ -11,8 +11,8 @@ namespace {
 struct DecI8 {
     static constexpr int kBits = 8;
     struct RowState {};
-    static void begin_group(const QuantizedMatrix&, int, int, RowState&) {}
-    static void decode(const uint8_t* p, const RowState&, __m512& w0, __m512& w1) {
+    QB_ALWAYS_INLINE static void begin_group(const QuantizedMatrix&, int, int, RowState&) {}
+    QB_ALWAYS_INLINE static void decode(const uint8_t* p, const RowState&, __m512& w0, __m512& w1) {
         w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
         w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16))));
     }
