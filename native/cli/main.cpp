@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cmd_kernels.h"
 #include "data_json.h"
 #include "numeric.h"
 #include "predict.h"
@@ -327,6 +328,7 @@ void usage() {
         "                 --batches 1,8,64, --fitting-only)\n"
         "  recipe         the GPTQModel / AutoAWQ / llm-compressor / vLLM / llama.cpp commands for a selection\n"
         "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
+        "  bench / publish / calibrate  CPU kernel benchmark, results merge/upload, efficiency fit (--help on each)\n"
         "  serve          HTTP server: the site, data/, POST /api/results and /api/events (serve --help)\n\n"
         "selection flags (predict, sweep):\n"
         "  --model ID --method fp16|bf16|int8|w8a8|fp8|rtn|gptq|awq|quip --bits 2|3|4|8\n"
@@ -346,6 +348,7 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     if (cmd == "help" || cmd == "--help" || cmd == "-h") { usage(); return 0; }
     if (cmd == "serve") { int cmd_serve(int, char**); return cmd_serve(argc, argv); }  // native/cli/cmd_serve.cpp
+    if (cmd == "bench" || cmd == "publish" || cmd == "calibrate") return cmd == "bench" ? cmd_bench(argc, argv) : cmd == "publish" ? cmd_publish(argc, argv) : cmd_calibrate(argc, argv);
     Args a;
     std::string err;
     if (!parse_args(argc, argv, 2, &a, &err)) return fail(err);

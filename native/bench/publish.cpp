@@ -1,0 +1,69 @@
+#include "publish.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "file_io.h"
+
+namespace qb::native {
+
+namespace fs = std::filesystem;
+
+PublishOutcome publish_results(const std::string& text, const std::string& name, const std::string& dir) {
+    PublishOutcome out;
+    std::vector<DataError> errs;
+    Results run;
+    if (!parse_results(text, name, &run, &errs)) {
+        out.error = errs.front().str() + (errs.size() > 1 ? " (and " + std::to_string(errs.size() - 1) + " more)" : "");
+        return out;
+    }
+    out.run_id = run.run_id;
+    std::error_code ec;
+    if (!fs::exists(dir, ec)) {
+        if (!fs::create_directories(dir, ec)) { out.error = "cannot create " + dir + ": " + ec.message(); return out; }
+    }
+    std::vector<std::string> names;
+    if (!list_json_files(dir, &names, &out.error)) return out;
+    const std::string fp = results_fingerprint(run);
+    std::vector<ResultsIndexEntry> index;
+    for (const std::string& n : names) {
+        if (n == "index.json") continue;
+        std::string t, err;
+        Results r;
+        std::vector<DataError> e;
+        const std::string path = (fs::path(dir) / n).string();
+        if (!read_text_file(path, &t, &err)) { out.error = err; return out; }
+        if (!parse_results(t, path, &r, &e)) {
+            out.error = "existing run " + e.front().str() + "; fix or remove it before publishing";
+            return out;
+        }
+        if (r.run_id + ".json" != n) {
+            out.error = "existing file " + path + " holds run_id '" + r.run_id + "' (files are named <run_id>.json)";
+            return out;
+        }
+        if (r.run_id == run.run_id) out.duplicate_of = n;
+        else if (results_fingerprint(r) == fp && out.duplicate_of.empty()) out.duplicate_of = n;
+        index.push_back(index_entry(r, n));
+    }
+    out.file = run.run_id + ".json";
+    if (!out.duplicate_of.empty()) {
+        out.ok = true;
+        out.runs_in_index = (int)index.size();
+        return out;
+    }
+    std::string err;
+    if (!write_file_atomic((fs::path(dir) / out.file).string(), results_json(run), &err)) { out.error = err; return out; }
+    index.push_back(index_entry(run, out.file));
+    std::sort(index.begin(), index.end(), [](const ResultsIndexEntry& a, const ResultsIndexEntry& b) {
+        return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.run_id < b.run_id;
+    });
+    if (!write_file_atomic((fs::path(dir) / "index.json").string(), results_index_json(index), &err)) {
+        out.error = err + " (the run file was written; the next publish rebuilds the index)";
+        return out;
+    }
+    out.ok = out.added = true;
+    out.runs_in_index = (int)index.size();
+    return out;
+}
+
+}  // namespace qb::native

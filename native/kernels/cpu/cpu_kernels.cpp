@@ -1,0 +1,211 @@
+// cpu_kernels.cpp: ISA detection and capping, argument checks, activation preparation and the
+// split of N across the thread pool. The arithmetic lives in the per-family, per-ISA files.
+#include "cpu_kernels.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <vector>
+
+#include "kernel_abi.h"
+#include "thread_pool.h"
+
+namespace qb::cpu {
+
+const char* isa_name(Isa i) {
+    switch (i) {
+        case Isa::scalar: return "scalar";
+        case Isa::avx2: return "avx2";
+        case Isa::avx512: return "avx512";
+        case Isa::avx512_vnni: return "avx512-vnni";
+    }
+    return "?";
+}
+
+bool parse_isa(const std::string& s, Isa* out) {
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni})
+        if (s == isa_name(i)) { *out = i; return true; }
+    return false;
+}
+
+const char* status_str(Status s) {
+    switch (s) {
+        case Status::ok: return "ok";
+        case Status::bad_shape: return "bad shape (M, N, K out of range or null pointer)";
+        case Status::bad_format: return "bad weight format";
+        case Status::unsupported: return "format not supported by this kernel family";
+    }
+    return "?";
+}
+
+Isa detected_isa() {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(QB_CPU_SCALAR_ONLY)
+    static const Isa best = [] {
+        __builtin_cpu_init();
+        // libgcc's checks include the OS's XSAVE state (XGETBV), not just CPUID.
+        const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+        const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
+        return vnni ? Isa::avx512_vnni : avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::scalar;
+    }();
+    return best;
+#else
+    return Isa::scalar;
+#endif
+}
+
+bool isa_supported(Isa i) { return (int)i <= (int)detected_isa(); }
+
+std::vector<Isa> supported_isas() {
+    std::vector<Isa> v;
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni})
+        if (isa_supported(i)) v.push_back(i);
+    return v;
+}
+
+std::vector<std::string> cpu_feature_list() {
+    std::vector<std::string> v;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+#define QB_FEATURE(name) if (__builtin_cpu_supports(name)) v.push_back(name);
+    QB_FEATURE("sse4.2") QB_FEATURE("avx") QB_FEATURE("avx2") QB_FEATURE("fma") QB_FEATURE("f16c")
+    QB_FEATURE("avx512f") QB_FEATURE("avx512bw") QB_FEATURE("avx512vl") QB_FEATURE("avx512dq")
+    QB_FEATURE("avx512vnni") QB_FEATURE("avx512bf16") QB_FEATURE("avx512vbmi")
+#undef QB_FEATURE
+#endif
+    return v;
+}
+
+namespace {
+
+std::atomic<int> g_cap{-1};
+
+Isa cap() {
+    int c = g_cap.load();
+    if (c < 0) {
+        c = (int)Isa::avx512_vnni;
+        Isa e;
+        if (const char* s = std::getenv("QB_CPU_ISA"); s && parse_isa(s, &e)) c = (int)e;
+        g_cap.store(c);
+    }
+    return (Isa)c;
+}
+
+bool shape_ok(const float* X, int M, int N, int K, const float* Y) {
+    return X && Y && M >= 1 && M <= kMaxM && N >= 1 && K >= 1;
+}
+
+// N split into contiguous chunks, a multiple of the row block, about four per thread so the
+// dynamic hand-out can even out a slow core.
+void parallel_rows(RowsFn fn, const GemmArgs& a) {
+    ThreadPool& pool = global_pool();
+    const int blocks = (a.N + kRowBlock - 1) / kRowBlock;
+    int tasks = pool.size() * 4;
+    if (tasks > blocks) tasks = blocks;
+    const int per = (blocks + tasks - 1) / tasks * kRowBlock;
+    tasks = (a.N + per - 1) / per;
+    pool.run(tasks, [&](int t) {
+        const int n0 = t * per, n1 = n0 + per < a.N ? n0 + per : a.N;
+        fn(a, n0, n1);
+    });
+}
+
+void parallel_m(ActQuantFn fn, const GemmArgs& a) {
+    ThreadPool& pool = global_pool();
+    const int per = (a.M + pool.size() - 1) / pool.size();
+    pool.run((a.M + per - 1) / per, [&](int t) {
+        const int m0 = t * per, m1 = m0 + per < a.M ? m0 + per : a.M;
+        fn(a, m0, m1);
+    });
+}
+
+// INT4 activations: each full 32-value chunk becomes [16 even k | 16 odd k] (kernel_abi.h).
+void deinterleave_int4(const float* X, int M, int K, float* out) {
+    const int full = K / kChunk * kChunk;
+    for (int m = 0; m < M; ++m) {
+        const float* x = X + (size_t)m * K;
+        float* o = out + (size_t)m * K;
+        for (int c = 0; c < full; c += kChunk)
+            for (int i = 0; i < kChunk / 2; ++i) {
+                o[c + i] = x[c + 2 * i];
+                o[c + kChunk / 2 + i] = x[c + 2 * i + 1];
+            }
+        for (int k = full; k < K; ++k) o[k] = x[k];
+    }
+}
+
+}  // namespace
+
+bool set_isa_cap(Isa i) {
+    if (!isa_supported(i)) return false;
+    g_cap.store((int)i);
+    return true;
+}
+
+Isa active_isa() {
+    const Isa c = cap(), d = detected_isa();
+    return (int)c < (int)d ? c : d;
+}
+
+KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* Y) {
+    KernelRun r;
+    r.impl = "eigen";
+    if (!shape_ok(X, M, N, K, Y) || !W) { r.status = Status::bad_shape; return r; }
+    GemmArgs a;
+    a.M = M; a.N = N; a.K = K; a.X = a.Xp = X; a.Wf = W; a.Y = Y;
+    const Isa isa = active_isa();
+    RowsFn fn = eigen_generic::fp32_rows;
+    r.isa = Isa::scalar;
+    if ((int)isa >= (int)Isa::avx512) { fn = eigen_avx512::fp32_rows; r.isa = Isa::avx512; }
+    else if (isa == Isa::avx2) { fn = eigen_avx2::fp32_rows; r.isa = Isa::avx2; }
+    parallel_rows(fn, a);
+    return r;
+}
+
+KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, float* Y) {
+    KernelRun r;
+    if (!shape_ok(X, M, W.rows, W.cols, Y) || !W.q || !W.scales) { r.status = Status::bad_shape; return r; }
+    if (check_format(W) != FormatError::ok || (W.has_zero && !W.zeros)) { r.status = Status::bad_format; return r; }
+    GemmArgs a;
+    a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
+    const Isa isa = active_isa();
+    r.isa = (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
+    r.impl = isa_name(r.isa);
+    std::vector<float> xp;
+    if (W.bits == 4 && r.isa != Isa::scalar) {
+        xp.resize((size_t)M * W.cols);
+        deinterleave_int4(X, M, W.cols, xp.data());
+        a.Xp = xp.data();
+    }
+    RowsFn fn;
+    if (W.bits == 8) fn = r.isa == Isa::avx512 ? avx512::w8a16_rows : r.isa == Isa::avx2 ? avx2::w8a16_rows : scalar::w8a16_rows;
+    else fn = r.isa == Isa::avx512 ? avx512::w4a16_rows : r.isa == Isa::avx2 ? avx2::w4a16_rows : scalar::w4a16_rows;
+    parallel_rows(fn, a);
+    return r;
+}
+
+KernelRun gemm_w8a8(const float* X, int M, const QuantizedMatrix& W, float* Y) {
+    KernelRun r;
+    if (!shape_ok(X, M, W.rows, W.cols, Y) || !W.q || !W.scales) { r.status = Status::bad_shape; return r; }
+    if (check_format(W) != FormatError::ok) { r.status = Status::bad_format; return r; }
+    if (W.bits != 8 || W.cols > kW8A8MaxK) { r.status = Status::unsupported; return r; }
+    const Isa isa = active_isa();
+    // No AVX-512 path without VNNI: vpmaddubsw at 512 bits would need the sign trick without
+    // vpsignb (absent from AVX-512), so that level uses the AVX2 code.
+    r.isa = isa == Isa::avx512_vnni ? Isa::avx512_vnni : (int)isa >= (int)Isa::avx2 ? Isa::avx2 : Isa::scalar;
+    r.impl = isa_name(r.isa);
+    GemmArgs a;
+    a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
+    a.ldq = (W.cols + 63) / 64 * 64;
+    std::vector<int8_t> xq((size_t)M * a.ldq);
+    std::vector<float> sx((size_t)M);
+    std::vector<int32_t> xsum((size_t)M);
+    a.Xq = xq.data(); a.sx = sx.data(); a.xsum = xsum.data();
+    ActQuantFn qf = r.isa == Isa::avx512_vnni ? avx512vnni::w8a8_quantize_acts : r.isa == Isa::avx2 ? avx2::w8a8_quantize_acts : scalar::w8a8_quantize_acts;
+    RowsFn fn = r.isa == Isa::avx512_vnni ? avx512vnni::w8a8_rows : r.isa == Isa::avx2 ? avx2::w8a8_rows : scalar::w8a8_rows;
+    parallel_m(qf, a);
+    parallel_rows(fn, a);
+    return r;
+}
+
+}  // namespace qb::cpu

@@ -1,0 +1,69 @@
+// cpu_kernels.h: qbench's CPU GEMM kernels, Y[M][N] = X[M][K] . W^T, for the formats of
+// shared/qformat.h. Float activations in and float outputs out, row-major everywhere.
+//
+// [SECTION] Families (one file per family and ISA in this folder)
+//   fp32   dense FP32 baseline through Eigen (fp32_eigen.cpp, built once per ISA)
+//   w8a16  INT8 weights, per-row scale, float activations (w8a16_*.cpp)
+//   w4a16  INT4 / INT3 / INT2 group-wise weights, float activations (w4a16_*.cpp); INT4 is the
+//          tuned path, 3 and 2 bits share its structure with a costlier unpack
+//   w8a8   INT8 weights x dynamically quantized INT8 activations, int32 accumulation
+//          (w8a8_*.cpp: VNNI vpdpbusd, or AVX2 vpmaddubsw with the sign trick)
+//
+// [SECTION] ISA dispatch
+//   Every family has a scalar fallback and SIMD paths compiled in their own translation units
+//   with per-file flags. The path is chosen at run time with __builtin_cpu_supports: the best
+//   level the CPU has, capped by QB_CPU_ISA=scalar|avx2|avx512|avx512-vnni (environment) or
+//   set_isa_cap() (API), so tests can force and check every path this CPU supports. A family
+//   without a path at the cap uses the next lower one (w8a8 at "avx512" runs the AVX2 code);
+//   the result says which implementation ran.
+//
+// [SECTION] Threads
+//   All families split N (the output features, i.e. weight rows) across the persistent pool of
+//   thread_pool.h in contiguous chunks: every weight byte is read by exactly one thread, once
+//   (at M = 1 the layer is one stream of weights, and that is all that matters). Each thread
+//   then walks its rows in blocks of 4 and, within a block, the M rows of X in blocks of up to
+//   4, so a weight block is decoded once per 4 activation rows and stays in L1 while it is
+//   reused; for larger M the K dimension is blocked so the X slice stays in L2.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "qformat.h"
+
+namespace qb::cpu {
+
+enum class Isa : uint8_t { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3 };
+const char* isa_name(Isa i);              // "scalar", "avx2", "avx512", "avx512-vnni"
+bool parse_isa(const std::string& s, Isa* out);
+Isa detected_isa();                       // the best level this CPU supports
+bool isa_supported(Isa i);
+std::vector<Isa> supported_isas();        // scalar first
+// Caps the level the kernels use (false, and no change, if the CPU lacks it). Overrides QB_CPU_ISA.
+bool set_isa_cap(Isa i);
+Isa active_isa();                         // min(detected, cap)
+// The CPU features the environment block of a results file lists (avx2, fma, f16c, avx512f, ...).
+std::vector<std::string> cpu_feature_list();
+
+enum class Status : uint8_t { ok, bad_shape, bad_format, unsupported };
+const char* status_str(Status s);
+
+// What ran: the status and the implementation label stored with each measurement
+// ("avx512-vnni", "avx512", "avx2", "scalar", or "eigen" for the FP32 baseline).
+struct KernelRun {
+    Status status = Status::ok;
+    const char* impl = "";
+    Isa isa = Isa::scalar;                // the ISA level of the code that ran (Eigen: its build)
+    bool ok() const { return status == Status::ok; }
+};
+
+// FP32 baseline: W is N x K row-major floats.
+KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* Y);
+// Weight-only: bits 8 -> w8a16 family, bits 2..4 -> w4a16 family.
+KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, float* Y);
+// W8A8: W must be INT8 (bits 8, per-channel, no zero) with K <= kW8A8MaxK.
+KernelRun gemm_w8a8(const float* X, int M, const QuantizedMatrix& W, float* Y);
+
+inline constexpr int kMaxM = 4096;        // larger M is accepted by none of the entry points
+
+}  // namespace qb::cpu

@@ -1,0 +1,80 @@
+// kernel_abi.h: what the dispatcher (cpu_kernels.cpp) hands to the per-ISA translation units.
+// Plain structs and declarations only: these headers are compiled with different -m flags,
+// so nothing here may define a function with external linkage (qformat.h's helpers are
+// static inline for the same reason).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "qformat.h"
+
+namespace qb::cpu {
+
+struct GemmArgs {
+    int M = 0, N = 0, K = 0;
+    const float* X = nullptr;            // M x K
+    // Activations laid out for the kernel: for INT4, every full 32-value chunk of each row is
+    // de-interleaved (the 16 even k, then the 16 odd k) to match the nibble order, so the
+    // kernel needs no shuffle per weight; the K % 32 tail stays in natural order. Others: X.
+    const float* Xp = nullptr;
+    // W8A8: activations quantized per row (quantize_act_ref's rule), rows padded with zeros
+    // to ldq (a multiple of 64), their scales and the sum of each row's int8 values. Written
+    // by *_quantize_acts (the dispatcher owns the buffers), read by *_rows.
+    int8_t* Xq = nullptr;
+    int ldq = 0;
+    float* sx = nullptr;
+    int32_t* xsum = nullptr;
+    const QuantizedMatrix* W = nullptr;  // quantized families
+    const float* Wf = nullptr;           // fp32: N x K
+    float* Y = nullptr;                  // M x N
+};
+
+// Computes Y[m][n] for all m < M and n in [n0, n1).
+using RowsFn = void (*)(const GemmArgs& a, int n0, int n1);
+// Quantizes rows [m0, m1) of X into Xq / sx / xsum (W8A8).
+using ActQuantFn = void (*)(const GemmArgs& a, int m0, int m1);
+
+#define QB_DECLARE_FAMILY(ns)                                     \
+    namespace ns {                                                \
+    void w8a16_rows(const GemmArgs& a, int n0, int n1);           \
+    void w4a16_rows(const GemmArgs& a, int n0, int n1);           \
+    void w8a8_rows(const GemmArgs& a, int n0, int n1);            \
+    void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);   \
+    }
+QB_DECLARE_FAMILY(scalar)
+#undef QB_DECLARE_FAMILY
+namespace eigen_generic { void fp32_rows(const GemmArgs& a, int n0, int n1); }
+#if defined(QB_CPU_SCALAR_ONLY)
+// Not x86: only the scalar units are built; the SIMD names resolve to them (never selected,
+// since detected_isa() is scalar there).
+namespace avx2 = scalar;
+namespace avx512 = scalar;
+namespace avx512vnni = scalar;
+namespace eigen_avx512 = eigen_generic;
+namespace eigen_avx2 = eigen_generic;
+#else
+namespace avx2 {
+void w8a16_rows(const GemmArgs& a, int n0, int n1);
+void w4a16_rows(const GemmArgs& a, int n0, int n1);
+void w8a8_rows(const GemmArgs& a, int n0, int n1);
+void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
+}  // namespace avx2
+namespace avx512 {
+void w8a16_rows(const GemmArgs& a, int n0, int n1);
+void w4a16_rows(const GemmArgs& a, int n0, int n1);
+}  // namespace avx512
+namespace avx512vnni {
+void w8a8_rows(const GemmArgs& a, int n0, int n1);
+void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
+}  // namespace avx512vnni
+// The Eigen baseline, one build per ISA (fp32_eigen.cpp with QB_EIGEN_VARIANT).
+namespace eigen_avx512 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
+namespace eigen_avx2 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
+#endif
+
+// Weight-row blocking shared by the SIMD files: rows per register block.
+inline constexpr int kRowBlock = 4;
+// Target bytes of the X slice that a K block keeps hot in L2 (per thread).
+inline constexpr size_t kXSliceBytes = 256 * 1024;
+
+}  // namespace qb::cpu

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The kernel commands' contract: bench writes a valid results file, publish merges it once
+# (duplicates and invalid files change nothing), calibrate reads the directory; bad input
+# exits 2 with one line naming what is wrong.
+set -u
+Q=$1
+fails=0
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+check() {   # check NAME EXPECTED_EXIT STDOUT+STDERR_REGEX -- args...
+  local name=$1 want=$2 re=$3; shift 4
+  local out; out=$("$Q" "$@" 2>&1); local rc=$?
+  if [ "$rc" != "$want" ]; then echo "FAIL $name: exit $rc, want $want ($out)"; fails=$((fails+1)); return; fi
+  if [ -n "$re" ] && ! grep -Eq -- "$re" <<<"$out"; then echo "FAIL $name: output does not match /$re/: $out"; fails=$((fails+1)); return; fi
+  echo "ok   $name"
+}
+check bench-small 0 "run .* measurements" -- bench --shapes 64x256,9x100 --batches 1,3 --bits 4,2 --group-sizes 32,per-channel \
+      --reps 2 --warmup 0 --probe-mb 8 --out "$tmp/run.json"
+python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['schema']=='qbench.results' and d['version']==1; assert all(m['correct'] for m in d['measurements']); print(len(d['measurements']))" "$tmp/run.json" \
+  || { echo "FAIL bench json"; fails=$((fails+1)); }
+check publish 0 "published" -- publish "$tmp/run.json" --dir "$tmp/results"
+check publish-again 0 "not added" -- publish "$tmp/run.json" --dir "$tmp/results"
+state() { (cd "$tmp/results" && find . -mindepth 1 -printf '%P %s %T@\n' | sort && cat ./*.json) | md5sum; }
+before=$(state)
+echo '{"schema": "qbench.results", "version": 1, "run_id": "x"}' > "$tmp/bad.json"
+check publish-invalid 2 "bad.json: /environment: missing" -- publish "$tmp/bad.json" --dir "$tmp/results"
+check publish-missing 2 "cannot open" -- publish "$tmp/nope.json" --dir "$tmp/results"
+[ "$before" = "$(state)" ] && echo "ok   results dir untouched" \
+  || { echo "FAIL results dir changed"; fails=$((fails+1)); }
+check publish-stdin 0 "not added" -- publish --dir "$tmp/results" < "$tmp/run.json"
+check calibrate 0 "MAPE" -- calibrate --results "$tmp/results"
+check calibrate-write-needs-id 2 "hardware_id" -- calibrate --results "$tmp/results" --write "$tmp/eff.json"
+check calibrate-unknown-hw 2 "unknown --hardware-id" -- calibrate --results "$tmp/results" --hardware-id nope
+check calibrate-no-runs 2 "no results with hardware_id" -- calibrate --results "$tmp/results" --hardware-id h100-sxm
+check bench-bad-method 2 "unknown method 'int5'" -- bench --methods int5
+check bench-bad-batch 2 "--batches" -- bench --batches 0
+check bench-bad-shape 2 "--shapes" -- bench --shapes 12by3
+check bench-bad-isa 2 "--isa" -- bench --isa sse9
+check bench-bad-flag 2 "unknown flag --frob" -- bench --frob 1
+check bench-bad-hw 2 "unknown --hardware-id" -- bench --hardware-id tpu
+check upload-bad-url 2 "http://" -- publish "$tmp/run.json" --to ftp://x --token t
+check upload-unreachable 1 "cannot reach" -- publish "$tmp/run.json" --to http://127.0.0.1:9 --token t --timeout 2
+exit $((fails > 0))
