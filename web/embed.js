@@ -10,6 +10,8 @@
  *   data-model-catalog, data-hardware, data-efficiency, data-accuracy
  *                          URLs of the catalog files (default: data/*.json next to this script;
  *                          the widget also carries a built-in copy, so it works offline)
+ *   data-results           URL of a benchmark results index (default data/results/index.json next to
+ *                          this script; "none" to skip): its runs are drawn as measured vs predicted
  *   data-endpoint          URL that receives the metrics events (batched POSTs of JSON arrays)
  *
  * JS API: element.qbench (also window.qbench.instances[i]; window.qbench.ready is a Promise of the first):
@@ -193,6 +195,33 @@
           showStatus(msg, true);
           call("qb_data_error", null, ["string"], [msg]);
         });
+      });
+      // Benchmark results (qbench-native publish writes the index): newest runs first, at most 6.
+      var index = option(el, "results", base + "data/results/index.json");
+      if (index !== "none") fetch(index, { cache: "no-cache" }).then(function (r) {
+        if (r.status === 404) return null;   // nothing published yet: not an error
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.json();
+      }).then(function (idx) {
+        if (!idx) return;
+        if (!idx.runs || !idx.runs.forEach) throw new Error("not a results index");
+        idx.runs.slice(-6).forEach(function (run) {
+          var url = new URL(run.file, new URL(index, location.href)).href;
+          fetch(url, { cache: "no-cache" }).then(function (r) {
+            if (!r.ok) throw new Error("HTTP " + r.status);
+            return r.text();
+          }).then(function (text) {
+            call("qb_load_results", "number", ["string", "string"], [text, url]);
+          }).catch(function (e) {
+            var msg = "Could not load benchmark results " + url + " (" + e.message + ")";
+            showStatus(msg, true);
+            call("qb_data_error", null, ["string"], [msg]);
+          });
+        });
+      }).catch(function (e) {
+        var msg = "Could not load the results index " + index + " (" + e.message + ")";
+        showStatus(msg, true);
+        call("qb_data_error", null, ["string"], [msg]);
       });
     }).catch(function (e) {
       showStatus("qbench could not start: " + e.message, true);

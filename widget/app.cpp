@@ -85,6 +85,54 @@ bool app_load_data(AppState& s, int which, const std::string& text, const std::s
     return true;
 }
 
+bool app_load_results(AppState& s, const std::string& text, const std::string& origin) {
+    MeasuredRun run;
+    run.origin = origin;
+    std::vector<qb::DataError> errs;
+    std::string why;
+    if (!qb::parse_results(text, origin, &run.results, &errs)) why = errs.empty() ? "invalid" : errs.front().str();
+    // The device: the catalog entry the run names, else one synthesised from its environment.
+    qb::Hardware hw;
+    if (why.empty()) {
+        const qb::Hardware* h = run.results.env.hardware_id.empty() ? nullptr : s.catalog.hw(run.results.env.hardware_id);
+        if (h) hw = *h;
+        else if (!qb::synthesize_hardware(s.catalog, run.results.env, run.results.probe.gbps, &hw))
+            why = origin + ": no efficiency class to model this device with";
+    }
+    if (!why.empty()) {
+        const std::string msg = "benchmark results " + origin + " not loaded: " + why;
+        s.data_messages.push_back(msg);
+        platform::show_status(msg, true);
+        return false;
+    }
+    run.cal = qb::calibrate(s.catalog, hw, run.results.measurements);
+    qb::Catalog fitted = s.catalog;   // the same catalog with this run's fitted factors as overrides
+    for (const qb::KernelFit& f : run.cal.fits) {
+        qb::EffOverride o;
+        o.hardware = hw.id;
+        o.kernel = f.kernel;
+        o.eff = f.after;
+        o.source = origin;
+        fitted.eff_overrides.push_back(o);
+    }
+    if (!fitted.hw(hw.id)) fitted.hardware.push_back(hw);
+    qb::index_catalog(fitted);
+    const qb::Hardware& fhw = *fitted.hw(hw.id);
+    for (size_t i = 0; i < run.results.measurements.size(); ++i) {
+        const qb::Measurement& m = run.results.measurements[i];
+        double before = 0, after = 0;
+        if (!m.correct || !qb::predict_measurement_us(s.catalog, hw, m, &before) ||
+            !qb::predict_measurement_us(fitted, fhw, m, &after))
+            continue;
+        run.measured_us.push_back(m.median_us);
+        run.predicted_us.push_back(before);
+        run.fitted_us.push_back(after);
+        run.index.push_back((int)i);
+    }
+    s.runs.push_back(std::move(run));
+    return true;
+}
+
 bool app_apply_link(AppState& s, const std::string& hash) {
     const qb::LinkDecode d = qb::decode_link(s.catalog, hash);
     s.link_problems.clear();
@@ -198,6 +246,14 @@ std::string app_state_json(const AppState& s) {
         if ((unsigned char)ch >= 0x20) j += ch;
     }
     j += "\",\"sweep_points\":" + std::to_string(s.sweep.size());
+    j += ",\"runs\":[";
+    for (size_t i = 0; i < s.runs.size(); ++i) {
+        char b[256];
+        std::snprintf(b, sizeof b, "%s{\"points\":%zu,\"mape_before\":%.3f,\"mape_after\":%.3f,\"device\":\"%s\"}", i ? "," : "",
+                      s.runs[i].measured_us.size(), s.runs[i].cal.mape_before, s.runs[i].cal.mape_after, s.runs[i].cal.hw.id.c_str());
+        j += b;
+    }
+    j += "]";
     auto arr = [&](const std::vector<std::string>& v) {
         std::string a = "[";
         for (size_t i = 0; i < v.size(); ++i) {
@@ -276,7 +332,13 @@ void app_frame(AppState& s) {
                 if (plot_pareto(s, half)) s.dirty = true;
                 ImGui::SameLine();
                 plot_batch(s, half);
-                plot_cost(s, ImVec2(w, h));
+                if (s.runs.empty()) {
+                    plot_cost(s, ImVec2(w, h));
+                } else {
+                    plot_cost(s, half);
+                    ImGui::SameLine();
+                    plot_measured(s, half);
+                }
             }
             if (i == 2) panel_compare(s);
             if (i == 3) panel_recipe(s);

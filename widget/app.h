@@ -13,6 +13,8 @@ void app_init(AppState& s, const std::string& url_hash);
 // Replaces one catalog file's text; a malformed file is reported and the previous data kept.
 bool app_load_data(AppState& s, int which, const std::string& text, const std::string& origin);
 bool app_apply_link(AppState& s, const std::string& hash);
+// Adds a benchmark results document (qbench.results); a malformed one is reported, not loaded.
+bool app_load_results(AppState& s, const std::string& text, const std::string& origin);
 // Applies a change made by a panel: keeps it if valid, otherwise the nearest valid selection,
 // saying what was adjusted.
 void app_set(AppState& s, const qb::Selections& next);
@@ -30,6 +32,7 @@ void panel_recipe(AppState& s);
 bool plot_pareto(AppState& s, ImVec2 size);
 void plot_batch(AppState& s, ImVec2 size);
 void plot_cost(AppState& s, ImVec2 size);
+void plot_measured(AppState& s, ImVec2 size);
 
 // Formatting shared by the panels.
 std::string fmt_usd(double v);

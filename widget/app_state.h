@@ -4,8 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "calibrate.h"
 #include "catalog.h"
 #include "data_json.h"
+#include "results_json.h"
 #include "predict.h"
 #include "sweep.h"
 
@@ -16,6 +18,16 @@ struct Rect { float x = 0, y = 0, w = 0, h = 0; };
 struct LayoutItem { std::string name; Rect r; };
 
 struct Curve { std::string label; unsigned color; std::vector<double> x, y; };
+
+// A published benchmark run (qbench-native bench / publish) and what the model says about it:
+// every measurement with the catalog's prediction and the prediction after fitting this run.
+struct MeasuredRun {
+    std::string origin;
+    qb::Results results;
+    qb::Calibration cal;
+    std::vector<double> measured_us, predicted_us, fitted_us;
+    std::vector<int> index;   // measurement index of each point
+};
 
 struct AppState {
     // Data: the catalog in use and what happened loading it.
@@ -29,6 +41,7 @@ struct AppState {
     std::vector<qb::SweepPoint> sweep;         // every config at the current batch (Pareto plot)
     std::vector<Curve> batch_curves;           // TPOT vs batch per method family
     std::vector<std::string> link_problems;    // from the share link the page was opened with
+    std::vector<MeasuredRun> runs;             // benchmark results loaded by the page
 
     // Bookkeeping.
     bool dirty = true;          // selections changed: recompute this frame

@@ -122,6 +122,10 @@ EMSCRIPTEN_KEEPALIVE int qb_load_data(int which, const char* text, const char* o
     return ok ? 1 : 0;
 }
 
+EMSCRIPTEN_KEEPALIVE int qb_load_results(const char* text, const char* origin) {
+    return app_load_results(g_app, text ? text : "", origin ? origin : "results") ? 1 : 0;
+}
+
 EMSCRIPTEN_KEEPALIVE void qb_data_error(const char* msg) {
     g_app.data_messages.push_back(msg ? msg : "data load failed");
 }

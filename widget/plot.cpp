@@ -75,7 +75,7 @@ PlotAxes plot_frame(const char* title, const char* xlabel, const char* ylabel, I
     ImGui::InvisibleButton(title, size);   // claims the area; hover and click on it are the plot's
     PlotAxes a;
     a.x0 = x0; a.x1 = x1; a.y0 = y0; a.y1 = y1; a.logx = logx; a.logy = logy;
-    a.p0 = ImVec2(o.x + fh * 4.2f, o.y + fh * 1.6f);
+    a.p0 = ImVec2(o.x + fh * 4.2f, o.y + fh * 2.9f);   // title line, y-label line, then the plot
     a.p1 = ImVec2(o.x + size.x - fh * 0.8f, o.y + size.y - fh * 2.6f);
     dl->AddRectFilled(o, ImVec2(o.x + size.x, o.y + size.y), ImGui::GetColorU32(ImGuiCol_FrameBg, 0.35f), st.FrameRounding);
     dl->AddText(ImVec2(o.x + fh * 0.5f, o.y + fh * 0.2f), text, title);
@@ -93,7 +93,7 @@ PlotAxes plot_frame(const char* title, const char* xlabel, const char* ylabel, I
     }
     dl->AddRect(a.p0, a.p1, ImGui::GetColorU32(ImGuiCol_Border));
     dl->AddText(ImVec2((a.p0.x + a.p1.x - ImGui::CalcTextSize(xlabel).x) / 2, a.p1.y + fh * 1.25f), text, xlabel);
-    dl->AddText(ImVec2(o.x + fh * 0.5f, o.y + fh * 1.2f - fh * 0.05f + 0), ImGui::GetColorU32(ImGuiCol_TextDisabled), ylabel);
+    dl->AddText(ImVec2(o.x + fh * 0.5f, o.y + fh * 1.35f), ImGui::GetColorU32(ImGuiCol_TextDisabled), ylabel);
     return a;
 }
 

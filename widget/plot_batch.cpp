@@ -22,7 +22,7 @@ void plot_batch(AppState& s, ImVec2 size) {
         const ImVec2 p = a.to_screen(s.result.p.crossover_batch, y0);
         dl->AddLine(ImVec2(p.x, a.p0.y), ImVec2(p.x, a.p1.y), IM_COL32(214, 39, 40, 220), 1.5f);
         const std::string l = "crossover " + std::to_string(s.result.p.crossover_batch);
-        dl->AddText(ImVec2(p.x + 4, a.p0.y + 2), IM_COL32(214, 39, 40, 255), l.c_str());
+        dl->AddText(ImVec2(p.x + 4, a.p1.y - ImGui::GetFontSize() - 2), IM_COL32(214, 39, 40, 255), l.c_str());
     }
     const ImVec2 cur = a.to_screen(std::max(1, std::min(512, s.sel.batch)), y0);
     dl->AddLine(ImVec2(cur.x, a.p0.y), ImVec2(cur.x, a.p1.y), ImGui::GetColorU32(ImGuiCol_TextDisabled), 1);
