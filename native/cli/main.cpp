@@ -12,6 +12,9 @@
 #include "predict.h"
 #include "share_link.h"
 #include "sweep.h"
+#if defined(QB_HAVE_CUDA)
+#include "cmd_bench_cuda.h"
+#endif
 
 using namespace qb;
 
@@ -312,7 +315,8 @@ void usage() {
         "  predict        one configuration (human table; --json for machines)\n"
         "  sweep          every method x bits x group size for a model on a hardware (--json, --csv,\n"
         "                 --batches 1,8,64, --fitting-only)\n"
-        "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n\n"
+        "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
+        "  bench          --backend cuda: time and check the CUDA kernels (qbench-native bench --backend cuda --help)\n\n"
         "selection flags (predict, sweep):\n"
         "  --model ID --method fp16|bf16|int8|w8a8|fp8|rtn|gptq|awq|quip --bits 2|3|4|8\n"
         "  --group-size 32|64|128|256|per-channel --zero-point on|off --act-order on|off\n"
@@ -330,6 +334,19 @@ int main(int argc, char** argv) {
     if (argc < 2) { usage(); return kExitBadInput; }
     const std::string cmd = argv[1];
     if (cmd == "help" || cmd == "--help" || cmd == "-h") { usage(); return 0; }
+    if (cmd == "bench") {   // its own flags: see cmd_bench_cuda.cpp
+        std::string backend;
+        for (int i = 2; i + 1 < argc; ++i)
+            if (std::strcmp(argv[i], "--backend") == 0) backend = argv[i + 1];
+        if (backend == "cuda") {
+#if defined(QB_HAVE_CUDA)
+            return qb::cli::cmd_bench_cuda(argc - 2, argv + 2);
+#else
+            return fail("this qbench-native was built without CUDA (configure with the 'cuda' preset, -DQB_CUDA=ON)");
+#endif
+        }
+        return fail("bench: --backend cuda is the backend this build knows (the CPU benchmark comes with the cpu-kernels branch)");
+    }
     Args a;
     std::string err;
     if (!parse_args(argc, argv, 2, &a, &err)) return fail(err);
