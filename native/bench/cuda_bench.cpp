@@ -378,7 +378,7 @@ bool bench_dense(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>&
                                 c.s) == CudaStatus::ok;
         };
         QB_CK(cudaMemsetAsync(y.get(), 0xff, (size_t)M * N * 2, c.s));
-        if (!launch(0)) { *err = "cuBLASLt run failed"; return false; }
+        if (!launch(0)) { *err = "cuBLASLt run failed, cublas status " + std::to_string(cuda::lt_last_status(g)); return false; }
         std::vector<uint16_t> yh;
         if (!download_y(c, y.get(), M, N, &yh)) return false;
         const std::vector<int> rows = check_rows(M);
@@ -546,6 +546,28 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         int reps = 0;
         if (!time_graph(t, launch, &st, &reps)) return false;
         record(c, m, st, reps);
+        if (c.opt->split_sweep && bits == 4 && group == 128 && !zero && (M == 1 || M == 16)) {
+            // Tuning data: the same launch with the split-K factor forced, with and without PDL.
+            std::string line = "  sweep " + m.shape + " M=" + std::to_string(M) + " (us):";
+            Timer ts{c.s, copies, c.opt->launches, 10, err};
+            for (int pdl = 1; pdl >= 0; --pdl) {
+                cuda::wq_set_pdl(pdl != 0);
+                line += pdl ? "  pdl on:" : "  pdl off:";
+                for (int sp : {0, 1, 2, 3, 4, 6, 8, 12, 16}) {
+                    cuda::wq_set_split_override(sp);
+                    Stats x;
+                    int r2 = 0;
+                    if (!time_graph(ts, launch, &x, &r2)) { cuda::wq_set_split_override(0); cuda::wq_set_pdl(true); return false; }
+                    char cell[48];
+                    snprintf(cell, sizeof(cell), " s%s=%.2f", sp ? std::to_string(sp).c_str() : "auto", x.med);
+                    line += cell;
+                }
+            }
+            cuda::wq_set_split_override(0);
+            cuda::wq_set_pdl(true);
+            c.progress(line);
+            c.rep->notes.push_back(line.substr(2));
+        }
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
             Stats cs;
             if (!time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs)) return false;
@@ -601,10 +623,12 @@ bool bench_w8a8(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& 
     }
     for (int M : batches) {
         cuda::LtGemm* g = nullptr;
-        const CudaStatus cs = cuda::lt_create(fp8 ? cuda::LtKind::fp8 : cuda::LtKind::int8, M, N, K, c.lt_ws, c.lt_ws_bytes, &g);
+        const CudaStatus cs = cuda::lt_create(fp8 ? cuda::LtKind::fp8 : cuda::LtKind::int8, M, N, K, c.lt_ws, c.lt_ws_bytes, &g,
+                                              fp8 ? d_xs : nullptr, fp8 ? d_ws : nullptr);
         if (cs != CudaStatus::ok) {
             c.rep->notes.push_back(std::string(fp8 ? "fp8" : "int8") + " cuBLASLt has no algorithm for M=" + std::to_string(M) +
-                                   " " + shape_label(sh) + ": skipped");
+                                   " " + shape_label(sh) + " (cublas status " + std::to_string(cuda::lt_last_status(nullptr)) +
+                                   "): skipped");
             continue;
         }
         std::unique_ptr<cuda::LtGemm, void (*)(cuda::LtGemm*)> guard(g, cuda::lt_destroy);
@@ -615,7 +639,12 @@ bool bench_w8a8(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& 
                                 static_cast<int32_t*>(acc.get()), c.s) == CudaStatus::ok;
         };
         QB_CK(cudaMemsetAsync(y.get(), 0xff, (size_t)M * N * 2, c.s));
-        if (!launch(0)) { *err = "cuBLASLt W8A8 run failed"; return false; }
+        if (!launch(0)) {
+            c.rep->notes.push_back(std::string(fp8 ? "fp8" : "int8") + " cuBLASLt run failed for M=" + std::to_string(M) + " " +
+                                   shape_label(sh) + " (cublas status " + std::to_string(cuda::lt_last_status(g)) + "): skipped");
+            c.rep->all_correct = false;
+            continue;
+        }
         std::vector<uint16_t> yh;
         if (!download_y(c, y.get(), M, N, &yh)) return false;
         const std::vector<int> rows = check_rows(M);
@@ -721,8 +750,8 @@ bool bench_decode(Ctx& c, const std::string& impl) {
         for (const Layer& L : kLlama2_7B) {
             Mat& m = mats[i++];
             if (dense || f8) {
-                if (cuda::lt_create(dense ? cuda::LtKind::fp16 : cuda::LtKind::fp8, 1, L.n, L.k, c.lt_ws, c.lt_ws_bytes, &m.g) !=
-                    CudaStatus::ok) {
+                if (cuda::lt_create(dense ? cuda::LtKind::fp16 : cuda::LtKind::fp8, 1, L.n, L.k, c.lt_ws, c.lt_ws_bytes, &m.g,
+                                    f8 ? d_xs : nullptr, f8 ? d_xs + 1 : nullptr) != CudaStatus::ok) {
                     for (Mat& mm : mats) cuda::lt_destroy(mm.g);
                     c.rep->notes.push_back("decode " + impl + ": cuBLASLt has no algorithm at M=1; skipped");
                     return true;

@@ -73,6 +73,7 @@ struct CudaBenchOptions {
     bool group_sweep = true;          // W4A16 g32/g64/g128/per-channel x zeros at M = 1 and 16
     bool decode = true;               // Llama-2-7B decode step
     bool cold = true;                 // isolated-launch timings of FP16 and W4A16 g128 at M = 1
+    bool split_sweep = false;         // W4A16 g128 at M = 1 and 16: every split-K factor, PDL on / off (log only)
     int replays = 30;                 // T
     int launches = 20;                // B (rounded up to a multiple of the rotation count)
     double rotate_l2 = 3.0;           // R x weight bytes >= rotate_l2 x L2

@@ -372,7 +372,7 @@ void usage() {
     std::puts(
         "usage: qbench-native bench --backend cuda [--out FILE] [--shapes 11008x4096,...] [--batches 1,2,...]\n"
         "                           [--large-m 4096] [--replays N] [--launches N] [--quick] [--no-decode]\n"
-        "                           [--no-cold] [--no-group-sweep]\n"
+        "                           [--no-cold] [--no-group-sweep] [--split-sweep]\n"
         "       qbench-native bench --backend cuda --merge-peer torch.json --results FILE --out FILE\n"
         "  Times the CUDA kernels (cuBLASLt FP16/BF16/FP8/INT8, qbench W4A16/W8A16) against the copy probe,\n"
         "  checks each against the CPU reference, and writes a qbench.results v1 document.");
@@ -414,6 +414,7 @@ int cmd_bench_cuda(int argc, char** argv) {
         } else if (a == "--no-decode") opt.decode = false;
         else if (a == "--no-cold") opt.cold = false;
         else if (a == "--no-group-sweep") opt.group_sweep = false;
+        else if (a == "--split-sweep") opt.split_sweep = true;
         else if (a == "--help" || a == "-h") { usage(); return 0; }
         else return fail("unknown flag " + a + " for bench --backend cuda");
     }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh smoke|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -23,6 +23,13 @@ if [ "$mode" = smoke ]; then
   ./qbench-native bench --backend cuda --quick --out "$OUT/smoke-$gpu.json"
   timeout 150 python3 torch_peer.py --quick --out "$OUT/torch-smoke.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-smoke.json" --results "$OUT/smoke-$gpu.json" --out "$OUT/smoke-merged-$gpu.json"
+elif [ "$mode" = mid ]; then
+  ./qbench_gpu_tests --small
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
+  ./qbench-native bench --backend cuda --batches 1,16,64 --split-sweep --no-group-sweep --replays 15 --out "$OUT/mid-$gpu.json"
+  timeout 200 python3 torch_peer.py --out "$OUT/torch-mid-$gpu.json"
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-mid-$gpu.json" --results "$OUT/mid-$gpu.json" --out "$OUT/mid-$gpu.json"
 else
   ./qbench-native bench --backend cuda --out "$OUT/cuda-$gpu.json"
   timeout 240 python3 torch_peer.py --out "$OUT/torch-$gpu.json"

@@ -31,14 +31,26 @@ struct LtGemm {
     cublasLtMatmulDesc_t op = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
     cublasLtMatmulAlgo_t algo{};
+    cublasLtMatmulHeuristicResult_t cand[8] = {};   // heuristic results, best first
+    int n_cand = 0, cur = 0;                         // lt_run falls back along cand if one fails
     void* workspace = nullptr;
     size_t workspace_bytes = 0;
+    const float* x_scale = nullptr;   // fp8: the scale pointers the descriptor holds
+    const float* w_scale = nullptr;
+    int last_status = 0;              // cublasStatus_t of the last failed call (0: none)
     char desc[160] = {};
 };
 
 namespace {
+thread_local int t_last_status = 0;
+}
 
-bool lt_ok(cublasStatus_t s) { return s == CUBLAS_STATUS_SUCCESS; }
+namespace {
+
+bool lt_ok(cublasStatus_t s) {
+    if (s != CUBLAS_STATUS_SUCCESS) t_last_status = (int)s;
+    return s == CUBLAS_STATUS_SUCCESS;
+}
 
 // Y[m][n] = fp16((float(acc[m][n]) x sx[m]) x sw[n]), two columns per thread. The multiplies
 // are separate, in this order, with FP contraction off in spirit (__fmul_rn cannot fuse), so
@@ -87,6 +99,10 @@ __global__ void fp16_to_e4m3(const __half* __restrict__ X, size_t count, const f
 
 }  // namespace
 
+namespace {
+void set_algo(LtGemm* g, int i);
+}
+
 const char* lt_kind_name(LtKind k) {
     switch (k) {
         case LtKind::fp16: return "fp16";
@@ -107,8 +123,11 @@ void lt_destroy(LtGemm* g) {
     delete g;
 }
 
-CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t workspace_bytes, LtGemm** out) {
+CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t workspace_bytes, LtGemm** out,
+                     const float* x_scale, const float* w_scale) {
     if (!out || M < 1 || N < 1 || K < 1) return CudaStatus::bad_argument;
+    if (kind == LtKind::fp8 && (!x_scale || !w_scale)) return CudaStatus::bad_argument;
+    t_last_status = 0;
     *out = nullptr;
     LtGemm* g = new (std::nothrow) LtGemm;
     if (!g) return CudaStatus::bad_argument;
@@ -118,6 +137,8 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
     g->K = K;
     g->workspace = workspace;
     g->workspace_bytes = workspace ? workspace_bytes : 0;
+    g->x_scale = x_scale;
+    g->w_scale = w_scale;
     cudaDataType_t ab = CUDA_R_16F, cd = CUDA_R_16F, scale = CUDA_R_32F;
     cublasComputeType_t compute = CUBLAS_COMPUTE_32F;
     switch (kind) {
@@ -135,66 +156,84 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
     if (ok && kind == LtKind::fp8) {
         const int8_t fast = 1;
         ok = lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof(fast)));
-        // The scale pointers are set per run (lt_run); set placeholders so the heuristic knows
-        // scaling is in use.
-        const float* dummy = nullptr;
-        ok = ok && lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &dummy, sizeof(dummy))) &&
-             lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &dummy, sizeof(dummy)));
+        // The per-tensor scales (device pointers) are part of the descriptor the heuristic sees;
+        // A is W, B is X.
+        ok = ok && lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale, sizeof(w_scale))) &&
+             lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale, sizeof(x_scale)));
     }
     if (!ok) { lt_destroy(g); return CudaStatus::cublas_error; }
 
     cublasLtMatmulPreference_t pref = nullptr;
-    cublasLtMatmulHeuristicResult_t res[1] = {};
     int found = 0;
     ok = lt_ok(cublasLtMatmulPreferenceCreate(&pref)) &&
          lt_ok(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g->workspace_bytes,
                                                     sizeof(g->workspace_bytes))) &&
-         lt_ok(cublasLtMatmulAlgoGetHeuristic(g->handle, g->op, g->la, g->lb, g->lc, g->lc, pref, 1, res, &found)) && found > 0;
+         lt_ok(cublasLtMatmulAlgoGetHeuristic(g->handle, g->op, g->la, g->lb, g->lc, g->lc, pref, 8, g->cand, &found)) && found > 0;
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
     if (!ok) { lt_destroy(g); return CudaStatus::cublas_error; }
-    g->algo = res[0].algo;
+    g->n_cand = found;
+    set_algo(g, 0);
+    *out = g;
+    return CudaStatus::ok;
+}
 
+namespace {
+// Makes candidate i the algorithm used and describes it for the log.
+void set_algo(LtGemm* g, int i) {
+    g->cur = i;
+    g->algo = g->cand[i].algo;
     int tile = 0, stages = 0, splitk = 0, id = 0;
     size_t w = 0;
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &w);
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof(tile), &w);
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof(stages), &w);
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof(splitk), &w);
-    snprintf(g->desc, sizeof(g->desc), "cublasLt algo %d tile-id %d stages-id %d splitK %d ws %zu", id, tile, stages, splitk,
-             res[0].workspaceSize);
-    *out = g;
-    return CudaStatus::ok;
+    snprintf(g->desc, sizeof(g->desc), "cublasLt algo %d tile-id %d stages-id %d splitK %d ws %zu%s", id, tile, stages, splitk,
+             g->cand[i].workspaceSize, i ? " (fallback)" : "");
 }
+}  // namespace
 
 const char* lt_algo_desc(const LtGemm* g) { return g ? g->desc : ""; }
+int lt_last_status(const LtGemm* g) { return g ? g->last_status : t_last_status; }
 
 CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float* x_scale, const float* w_scale,
                   int32_t* acc32, cudaStream_t stream) {
     if (!g || !X || !W || !Y) return CudaStatus::bad_argument;
-    if (g->kind == LtKind::fp8) {
+    if (g->kind == LtKind::fp8 && (x_scale != g->x_scale || w_scale != g->w_scale)) {
         if (!x_scale || !w_scale) return CudaStatus::bad_argument;
-        // A is W, B is X.
         if (!lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale, sizeof(w_scale))) ||
             !lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale, sizeof(x_scale))))
-            return CudaStatus::cublas_error;
+            return g->last_status = t_last_status, CudaStatus::cublas_error;
+        g->x_scale = x_scale;
+        g->w_scale = w_scale;
     }
+    // One matmul; if cuBLASLt rejects the chosen algorithm at run time, the next heuristic
+    // candidate is tried (and kept).
+    const int32_t ione = 1, izero = 0;
+    const float fone = 1.f, fzero = 0.f;
+    const bool i8 = g->kind == LtKind::int8;
+    void* D = i8 ? static_cast<void*>(acc32) : Y;
+    auto matmul = [&]() {
+        for (;;) {
+            if (lt_ok(cublasLtMatmul(g->handle, g->op, i8 ? (const void*)&ione : (const void*)&fone, W, g->la, X, g->lb,
+                                     i8 ? (const void*)&izero : (const void*)&fzero, D, g->lc, D, g->lc, &g->algo, g->workspace,
+                                     g->workspace_bytes, stream)))
+                return true;
+            g->last_status = t_last_status;
+            if (g->cur + 1 >= g->n_cand) return false;
+            set_algo(g, g->cur + 1);
+        }
+    };
     if (g->kind == LtKind::int8) {
         if (!x_scale || !w_scale || !acc32) return CudaStatus::bad_argument;
-        const int32_t one = 1, zero = 0;
-        if (!lt_ok(cublasLtMatmul(g->handle, g->op, &one, W, g->la, X, g->lb, &zero, acc32, g->lc, acc32, g->lc, &g->algo,
-                                  g->workspace, g->workspace_bytes, stream)))
-            return CudaStatus::cublas_error;
+        if (!matmul()) return CudaStatus::cublas_error;
         if ((g->N & 1) != 0) return CudaStatus::unsupported;
         const size_t pairs = (size_t)g->M * g->N / 2;
         const int blocks = (int)((pairs + 255) / 256 < 4096 ? (pairs + 255) / 256 : 4096);
         epilogue_int8<<<blocks, 256, 0, stream>>>(acc32, x_scale, w_scale, static_cast<__half*>(Y), g->M, g->N);
         return cudaGetLastError() == cudaSuccess ? CudaStatus::ok : CudaStatus::cuda_error;
     }
-    const float one = 1.f, zero = 0.f;
-    if (!lt_ok(cublasLtMatmul(g->handle, g->op, &one, W, g->la, X, g->lb, &zero, Y, g->lc, Y, g->lc, &g->algo, g->workspace,
-                              g->workspace_bytes, stream)))
-        return CudaStatus::cublas_error;
-    return CudaStatus::ok;
+    return matmul() ? CudaStatus::ok : CudaStatus::cublas_error;
 }
 
 CudaStatus quantize_act_int8(const void* X, int M, int K, int8_t* Xq, float* sx, cudaStream_t stream) {

@@ -94,6 +94,15 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 // stream (concurrent launches must not share one).
 size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 
+// Tuning and test knobs (process-wide, not thread-safe; set before launching):
+//  * split override: force the split-K factor (capped at K / 128 and 16); 0 = automatic. The
+//    GPU tests use 1 to run long k loops on small shapes; the bench sweeps it.
+//  * PDL (programmatic dependent launch, sm_90): on by default. The kernel prefetches its
+//    first stages of weights before waiting for the previous kernel in the stream to finish,
+//    so back-to-back layers overlap one's tail with the next one's weight stream.
+void wq_set_split_override(int splits);
+void wq_set_pdl(bool on);
+
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
@@ -114,8 +123,10 @@ const char* lt_kind_name(LtKind k);
 
 struct LtGemm;   // opaque: cuBLASLt handle, descriptors and the chosen algorithm for one shape
 // Plans Y[M][N] = X[M][K] . W^T for one kind and shape (cuBLASLt heuristic, first result).
-// workspace: device buffer cuBLASLt may use (32 MiB is plenty); kept by pointer.
-CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t workspace_bytes, LtGemm** out);
+// workspace: device buffer cuBLASLt may use (32 MiB is plenty); kept by pointer. fp8 needs its
+// per-tensor scales (device float*) here already: they are part of what the heuristic matches.
+CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t workspace_bytes, LtGemm** out,
+                     const float* x_scale = nullptr, const float* w_scale = nullptr);
 void lt_destroy(LtGemm* g);
 // fp16 / bf16: a_scale.. unused. fp8: x_scale, w_scale = device float* per-tensor scales
 // (value = e4m3 x scale). int8: x_scale = device float[M] per-row, w_scale = device float[N]
@@ -124,6 +135,9 @@ CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float*
                   int32_t* acc32, cudaStream_t stream);
 // The algorithm cuBLASLt picked, for the log ("tile 128x64, stages 4, splitK 1" ...).
 const char* lt_algo_desc(const LtGemm* g);
+// The cublasStatus_t of the last failure (of g's calls, or of this thread's last lt_create
+// when g is null); 0 if none.
+int lt_last_status(const LtGemm* g);
 
 // ============================================================================================
 // [SECTION] 4. Helper kernels

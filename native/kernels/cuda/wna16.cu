@@ -117,6 +117,22 @@ __device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
     return d;
 }
 
+// Programmatic dependent launch (sm_90; no-ops when the launch did not ask for it). The next
+// kernel in the stream may start once every CTA of this one has called launch_dependents; it
+// then runs everything that does not depend on us (its weight prefetch) and blocks in
+// wait_prior_grid until this grid has finished and its writes are visible. So the next layer's
+// weights start streaming while this layer's last CTAs drain.
+__device__ __forceinline__ void launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+__device__ __forceinline__ void wait_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ uint32_t h2u(__half2 h) { uint32_t u; memcpy(&u, &h, 4); return u; }
 __device__ __forceinline__ __half2 u2h(uint32_t u) { __half2 h; memcpy(&h, &u, 4); return h; }
 
@@ -230,8 +246,9 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         if (r >= m_valid) reinterpret_cast<uint4*>(sA + st * C::A_STAGE)[i % (16 * MB * (kKTile / 8))] = make_uint4(0, 0, 0, 0);
     }
 
-    // Global -> shared for k-stage `ks` into ring slot `slot`.
-    auto load_stage = [&](int slot, int ks) {
+    // Global -> shared for k-stage `ks` into ring slot `slot`: the weight side (packed weights,
+    // scales, zeros: constant data, independent of any earlier kernel) ...
+    auto load_weights = [&](int slot, int ks) {
         const int k0 = ks * kKTile;
         // Weights: SN contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
         constexpr int B_CHUNKS = C::B_STAGE / 16, RUN_CHUNKS = SK * C::ATOM_BYTES / 16;
@@ -243,13 +260,6 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
             const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
             cp_async16_evict_first(sB + slot * C::B_STAGE + i * 16,
                                    gq + (size_t)sl * atoms_k * C::ATOM_BYTES + (size_t)off * 16, policy);
-        }
-        // Activations: rows < M, 16 chunks of 8 halves per row, chunk c stored at c ^ (row & 7).
-        constexpr int CPR = kKTile / 8;
-        for (int i = tid; i < m_valid * CPR; i += kThreads) {
-            const int r = i / CPR, c = i % CPR;
-            cp_async16(sA + slot * C::A_STAGE + (r * kKTile + ((c ^ (r & 7)) * 8)) * 2,
-                       a.X + (size_t)r * a.K + k0 + c * 8);
         }
         // Scale and zero rows of the groups this stage touches.
         if (GROUPED || ZP) {
@@ -272,6 +282,17 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
             }
         }
     };
+    // ... and the activations (written by the previous kernel in a real model): rows < M, 16
+    // chunks of 8 halves per row, chunk c stored at c ^ (row & 7) (conflict-free ldmatrix).
+    auto load_acts = [&](int slot, int ks) {
+        const int k0 = ks * kKTile;
+        constexpr int CPR = kKTile / 8;
+        for (int i = tid; i < m_valid * CPR; i += kThreads) {
+            const int r = i / CPR, c = i % CPR;
+            cp_async16(sA + slot * C::A_STAGE + (r * kKTile + ((c ^ (r & 7)) * 8)) * 2,
+                       a.X + (size_t)r * a.K + k0 + c * 8);
+        }
+    };
 
     float acc[MB][WS][4][4];
 #pragma unroll
@@ -283,10 +304,18 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
 #pragma unroll
                 for (int e = 0; e < 4; ++e) acc[mb][ws][j][e] = 0.f;
 
-    // Prologue: STAGES - 1 stages in flight (empty groups past the end keep the count right).
+    // Prologue: STAGES - 1 stages in flight. The weights of all of them go first, before
+    // waiting for the previous kernel (PDL); then the activations, one commit group per stage
+    // (group 0 also holds every prologue weight load, which only makes it complete later than
+    // strictly needed). Empty groups past the end keep the group count right.
+    launch_dependents();
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s)
+        if (s < n_iter) load_weights(s, s_begin + s);
+    wait_prior_grid();
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
-        if (s < n_iter) load_stage(s, s_begin + s);
+        if (s < n_iter) load_acts(s, s_begin + s);
         cp_async_commit();
     }
 
@@ -294,8 +323,15 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     for (int it = 0; it < n_iter; ++it) {
         cp_async_wait<STAGES - 2>();
         __syncthreads();   // stage `it` visible to all; everyone is done with slot (it - 1)
-        if (it + STAGES - 1 < n_iter) load_stage((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+        if (it + STAGES - 1 < n_iter) {
+            load_weights((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+            load_acts((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+        }
         cp_async_commit();
+        // The loads above branch per thread (only rows < M, only the scale rows needed); bring
+        // the warp back together before the .aligned ldmatrix / mma below (executing those
+        // with a diverged warp is an illegal instruction).
+        __syncwarp();
 
         const int slot = it % STAGES;
         const uint8_t* bB = sB + slot * C::B_STAGE;
@@ -548,6 +584,8 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
 }
 
 constexpr int kMaxSplits = 16;
+int g_split_override = 0;   // wq_set_split_override: 0 = automatic
+bool g_pdl = true;          // wq_set_pdl
 constexpr int kMaxRows = 128;   // rows per launch
 size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
 
@@ -678,11 +716,15 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     p.k_stages = l.k / kKTile;
     p.sms = g_sms;
     p.ctas_per_sm = std::max(1, k.ctas_per_sm);
-    p.splits = choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
+    p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
+                                    : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
     p.ctas = p.n_tiles * p.splits;
     *out = p;
     return CudaStatus::ok;
 }
+
+void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
+void wq_set_pdl(bool on) { g_pdl = on; }
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
@@ -718,8 +760,17 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
         const KernelInfo& k = kernel_for(l, rows);
-        k.fn<<<p.ctas, kThreads, k.smem, stream>>>(a);
-        if (cudaGetLastError() != cudaSuccess) return CudaStatus::cuda_error;
+        cudaLaunchConfig_t cfg{};
+        cfg.gridDim = dim3(p.ctas);
+        cfg.blockDim = dim3(kThreads);
+        cfg.dynamicSmemBytes = k.smem;
+        cfg.stream = stream;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = g_pdl ? 1 : 0;
+        if (cudaLaunchKernelEx(&cfg, k.fn, a) != cudaSuccess) return CudaStatus::cuda_error;
     }
     return CudaStatus::ok;
 }
