@@ -31,11 +31,26 @@ elif [ "$mode" = mid ]; then
   timeout 200 python3 torch_peer.py --out "$OUT/torch-mid-$gpu.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-mid-$gpu.json" --results "$OUT/mid-$gpu.json" --out "$OUT/mid-$gpu.json"
 else
-  ./qbench-native bench --backend cuda --out "$OUT/cuda-$gpu.json"
-  timeout 240 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
+  # 1. Correctness first, quickly (includes the steady state of the cp.async ring).
+  ./qbench_gpu_tests --tiny
+  # 2. The L2 evict-first hint on the weight loads, in separate processes (ptxas 13.0 miscompiles
+  #    it in our k loop: an "illegal instruction" must not take the main run down).
+  hint=0
+  for h in 1 2; do
+    if QB_WQ_L2_HINT=$h timeout 60 ./qbench_gpu_tests --tiny --no-lt > "$OUT/hint$h.txt" 2>&1; then hint=$h; fi
+    echo "L2 hint $h: $(tail -1 "$OUT/hint$h.txt")"
+  done
+  # 3. The benchmark (default: no hint), torch on the same GPU, merged.
+  timeout 330 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json"
+  timeout 120 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json"
-  ./qbench_gpu_tests
-  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
-  echo "compute-sanitizer exit $?"; tail -12 "$OUT/sanitizer.txt"
+  if [ "$hint" != 0 ]; then
+    QB_WQ_L2_HINT=$hint timeout 60 ./qbench-native bench --backend cuda --batches 1,16 --large-m none --no-decode --no-cold \
+      --no-group-sweep --out "$OUT/hint$hint-$gpu.json" | tail -30
+  fi
+  # 4. The full test grid and compute-sanitizer on our kernels (small shapes).
+  timeout 150 ./qbench_gpu_tests | tail -25
+  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi
 nvidia-smi -q | head -60 > "$OUT/smi.txt"

@@ -5,7 +5,8 @@
 //   qbench_gpu_tests           the full grid (11008x4096, 4096x11008, 8192x28672 and small
 //                              shapes; M = 1..130; g32/64/128/256/per-channel; zeros on/off)
 //   qbench_gpu_tests --small   small shapes only: quick, and what compute-sanitizer runs
-//   qbench_gpu_tests --tiny    two small shapes, three batches (a smoke test)
+//   qbench_gpu_tests --tiny    three small shapes, three batches (a smoke test; 128x1024 at split 1
+//                              runs the cp.async ring past its first wrap)
 //   --no-lt                    only our kernels (W4A16 / W8A16): what compute-sanitizer checks
 //
 // Exit status: 0 all passed, 1 a check failed, 77 no usable GPU (ctest reports a skip).
@@ -442,7 +443,7 @@ int main(int argc, char** argv) {
     test_formats_refused();
 
     struct S { int n, k; };
-    const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}}
+    const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}
                                              : std::vector<S>{{128, 128}, {256, 384}, {384, 256}, {640, 1152}, {1152, 640}};
     const std::vector<S> big_shapes = {{11008, 4096}, {4096, 11008}, {8192, 28672}};
     const std::vector<int> small_batches = tiny    ? std::vector<int>{1, 17, 130}

@@ -100,8 +100,13 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //  * PDL (programmatic dependent launch, sm_90): on by default. The kernel prefetches its
 //    first stages of weights before waiting for the previous kernel in the stream to finish,
 //    so back-to-back layers overlap one's tail with the next one's weight stream.
+//  * L2 hint of the weight loads: 0 none (default), 1 createpolicy evict-first (Marlin's),
+//    2 the evict-first policy as a constant. ptxas 13.0 miscompiles the hinted cp.async in our
+//    k loop ("illegal instruction" on H200, see wna16.cu), so 1 and 2 are for newer
+//    toolchains and for the experiment in tests/gpu/device_run.sh; only M <= 32 has them.
 void wq_set_split_override(int splits);
 void wq_set_pdl(bool on);
+void wq_set_l2_hint(int mode);
 
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.

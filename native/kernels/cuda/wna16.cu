@@ -44,6 +44,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 
@@ -57,19 +58,48 @@ namespace {
 // PTX helpers
 // ============================================================================================
 
-// cp.async of 16 bytes, L2 only (.cg: bypasses L1, which nothing here would hit), with an L2
-// eviction policy. Used for quantized weights, which are read exactly once and should leave L2
-// to data that is reused (activations, scales, the split-K partials).
-__device__ __forceinline__ void cp_async16_evict_first(void* smem, const void* gmem, uint64_t policy) {
+// L2 policy of the weight loads (template parameter HINT of the kernel). Quantized weights are
+// read exactly once, so they should leave L2 to data that is reused (activations, scales, the
+// split-K partials): cp.async's .L2::cache_hint with an evict-first policy says so. BUT ptxas
+// 13.0 miscompiles some cp.async + cache-policy sequences: on an H200 our k loop died with
+// "illegal instruction" once the cp.async ring wrapped (the same failure as Marlin issue #40
+// and Triton PR #11660, "ptxas has some bugs triggered by fractional cache policies for
+// cp.async", fixed in ptxas 13.4). So the default build uses no hint (kHintNone); the hinted
+// variants stay selectable at run time (wq_set_l2_hint) for toolchains that get them right:
+//   kHintNone        plain cp.async.cg
+//   kHintCreate      createpolicy.fractional.L2::evict_first 1.0 (once per thread), as Marlin
+//   kHintConstant    the same policy as the 64-bit constant CUTLASS passes to TMA (EVICT_FIRST)
+constexpr int kHintNone = 0, kHintCreate = 1, kHintConstant = 2;
+constexpr uint64_t kEvictFirstPolicy = 0x12F0000000000000ull;   // cute::TMA::CacheHintSm90::EVICT_FIRST
+
+template <int HINT>
+__device__ __forceinline__ void cp_async16_weights(void* smem, const void* gmem, uint64_t policy) {
     const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "l"(policy));
+    if constexpr (HINT == kHintNone)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+    else
+        asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "l"(policy));
 }
 
-// cp.async of 16 bytes with the default policy: activations, scales and zeros, which other
-// CTAs (other column tiles, other stages of the same group) read again.
-__device__ __forceinline__ void cp_async16(void* smem, const void* gmem) {
+// cp.async of 16 bytes if `pred`, else nothing; branch-free (a predicated instruction), so a
+// warp never diverges around the loads (the .aligned ldmatrix / mma / bar.sync that follow
+// need the whole warp).
+__device__ __forceinline__ void cp_async16_if(void* smem, const void* gmem, bool pred) {
     const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+    asm volatile(
+        "{\n"
+        "  .reg .pred p;\n"
+        "  setp.ne.b32 p, %0, 0;\n"
+        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
+        "}\n" ::"r"((int)pred),
+        "r"(s), "l"(gmem));
+}
+
+// cp.async of 16 bytes that reads `src_bytes` (16 or 0) and zero-fills the rest: rows past M
+// become zeros in shared memory without a branch.
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, int src_bytes) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
 }
 
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
@@ -78,11 +108,12 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 template <int n>
 __device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(n)); }
 
-// The policy register for cp_async16_evict_first: every cp.async of weights falls in the
-// evict-first class (fraction 1.0). Created once per thread.
-__device__ __forceinline__ uint64_t make_evict_first_policy() {
-    uint64_t p;
-    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+// The policy register for cp_async16_weights: every cp.async of weights falls in the
+// evict-first class (fraction 1.0).
+template <int HINT>
+__device__ __forceinline__ uint64_t make_weight_policy() {
+    uint64_t p = kEvictFirstPolicy;
+    if constexpr (HINT == kHintCreate) asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
     return p;
 }
 
@@ -217,7 +248,7 @@ struct Args {
     int M, N, K, group, splits, k_stages;
 };
 
-template <class C, bool ZP, bool GROUPED>
+template <class C, bool ZP, bool GROUPED, int HINT>
 __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int MB = C::MB, WS = C::WS, WN = C::WN, WK = C::WK, AK = C::AK, STAGES = C::STAGES;
@@ -232,19 +263,12 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     const int n0 = tile * kNTile, strip0 = n0 / kAtomN;
     const int atoms_k = a.K / kAtomK;
     const int m_valid = a.M < 16 * MB ? a.M : 16 * MB;
-    const uint64_t policy = make_evict_first_policy();
+    const uint64_t policy = make_weight_policy<HINT>();
 
     uint8_t* const sB = smem;
     uint8_t* const sA = smem + STAGES * C::B_STAGE;
     uint8_t* const sS = sA + STAGES * C::A_STAGE;
     uint8_t* const sZ = sS + STAGES * C::S_STAGE;
-
-    // Rows >= M of the activation tile are never loaded: zero them once in every stage, so
-    // their (discarded) MMA rows compute 0 x w instead of reading stale shared memory.
-    for (int i = tid; i < STAGES * 16 * MB * (kKTile / 8); i += kThreads) {
-        const int st = i / (16 * MB * (kKTile / 8)), r = (i / (kKTile / 8)) % (16 * MB);
-        if (r >= m_valid) reinterpret_cast<uint4*>(sA + st * C::A_STAGE)[i % (16 * MB * (kKTile / 8))] = make_uint4(0, 0, 0, 0);
-    }
 
     // Global -> shared for k-stage `ks` into ring slot `slot`: the weight side (packed weights,
     // scales, zeros: constant data, independent of any earlier kernel) ...
@@ -258,39 +282,44 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         for (int c = 0; c < B_CHUNKS / kThreads; ++c) {
             const int i = tid + c * kThreads;
             const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
-            cp_async16_evict_first(sB + slot * C::B_STAGE + i * 16,
-                                   gq + (size_t)sl * atoms_k * C::ATOM_BYTES + (size_t)off * 16, policy);
+            cp_async16_weights<HINT>(sB + slot * C::B_STAGE + i * 16,
+                                     gq + (size_t)sl * atoms_k * C::ATOM_BYTES + (size_t)off * 16, policy);
         }
         // Scale and zero rows of the groups this stage touches.
         if (GROUPED || ZP) {
             const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
+            // At most SK rows: 64 scale chunks and 16 zero chunks, one per thread (predicated).
+            static_assert(SK * kNTile * 2 / 16 <= kThreads, "one scale chunk per thread");
             if (GROUPED) {
                 constexpr int CPR_S = kNTile * 2 / 16;   // 16 chunks per row
-                for (int i = tid; i < ng * CPR_S; i += kThreads) {
-                    const int gr = i / CPR_S, c = i % CPR_S;
-                    cp_async16(sS + slot * C::S_STAGE + gr * kNTile * 2 + c * 16,
-                               a.scales + (size_t)(g0 + gr) * a.N + n0 + c * 8);
-                }
+                const int gr = tid / CPR_S, c = tid % CPR_S;
+                const bool on = tid < ng * CPR_S;
+                cp_async16_if(sS + slot * C::S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
+                              a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
             }
             if (ZP) {
                 constexpr int CPR_Z = kNTile / 2 / 16;   // 4 chunks per row
-                for (int i = tid; i < ng * CPR_Z; i += kThreads) {
-                    const int gr = i / CPR_Z, c = i % CPR_Z;
-                    cp_async16(sZ + slot * C::Z_STAGE + gr * (kNTile / 2) + c * 16,
-                               a.zeros + ((size_t)(g0 + gr) * (a.N / kAtomN) + strip0) * 16 + c * 16);
-                }
+                const int gr = tid / CPR_Z, c = tid % CPR_Z;
+                const bool on = tid < ng * CPR_Z;
+                cp_async16_if(sZ + slot * C::Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
+                              a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
             }
         }
     };
-    // ... and the activations (written by the previous kernel in a real model): rows < M, 16
-    // chunks of 8 halves per row, chunk c stored at c ^ (row & 7) (conflict-free ldmatrix).
+    // ... and the activations (written by the previous kernel in a real model): all 16 MB rows
+    // of the tile, 16 chunks of 8 halves per row, chunk c stored at c ^ (row & 7)
+    // (conflict-free ldmatrix); rows >= M are zero-filled, so their discarded MMA rows compute
+    // 0 x w instead of reading stale shared memory.
     auto load_acts = [&](int slot, int ks) {
         const int k0 = ks * kKTile;
-        constexpr int CPR = kKTile / 8;
-        for (int i = tid; i < m_valid * CPR; i += kThreads) {
-            const int r = i / CPR, c = i % CPR;
-            cp_async16(sA + slot * C::A_STAGE + (r * kKTile + ((c ^ (r & 7)) * 8)) * 2,
-                       a.X + (size_t)r * a.K + k0 + c * 8);
+        constexpr int CPR = kKTile / 8, CHUNKS = 16 * MB * CPR;
+        static_assert(CHUNKS % kThreads == 0, "whole chunks per thread");
+#pragma unroll
+        for (int j = 0; j < CHUNKS / kThreads; ++j) {
+            const int i = tid + j * kThreads, r = i / CPR, c = i % CPR;
+            const bool on = r < m_valid;
+            cp_async16_zfill(sA + slot * C::A_STAGE + (r * kKTile + ((c ^ (r & 7)) * 8)) * 2,
+                             a.X + (size_t)(on ? r : 0) * a.K + k0 + c * 8, on ? 16 : 0);
         }
     };
 
@@ -524,31 +553,39 @@ struct KernelInfo {
     int ctas_per_sm = 0;   // from the occupancy calculator, after the shared-memory opt-in
 };
 
-template <class C, bool ZP, bool GROUPED>
+template <class C, bool ZP, bool GROUPED, int HINT>
 KernelInfo info_of() {
     KernelInfo k;
-    k.fn = wna16_kernel<C, ZP, GROUPED>;
+    k.fn = wna16_kernel<C, ZP, GROUPED, HINT>;
     k.smem = C::SMEM;
     return k;
 }
 
 // Index: bits (0: 4, 1: 8) x m-config (0..3) x zp x grouped.
-KernelInfo g_kernels[2][4][2][2];
+// Index: hint x bits (0: 4, 1: 8) x m-config (0..3) x zp x grouped. The hinted variants exist
+// for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
+KernelInfo g_kernels[3][2][4][2][2];
+int g_hint = kHintNone;     // wq_set_l2_hint
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
 int g_sms = 0;
 
 template <int BITS, bool ZP, bool GROUPED>
 void fill_row(int b) {
-    g_kernels[b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED>();
-    g_kernels[b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED>();
-    g_kernels[b][2][ZP][GROUPED] = info_of<CfgM64<BITS>, ZP, GROUPED>();
-    g_kernels[b][3][ZP][GROUPED] = info_of<CfgM128<BITS>, ZP, GROUPED>();
+    g_kernels[kHintNone][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][2][ZP][GROUPED] = info_of<CfgM64<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][3][ZP][GROUPED] = info_of<CfgM128<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintCreate][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintCreate>();
+    g_kernels[kHintCreate][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintCreate>();
+    g_kernels[kHintConstant][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintConstant>();
+    g_kernels[kHintConstant][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintConstant>();
 }
 
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros.
 void init_kernels() {
+    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switch
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -559,7 +596,8 @@ void init_kernels() {
         g_init_status = CudaStatus::cuda_error;
         return;
     }
-    for (auto& b : g_kernels)
+    for (auto& h : g_kernels)
+      for (auto& b : h)
         for (auto& m : b)
             for (auto& z : m)
                 for (KernelInfo& k : z) {
@@ -580,7 +618,9 @@ CudaStatus ensure_init() {
 int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
 
 const KernelInfo& kernel_for(const WqLayout& l, int M) {
-    return g_kernels[l.bits == 8][m_config(M)][l.has_zero][l.grouped];
+    const int mc = m_config(M);
+    const KernelInfo& hinted = g_kernels[g_hint][l.bits == 8][mc][l.has_zero][l.grouped];
+    return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
 }
 
 constexpr int kMaxSplits = 16;
@@ -725,6 +765,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
 
 void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
