@@ -920,7 +920,7 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
         if (!bench_wq(c, sh, a, w4b, 4, 128, false)) return false;
         if (!bench_wq(c, sh, a, opt.batches, 4, 128, true)) return false;
         if (!bench_wq(c, sh, a, opt.batches, 8, 0, false)) return false;
-        if (opt.group_sweep) {
+        if (opt.group_sweep && si == 0) {   // group sizes on the first shape (the GPU tests cover all shapes)
             std::vector<int> gb;
             for (int m : {1, 16})
                 if (std::find(opt.batches.begin(), opt.batches.end(), m) != opt.batches.end()) gb.push_back(m);

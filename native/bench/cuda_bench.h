@@ -70,7 +70,7 @@ struct CudaBenchOptions {
     std::vector<Shape> shapes;        // empty: 11008x4096, 4096x11008, 8192x28672
     std::vector<int> batches;         // empty: 1 2 4 8 16 32 64 128
     std::vector<int> large_m;         // extra M for the dense / FP8 / INT8 comparison (default 4096, first shape only)
-    bool group_sweep = true;          // W4A16 g32/g64/g128/per-channel x zeros at M = 1 and 16
+    bool group_sweep = true;          // W4A16 g32/g64/g128/per-channel x zeros at M = 1 and 16 (first shape)
     bool decode = true;               // Llama-2-7B decode step
     bool cold = true;                 // isolated-launch timings of FP16 and W4A16 g128 at M = 1
     bool split_sweep = false;         // W4A16 g128 at M = 1 and 16: every split-K factor, PDL on / off (log only)

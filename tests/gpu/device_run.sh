@@ -41,16 +41,16 @@ else
     echo "L2 hint $h: $(tail -1 "$OUT/hint$h.txt")"
   done
   # 3. The benchmark (default: no hint), torch on the same GPU, merged.
-  timeout 330 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json"
-  timeout 120 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
+  timeout 420 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json"
+  timeout 100 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json"
   if [ "$hint" != 0 ]; then
-    QB_WQ_L2_HINT=$hint timeout 60 ./qbench-native bench --backend cuda --batches 1,16 --large-m none --no-decode --no-cold \
+    QB_WQ_L2_HINT=$hint timeout 45 ./qbench-native bench --backend cuda --batches 1,16 --large-m none --no-decode --no-cold \
       --no-group-sweep --out "$OUT/hint$hint-$gpu.json" | tail -30
   fi
   # 4. The full test grid and compute-sanitizer on our kernels (small shapes).
-  timeout 150 ./qbench_gpu_tests | tail -25
-  timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
+  timeout 120 ./qbench_gpu_tests | tail -25
+  timeout 80 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi
 nvidia-smi -q | head -60 > "$OUT/smi.txt"
