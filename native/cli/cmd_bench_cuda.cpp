@@ -425,7 +425,15 @@ int cmd_bench_cuda(int argc, char** argv) {
     opt.progress = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); std::fflush(stderr); };
     CudaBenchReport rep;
     std::string err;
-    if (!bench::run_cuda_bench(opt, &rep, &err)) return fail("cuda bench: " + err);
+    if (!bench::run_cuda_bench(opt, &rep, &err)) {
+        // Keep what was measured before the failure (marked incomplete by the missing rest).
+        if (!out.empty() && !rep.measurements.empty()) {
+            write_text(out, results_json(rep).dump(2) + "\n");
+            std::fprintf(stderr, "qbench-native: wrote the %zu measurements taken before the failure to %s\n",
+                         rep.measurements.size(), out.c_str());
+        }
+        return fail("cuda bench: " + err);
+    }
     const ordered_json doc = results_json(rep);
     if (!out.empty() && !write_text(out, doc.dump(2) + "\n")) return fail("cannot write " + out);
     print_tables(doc, stdout);
