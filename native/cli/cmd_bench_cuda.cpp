@@ -176,7 +176,9 @@ ordered_json results_json(const CudaBenchReport& r) {
     j["schema"] = "qbench.results";
     j["version"] = 1;
     const std::string fp = fnv_hex(env.dump() + ms.dump());
-    j["run_id"] = utc_now(true) + "-" + slug(r.gpu.name) + "-" + fp.substr(0, 8);
+    std::string id = utc_now(true) + "-" + slug(r.gpu.name) + "-" + fp.substr(0, 8);
+    for (char& ch : id) ch = (char)std::tolower((unsigned char)ch);   // run ids are [a-z0-9._-]
+    j["run_id"] = id;
     j["environment"] = env;
     j["probe"] = probe;
     j["measurements"] = ms;
