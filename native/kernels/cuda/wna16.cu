@@ -8,9 +8,13 @@
 //
 //  * At batch 1 the layer is one stream of weight bytes: the kernel is done when every weight
 //    byte has crossed from HBM once. Everything else serves that: 16-byte coalesced cp.async
-//    loads, 4 stages in flight per CTA, 2 CTAs per SM, weights marked L2 evict-first (they are
-//    read exactly once and must not push the activations out of L2), and a split-K partition
-//    so that even a 4096-column layer puts every SM to work.
+//    loads, 4 stages in flight per CTA, 2 CTAs per SM, a split-K partition so that even a
+//    4096-column layer puts every SM to work, and programmatic dependent launch so the next
+//    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
+//    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
+//    Measured on an H200 (docs/cuda-kernels.md): 4 stages of 8 KiB are too few bytes in flight
+//    to cover HBM latency at batch 1 (W4 reaches 42-56% of the copy probe, W8 with 16 KiB
+//    stages 73-98%): a deeper ring for M <= 32 is the first thing to tune.
 //  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
 //    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
 //    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
