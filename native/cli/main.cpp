@@ -14,6 +14,9 @@
 #include "recipe.h"
 #include "share_link.h"
 #include "sweep.h"
+#if defined(QB_HAVE_CUDA)
+#include "cmd_bench_cuda.h"
+#endif
 
 using namespace qb;
 
@@ -328,7 +331,8 @@ void usage() {
         "                 --batches 1,8,64, --fitting-only)\n"
         "  recipe         the GPTQModel / AutoAWQ / llm-compressor / vLLM / llama.cpp commands for a selection\n"
         "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
-        "  bench / publish / calibrate  CPU kernel benchmark, results merge/upload, efficiency fit (--help on each)\n"
+        "  bench / publish / calibrate  kernel benchmark (CPU; --backend cuda for the GPU), results merge/upload,\n"
+        "                 efficiency fit (--help on each)\n"
         "  serve          HTTP server: the site, data/, POST /api/results and /api/events (serve --help)\n\n"
         "selection flags (predict, sweep):\n"
         "  --model ID --method fp16|bf16|int8|w8a8|fp8|rtn|gptq|awq|quip --bits 2|3|4|8\n"
@@ -347,8 +351,29 @@ int main(int argc, char** argv) {
     if (argc < 2) { usage(); return kExitBadInput; }
     const std::string cmd = argv[1];
     if (cmd == "help" || cmd == "--help" || cmd == "-h") { usage(); return 0; }
+    if (cmd == "bench") {   // the CPU benchmark unless --backend cuda (see cmd_bench_cuda.cpp)
+        std::string backend;
+        for (int i = 2; i + 1 < argc; ++i)
+            if (std::strcmp(argv[i], "--backend") == 0) backend = argv[i + 1];
+        if (backend == "cuda") {
+#if defined(QB_HAVE_CUDA)
+            return qb::cli::cmd_bench_cuda(argc - 2, argv + 2);
+#else
+            return fail("this qbench-native was built without CUDA (configure with the 'cuda' preset, -DQB_CUDA=ON)");
+#endif
+        }
+        if (!backend.empty() && backend != "cpu") return fail("bench: unknown --backend '" + backend + "' (cpu, cuda)");
+        std::vector<char*> rest;   // the CPU benchmark's own flags, without "--backend cpu"
+        for (int i = 0; i < argc; ++i) {
+            if (i >= 2 && std::strcmp(argv[i], "--backend") == 0 && i + 1 < argc) { ++i; continue; }
+            rest.push_back(argv[i]);
+        }
+        rest.push_back(nullptr);
+        return cmd_bench((int)rest.size() - 1, rest.data());
+    }
     if (cmd == "serve") { int cmd_serve(int, char**); return cmd_serve(argc, argv); }  // native/cli/cmd_serve.cpp
-    if (cmd == "bench" || cmd == "publish" || cmd == "calibrate") return cmd == "bench" ? cmd_bench(argc, argv) : cmd == "publish" ? cmd_publish(argc, argv) : cmd_calibrate(argc, argv);
+    if (cmd == "publish") return cmd_publish(argc, argv);
+    if (cmd == "calibrate") return cmd_calibrate(argc, argv);
     Args a;
     std::string err;
     if (!parse_args(argc, argv, 2, &a, &err)) return fail(err);

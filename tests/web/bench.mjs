@@ -83,8 +83,7 @@ try {
   const page = await ctx.newPage();
   await page.goto(srv.base + 'index.html');
   await W.ready(page, 60000);
-  const tab = await W.centre(page, 'tab_Plots');
-  await page.mouse.click(tab.x, tab.y);
+  await W.click(page, 'tab_Plots');
   await W.until(page, (s) => s.tab === 1 && s.layout.plot_pareto && s.layout.plot_batch && s.layout.plot_cost, 'the Plots tab', 20000);
   await W.frames(page, 3);
   await page.evaluate(() => {

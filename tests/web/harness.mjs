@@ -101,6 +101,13 @@ export const W = {
   async ready(page, timeout = 30000) {
     await page.waitForSelector('.qbench[data-ready="true"]', { state: 'attached', timeout });
     await page.waitForFunction(() => !!document.querySelector('.qbench').qbench.getState, null, { timeout });
+    // data-ready comes with the first frame, whose tab bar still has zero-size tabs (ImGui sizes
+    // tabs a frame late): wait for a laid-out frame before anyone clicks by layout.
+    await page.waitForFunction(() => {
+      const r = document.querySelector('.qbench').qbench.getState().layout.tab_Plots;
+      return r && r[2] > 0 && r[3] > 0;
+    }, null, { timeout, polling: 20 });
+    await W.frames(page, 1);
   },
   // Polls getState() until pred(state) is truthy; returns that state.
   async until(page, pred, what, timeout = 10000) {
@@ -116,16 +123,36 @@ export const W = {
     throw new Error(`timed out after ${timeout} ms waiting for ${what}; perf ${JSON.stringify(perf)}, page ${JSON.stringify(focus)}; last state: tab ${st && st.tab}, ` +
       `layout [${st && Object.keys(st.layout).join(' ')}], selections ${JSON.stringify(st && st.metrics && st.metrics.user_selections)}`);
   },
-  // Viewport coordinates of the centre of a layout rectangle (layout and canvas box read together).
-  async centre(page, name) {
-    const { r, box, names } = await page.evaluate((name) => {
-      const el = document.querySelector('.qbench');
-      const layout = el.qbench.getState().layout;
-      const b = el.querySelector('canvas').getBoundingClientRect();
-      return { r: layout[name], box: { x: b.x, y: b.y, width: b.width, height: b.height }, names: Object.keys(layout) };
-    }, name);
-    if (!r) throw new Error(`layout has no "${name}" (has: ${names.join(', ')})`);
-    return { x: box.x + r[0] + r[2] / 2, y: box.y + r[1] + r[3] / 2, rect: r, box };
+  // Viewport coordinates of the centre of a layout rectangle (layout and canvas box read together;
+  // waits for the item to be drawn with a non-zero size).
+  async centre(page, name, timeout = 10000) {
+    const t0 = Date.now();
+    for (;;) {
+      const { r, box, names } = await page.evaluate((name) => {
+        const el = document.querySelector('.qbench');
+        const layout = el.qbench.getState().layout;
+        const b = el.querySelector('canvas').getBoundingClientRect();
+        return { r: layout[name], box: { x: b.x, y: b.y, width: b.width, height: b.height }, names: Object.keys(layout) };
+      }, name);
+      if (r && r[2] > 0 && r[3] > 0) return { x: box.x + r[0] + r[2] / 2, y: box.y + r[1] + r[3] / 2, rect: r, box };
+      if (Date.now() - t0 > timeout) throw new Error(`layout has no drawn "${name}" (${JSON.stringify(r)}; has: ${names.join(', ')})`);
+      await page.waitForTimeout(40);
+    }
+  },
+  // A click as a person makes it: the pointer arrives, a frame later the button goes down, a
+  // frame later it comes up (ImGui sees hover, press and release in separate frames).
+  async click(page, name, { modifiers = [] } = {}) {
+    let c = await W.centre(page, name);
+    await page.mouse.move(c.x, c.y);
+    await W.frames(page, 1);
+    c = await W.centre(page, name);   // unchanged unless the layout moved
+    await page.mouse.move(c.x, c.y);
+    for (const k of modifiers) await page.keyboard.down(k);
+    await page.mouse.down();
+    await W.frames(page, 1);
+    await page.mouse.up();
+    for (const k of modifiers) await page.keyboard.up(k);
+    return c;
   },
   // An element's box in viewport coordinates (for page.screenshot({clip}), much faster here than
   // an element screenshot, which waits for the always-animating canvas to be "stable").

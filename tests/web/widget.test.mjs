@@ -45,7 +45,7 @@ async function open(url, { ready = true, permissions } = {}) {
   });
   const log = { errors: [], warnings: [], pageErrors: [], failed: [] };
   page.on('console', (m) => {
-    if (m.type() === 'error') log.errors.push(m.text());
+    if (m.type() === 'error') log.errors.push(m.text() + (m.location().url ? ` [${m.location().url}]` : ''));
     else if (m.type() === 'warning') log.warnings.push(m.text());
   });
   page.on('pageerror', (e) => log.pageErrors.push(String(e && e.stack || e)));
@@ -169,8 +169,7 @@ test('c. a click on a Pareto point changes the selection', T, async () => {
   const w = await open('index.html');
   try {
     const { page } = w;
-    const tab = await W.centre(page, 'tab_Plots');
-    await page.mouse.click(tab.x, tab.y);
+    await W.click(page, 'tab_Plots');
     await W.until(page, (s) => s.tab === 1 && s.layout.pareto_point_0, 'the Plots tab with pareto_point_0');
     await W.frames(page, 2);   // layout from a settled frame
     const before = sel(await W.state(page));
@@ -316,9 +315,8 @@ test('i. the Copy link button copies a #v=1 link', T, async () => {
     const { page } = w;
     await setAndCapture(page, { batch: 32 }, { batch: 32 });
     await W.frames(page, 2);
-    const c = await W.centre(page, 'copy_link');
     const evt = page.evaluate(() => new Promise((r) => document.querySelector('.qbench').addEventListener('qbench:copy', (e) => r(e.detail.url), { once: true })));
-    await page.mouse.click(c.x, c.y);
+    await W.click(page, 'copy_link');
     await page.waitForSelector('.qbench[data-copied-link]', { state: 'attached', timeout: 10000 });
     const link = await page.getAttribute('.qbench', 'data-copied-link');
     assert.match(link, /#v=1/);
@@ -342,8 +340,7 @@ test('j. screenshots: default view, Plots tab, dark theme', T, async () => {
     files.push(f1);
     const light = await canvasStats(page);
     assertDrawn(light, 'default view');
-    const tab = await W.centre(page, 'tab_Plots');
-    await page.mouse.click(tab.x, tab.y);
+    await W.click(page, 'tab_Plots');
     await W.until(page, (s) => s.tab === 1 && s.layout.plot_pareto && s.layout.plot_batch && s.layout.plot_cost, 'the Plots tab');
     await page.mouse.move(1, 1);   // no tooltip in the picture
     await W.frames(page, 3);

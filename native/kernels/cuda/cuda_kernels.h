@@ -1,0 +1,156 @@
+// cuda_kernels.h: qbench's CUDA GEMM kernels, Y[M][N] = X[M][K] . W^T with W row-major N x K
+// (shared/qformat.h's convention), on raw device pointers. Every entry point returns a
+// CudaStatus; none throws, allocates device memory behind the caller's back or synchronises.
+//
+// [SECTION] Index
+//   1. Status codes
+//   2. Weight-only INT4 / INT8 (wna16.cu): offline re-layout ("shuffle") of a qformat.h
+//      QuantizedMatrix into the kernel layout, work planning, the launcher
+//   3. cuBLASLt paths (cublaslt_gemm.cu): FP16 / BF16 baselines, FP8 E4M3 W8A8, INT8 W8A8
+//   4. Small helper kernels: per-token INT8 activation quantization, FP16 -> FP8 conversion
+//
+// Formats on the device: activations and outputs are FP16 (binary16) row-major, X with row
+// stride K and Y with row stride N. Weight-only kernels read the shuffled buffer of section 2;
+// the cuBLASLt paths read W as stored (N x K row-major = K x N column-major, the "TN" GEMM).
+//
+// This header needs only the CUDA runtime's types; the kernels themselves know nothing of
+// qbench's CLI or benchmark (the bench and the GPU tests are their only callers).
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include <cuda_runtime_api.h>
+
+#include "qformat.h"
+
+namespace qb::cuda {
+
+// ============================================================================================
+// [SECTION] 1. Status codes
+// ============================================================================================
+enum class CudaStatus : int {
+    ok = 0,
+    bad_argument = 1,        // null pointer, M < 1, shape mismatch
+    bad_format = 2,          // qformat.h's check_format failed
+    unsupported = 3,         // valid format this kernel does not implement (see wq_layout)
+    workspace_too_small = 4, // the caller's workspace is smaller than wq_workspace_bytes()
+    cuda_error = 5,          // a CUDA runtime call or launch failed (cudaGetLastError tells which)
+    cublas_error = 6,        // a cuBLAS / cuBLASLt call failed or found no algorithm
+};
+const char* status_str(CudaStatus s);
+
+// ============================================================================================
+// [SECTION] 2. Weight-only INT4 / INT8 ("W4A16", "W8A16"): wna16.cu
+// ============================================================================================
+// Supported: bits 4 (group 32, 64, 128 or any multiple of 128 dividing K, or per-channel;
+// with or without zero points) and bits 8 (per-channel, FP16 or FP32 scales), N a multiple
+// of 128, K a multiple of 128. Anything else: CudaStatus::unsupported (the CPU kernels and the
+// reference still handle it).
+//
+// The shuffled buffer (one allocation, parts 256-byte aligned):
+//   q       [N/32 strips][K/32 atoms][32 lanes][16 B (INT4) or 32 B (INT8)]: each 32 x 32
+//           "atom" of W holds, per lane, exactly the mma.m16n8k16 B fragments that lane needs,
+//           in the order the lop3 / prmt dequantizers unpack them (wna16.cu explains).
+//   scales  grouped INT4: FP16 [K/group][N], permuted inside each 32-column strip so a lane's
+//           four scales are one 8-byte load; per-channel: FP32 [N] in natural order (applied
+//           to the FP32 accumulators after the MMA, so FP32 INT8 scales stay exact).
+//   zeros   INT4 with zero points: 4-bit [K/group][N/32][8][4], 16 bytes per strip and group,
+//           a lane's four zeros in one 16-bit load. Per-channel zeros use one "group".
+struct WqLayout {
+    int32_t n = 0, k = 0, bits = 4, group = 128;   // group == k: per-channel
+    bool has_zero = false;
+    bool grouped = false;                            // scales applied per group before the MMA
+    size_t q_offset = 0, q_bytes = 0;
+    size_t scale_offset = 0, scale_bytes = 0;
+    size_t zero_offset = 0, zero_bytes = 0;
+    size_t total = 0;                                // bytes of the whole shuffled buffer
+};
+
+// Fills *out for w's shape and format (pointers in w are not read). unsupported / bad_format
+// when the kernel cannot take it.
+CudaStatus wq_layout(const QuantizedMatrix& w, WqLayout* out);
+
+// Host-side re-layout: writes l.total bytes to dst (host memory) from w (host pointers).
+// Deterministic and exact: every stored code, scale and zero appears once, unchanged
+// (FP16 per-channel scales are widened to FP32 exactly).
+CudaStatus wq_shuffle(const QuantizedMatrix& w, const WqLayout& l, uint8_t* dst);
+
+// How a launch splits the work (computed by wq_plan; the bench prints it).
+struct WqPlan {
+    int m_blocks = 1;        // 16-row MMA blocks per CTA: 1, 2, 4 or 8 (M <= 16, 32, 64, 128)
+    int n_tiles = 0;         // N / 128
+    int k_stages = 0;        // K / 128
+    int splits = 1;          // split-K factor: CTAs per 128-column tile
+    int ctas = 0;            // n_tiles x splits
+    int ctas_per_sm = 0;     // occupancy of the chosen kernel
+    int sms = 0;
+};
+// M is the rows of one launch (the launcher runs M > 128 as chunks of 128).
+CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
+
+// Device workspace for launches of up to max_m rows: split-K partial sums and the per-tile
+// counters. It must be zeroed once after allocation (cudaMemset); every launch leaves the
+// counters at zero again, so it can be reused and captured in CUDA graphs. One workspace per
+// stream (concurrent launches must not share one).
+size_t wq_workspace_bytes(const WqLayout& l, int max_m);
+
+// Tuning and test knobs (process-wide, not thread-safe; set before launching):
+//  * split override: force the split-K factor (capped at K / 128 and 16); 0 = automatic. The
+//    GPU tests use 1 to run long k loops on small shapes; the bench sweeps it.
+//  * PDL (programmatic dependent launch, sm_90): on by default. The kernel prefetches its
+//    first stages of weights before waiting for the previous kernel in the stream to finish,
+//    so back-to-back layers overlap one's tail with the next one's weight stream.
+//  * L2 hint of the weight loads: 0 none (default), 1 createpolicy evict-first (Marlin's),
+//    2 the evict-first policy as a constant. ptxas 13.0 miscompiles the hinted cp.async in our
+//    k loop ("illegal instruction" on H200, see wna16.cu), so 1 and 2 are for newer
+//    toolchains and for the experiment in tests/gpu/device_run.sh; only M <= 32 has them.
+void wq_set_split_override(int splits);
+void wq_set_pdl(bool on);
+void wq_set_l2_hint(int mode);
+
+// Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
+// bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.
+CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
+                   size_t workspace_bytes, cudaStream_t stream);
+
+// ============================================================================================
+// [SECTION] 3. cuBLASLt: FP16 / BF16 baselines, FP8 E4M3 and INT8 W8A8 (cublaslt_gemm.cu)
+// ============================================================================================
+enum class LtKind : uint8_t {
+    fp16,    // X, W, Y FP16; FP32 accumulation
+    bf16,    // X, W, Y BF16; FP32 accumulation
+    fp8,     // X, W E4M3 with per-tensor FP32 scales (device pointers); Y FP16; FP32 accumulation
+             // with Hopper's fast-accumulation mode (CUBLASLT_MATMUL_DESC_FAST_ACCUM)
+    int8,    // X, W INT8; exact INT32 accumulation by cuBLASLt into an INT32 M x N buffer, then
+             // our epilogue Y = fp16((float(acc) x sx[m]) x sw[n]): qformat.h's W8A8 rule
+};
+const char* lt_kind_name(LtKind k);
+
+struct LtGemm;   // opaque: cuBLASLt handle, descriptors and the chosen algorithm for one shape
+// Plans Y[M][N] = X[M][K] . W^T for one kind and shape (cuBLASLt heuristic, first result).
+// workspace: device buffer cuBLASLt may use (32 MiB is plenty); kept by pointer. fp8 needs its
+// per-tensor scales (device float*) here already: they are part of what the heuristic matches.
+CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t workspace_bytes, LtGemm** out,
+                     const float* x_scale = nullptr, const float* w_scale = nullptr);
+void lt_destroy(LtGemm* g);
+// fp16 / bf16: a_scale.. unused. fp8: x_scale, w_scale = device float* per-tensor scales
+// (value = e4m3 x scale). int8: x_scale = device float[M] per-row, w_scale = device float[N]
+// per-channel, and acc32 = device int32 M x N scratch.
+CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float* x_scale, const float* w_scale,
+                  int32_t* acc32, cudaStream_t stream);
+// The algorithm cuBLASLt picked, for the log ("tile 128x64, stages 4, splitK 1" ...).
+const char* lt_algo_desc(const LtGemm* g);
+// The cublasStatus_t of the last failure (of g's calls, or of this thread's last lt_create
+// when g is null); 0 if none.
+int lt_last_status(const LtGemm* g);
+
+// ============================================================================================
+// [SECTION] 4. Helper kernels
+// ============================================================================================
+// Per-row INT8 quantization of FP16 activations, exactly qformat.h's quantize_act_ref applied
+// to the FP16 values: amax, inv = 127 / amax, q = clamp(rne(x inv)), scale = amax / 127.
+CudaStatus quantize_act_int8(const void* X, int M, int K, int8_t* Xq, float* sx, cudaStream_t stream);
+// FP16 -> E4M3 with a per-tensor scale: q = e4m3(x / scale), saturating to +-448.
+CudaStatus convert_fp16_to_e4m3(const void* X, size_t count, const float* scale, uint8_t* out, cudaStream_t stream);
+
+}  // namespace qb::cuda

@@ -1,0 +1,823 @@
+// wna16.cu: weight-only quantized GEMM on tensor cores, Y[M][N] = X[M][K] . dequant(W)^T, for
+// INT4 weights (group-wise scales, optional zero points: "W4A16") and INT8 weights (per-channel:
+// "W8A16"), FP16 activations and outputs, FP32 accumulation. M = 1..128 per launch (larger M
+// runs as chunks of 128). Built for sm_90a (H100 / H200); nothing Hopper-only is used, so it
+// also builds for sm_80 / sm_89.
+//
+// The design, in the order the data moves (Marlin's, IST-DASLab, re-derived for qformat.h):
+//
+//  * At batch 1 the layer is one stream of weight bytes: the kernel is done when every weight
+//    byte has crossed from HBM once. Everything else serves that: 16-byte coalesced cp.async
+//    loads, 4 stages in flight per CTA, 2 CTAs per SM, a split-K partition so that even a
+//    4096-column layer puts every SM to work, and programmatic dependent launch so the next
+//    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
+//    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
+//    Measured on an H200 (docs/cuda-kernels.md): 4 stages of 8 KiB are too few bytes in flight
+//    to cover HBM latency at batch 1 (W4 reaches 42-56% of the copy probe, W8 with 16 KiB
+//    stages 73-98%): a deeper ring for M <= 32 is the first thing to tune.
+//  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
+//    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
+//    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
+//    mantissa of 1024.0 gives 1024 + u exactly), then one sub (or fma) per two weights removes
+//    1024 + zero, then one mul by the group scale. INT8 uses prmt the same way.
+//  * Weights are re-laid out offline (wq_shuffle) so that one 16-byte shared-memory load gives
+//    a lane all the B fragments it needs for a 32 x 32 block of W ("atom"): no ldmatrix, no
+//    bank conflicts, no per-weight index arithmetic.
+//  * Activations (the MMA's A operand, 16 rows per m-block, rows >= M are zeros) are staged by
+//    cp.async too and read with ldmatrix from an XOR-swizzled tile.
+//
+// Tiling (one CTA = 8 warps = 256 threads, CTA tile 128 columns x 128 k per pipeline stage):
+//
+//        k ->  one stage = 4 atoms of 32 k                 W (N x K), viewed per CTA:
+//        +--------+--------+--------+--------+
+//   n    | warp 0 | warp 2 | warp 4 | warp 6 |  64 cols  ^   +-------------------------------+
+//   |    |  (wk0) |  (wk1) |  (wk2) |  (wk3) |           |   | tile t, split 0 | split 1 | ..|  128 cols
+//   v    +--------+--------+--------+--------+           |   +-------------------------------+
+//        | warp 1 | warp 3 | warp 5 | warp 7 |  64 cols     | tile t+1 ...                   |
+//        +--------+--------+--------+--------+              +-------------------------------+
+//        (layout for M <= 32: WN=2 warps along N, each 2 strips of 32 columns, WK=4 warps
+//         along K, one atom each; for M <= 64 and <= 128: WN=4 x WK=2, one strip and two atoms
+//         per warp, so the accumulators of 4 or 8 m-blocks still fit in registers)
+//
+//   Grid: n_tiles x splits CTAs. CTA (t, s) streams k-stages [s KS/S, (s+1) KS/S) of tile t
+//   through a 4-stage cp.async ring. Warps that share columns (the WK warps) add their
+//   accumulators in shared memory at the end; then either the CTA writes FP16 Y (S = 1) or
+//   it writes its FP32 partial to the workspace and bumps the tile's counter; the CTA that
+//   arrives last adds the S partials in split order (deterministic) and writes Y.
+//   S is chosen on the host (wq_plan) so that n_tiles x S CTAs fit in one wave.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
+#include "cuda_kernels.h"
+
+namespace qb::cuda {
+
+namespace {
+
+// ============================================================================================
+// PTX helpers
+// ============================================================================================
+
+// L2 policy of the weight loads (template parameter HINT of the kernel). Quantized weights are
+// read exactly once, so they should leave L2 to data that is reused (activations, scales, the
+// split-K partials): cp.async's .L2::cache_hint with an evict-first policy says so. BUT ptxas
+// 13.0 miscompiles some cp.async + cache-policy sequences: on an H200 our k loop died with
+// "illegal instruction" once the cp.async ring wrapped (the same failure as Marlin issue #40
+// and Triton PR #11660, "ptxas has some bugs triggered by fractional cache policies for
+// cp.async", fixed in ptxas 13.4). So the default build uses no hint (kHintNone); the hinted
+// variants stay selectable at run time (wq_set_l2_hint) for toolchains that get them right:
+//   kHintNone        plain cp.async.cg
+//   kHintCreate      createpolicy.fractional.L2::evict_first 1.0 (once per thread), as Marlin
+//   kHintConstant    the same policy as the 64-bit constant CUTLASS passes to TMA (EVICT_FIRST)
+constexpr int kHintNone = 0, kHintCreate = 1, kHintConstant = 2;
+constexpr uint64_t kEvictFirstPolicy = 0x12F0000000000000ull;   // cute::TMA::CacheHintSm90::EVICT_FIRST
+
+template <int HINT>
+__device__ __forceinline__ void cp_async16_weights(void* smem, const void* gmem, uint64_t policy) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    if constexpr (HINT == kHintNone)
+        asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+    else
+        asm volatile("cp.async.cg.shared.global.L2::cache_hint [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "l"(policy));
+}
+
+// cp.async of 16 bytes if `pred`, else nothing; branch-free (a predicated instruction), so a
+// warp never diverges around the loads (the .aligned ldmatrix / mma / bar.sync that follow
+// need the whole warp).
+__device__ __forceinline__ void cp_async16_if(void* smem, const void* gmem, bool pred) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    asm volatile(
+        "{\n"
+        "  .reg .pred p;\n"
+        "  setp.ne.b32 p, %0, 0;\n"
+        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
+        "}\n" ::"r"((int)pred),
+        "r"(s), "l"(gmem));
+}
+
+// cp.async of 16 bytes that reads `src_bytes` (16 or 0) and zero-fills the rest: rows past M
+// become zeros in shared memory without a branch.
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, int src_bytes) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+
+// Waits until at most n groups of this thread are still in flight.
+template <int n>
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(n)); }
+
+// The policy register for cp_async16_weights: every cp.async of weights falls in the
+// evict-first class (fraction 1.0).
+template <int HINT>
+__device__ __forceinline__ uint64_t make_weight_policy() {
+    uint64_t p = kEvictFirstPolicy;
+    if constexpr (HINT == kHintCreate) asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(p));
+    return p;
+}
+
+// Four 8x8 FP16 matrices from shared memory: exactly the A fragment of one m16n8k16 MMA when
+// lanes 0-15 point at rows 0-15 (k 0..7) and lanes 16-31 at the same rows, k 8..15.
+__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* smem) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(s));
+}
+
+// D = A B + D, A 16x16 FP16 (row), B 16x8 FP16 (col), D 16x8 FP32. The only MMA shape used.
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// (a & b) | c as one LOP3 (the compiler does not always fuse the pair by itself).
+__device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t b, uint32_t c) {
+    uint32_t d;
+    asm volatile("lop3.b32 %0, %1, %2, %3, %4;\n" : "=r"(d) : "r"(a), "r"(b), "r"(c), "n"((0xf0 & 0xcc) | 0xaa));
+    return d;
+}
+
+__device__ __forceinline__ uint32_t prmt(uint32_t a, uint32_t b, uint32_t sel) {
+    uint32_t d;
+    asm volatile("prmt.b32 %0, %1, %2, %3;\n" : "=r"(d) : "r"(a), "r"(b), "r"(sel));
+    return d;
+}
+
+// Programmatic dependent launch (sm_90; no-ops when the launch did not ask for it). The next
+// kernel in the stream may start once every CTA of this one has called launch_dependents; it
+// then runs everything that does not depend on us (its weight prefetch) and blocks in
+// wait_prior_grid until this grid has finished and its writes are visible. So the next layer's
+// weights start streaming while this layer's last CTAs drain.
+__device__ __forceinline__ void launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;\n" ::);
+#endif
+}
+__device__ __forceinline__ void wait_prior_grid() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+__device__ __forceinline__ uint32_t h2u(__half2 h) { uint32_t u; memcpy(&u, &h, 4); return u; }
+__device__ __forceinline__ __half2 u2h(uint32_t u) { __half2 h; memcpy(&h, &u, 4); return h; }
+
+// FP16 bit patterns used by the dequantizers.
+constexpr uint32_t kMagic1024 = 0x64006400u;   // half2(1024, 1024): OR a nibble or byte into it
+constexpr uint32_t kSym4Lo = 0x64086408u;      // half2(1032) = 1024 + 8: symmetric INT4's zero
+constexpr uint32_t kSym4HiNeg = 0xD480D480u;   // half2(-72) = -(64 + 8): zero of the x16 nibble
+constexpr uint32_t kOneSixteenth = 0x2C002C00u;// half2(1/16)
+constexpr uint32_t kHalf960 = 0x63806380u;     // half2(960) = 1024 - 64
+constexpr uint32_t kInt8Bias = 0x64806480u;    // half2(1152) = 1024 + 128 (INT8 stored as q ^ 0x80)
+
+// One 32-bit word of a shuffled INT4 atom -> the B fragment of one n8 tile for one k16 step,
+// as levels u - z (exact small integers in FP16). Nibble i of the word sits at bits 4i; the
+// shuffle put step 0's (k 2t, 2t+1, 2t+8, 2t+9) at nibbles 0, 4, 1, 5 and step 1's at 2, 6,
+// 3, 7, so step 0 reads q and step 1 reads q >> 8:
+//   lo = (q & 0x000f000f) | 1024.0 -> half2(1024 + u[k 2t], 1024 + u[k 2t+1])        - (1024 + z)
+//   hi = (q & 0x00f000f0) | 1024.0 -> half2(1024 + 16 u[2t+8], 1024 + 16 u[2t+9]) / 16 - (64 + z)
+// (one lop3 and one sub / fma per two weights). zl = half2(1024 + z), nzh = half2(-(64 + z)).
+__device__ __forceinline__ void dequant4(uint32_t q, uint32_t zl, uint32_t nzh, uint32_t (&b)[2]) {
+    const uint32_t lo = and_or(q, 0x000f000fu, kMagic1024), hi = and_or(q, 0x00f000f0u, kMagic1024);
+    b[0] = h2u(__hsub2(u2h(lo), u2h(zl)));
+    b[1] = h2u(__hfma2(u2h(hi), u2h(kOneSixteenth), u2h(nzh)));
+}
+
+// One word of a shuffled INT8 atom (bytes b0, b2, b1, b3 of one n8 tile and k16 step, each
+// stored as q ^ 0x80) -> its B fragment: prmt puts byte i under the exponent byte 0x64, giving
+// 1024 + (q + 128); subtracting 1152 leaves q exactly.
+__device__ __forceinline__ void dequant8(uint32_t w, uint32_t (&b)[2]) {
+    const uint32_t lo = prmt(w, kMagic1024, 0x5250u), hi = prmt(w, kMagic1024, 0x5351u);
+    b[0] = h2u(__hsub2(u2h(lo), u2h(kInt8Bias)));
+    b[1] = h2u(__hsub2(u2h(hi), u2h(kInt8Bias)));
+}
+
+// ============================================================================================
+// The kernel
+// ============================================================================================
+
+constexpr int kThreads = 256;   // 8 warps
+constexpr int kNTile = 128;     // columns (weight rows) per CTA tile
+constexpr int kKTile = 128;     // k per pipeline stage
+constexpr int kAtomK = 32;      // an atom is 32 k x 32 n
+constexpr int kAtomN = 32;
+
+// Compile-time shape of one configuration.
+//   BITS   4 or 8
+//   MB     16-row m-blocks: the CTA computes rows [0, 16 MB) of X (rows >= M are zeros)
+//   WS     32-column strips per warp (warp computes 16 MB x 32 WS outputs)
+//   WN     warps along N: WN x WS x 32 = kNTile
+//   WK     warps along K: WK x AK x 32 = kKTile (their partial sums are added at the end)
+//   AK     atoms (32 k) per warp per stage
+//   STAGES cp.async ring depth
+//   MINB   CTAs per SM promised to the register allocator (__launch_bounds__)
+template <int BITS_, int MB_, int WS_, int WN_, int WK_, int AK_, int STAGES_, int MINB_>
+struct Cfg {
+    static constexpr int BITS = BITS_, MB = MB_, WS = WS_, WN = WN_, WK = WK_, AK = AK_, STAGES = STAGES_, MINB = MINB_;
+    static_assert(WN * WK == kThreads / 32, "8 warps");
+    static_assert(WN * WS * kAtomN == kNTile && WK * AK * kAtomK == kKTile, "warps cover the CTA tile");
+    static constexpr int SN = kNTile / kAtomN;          // strips per CTA tile (4)
+    static constexpr int SK = kKTile / kAtomK;          // atoms per stage along k (4)
+    static constexpr int LANE_BYTES = 4 * BITS;         // bytes of one atom per lane: 16 or 32
+    static constexpr int ATOM_BYTES = 32 * LANE_BYTES;  // 512 or 1024
+    static constexpr int B_STAGE = SN * SK * ATOM_BYTES;                 // 8 or 16 KiB
+    static constexpr int A_STAGE = 16 * MB * kKTile * 2;                 // FP16 rows
+    static constexpr int S_STAGE = SK * kNTile * 2;                      // up to SK scale rows
+    static constexpr int Z_STAGE = SK * kNTile / 2;                      // up to SK zero rows
+    static constexpr int STAGE = B_STAGE + A_STAGE + S_STAGE + Z_STAGE;
+    static constexpr int ACC = MB * WS * 4 * 4;                          // FP32 accumulators / lane
+    static constexpr int RED = (WK - 1) * WN * 32 * ACC * 4;             // cross-warp k reduction
+    static constexpr int SMEM = STAGE * STAGES > RED ? STAGE * STAGES : RED;
+};
+
+// Kernel arguments (one struct: the launcher fills it, the kernel reads it from param space).
+struct Args {
+    const uint8_t* q;        // shuffled weights
+    const __half* scales;    // grouped: [K/group][N] permuted; else null
+    const float* cscales;    // per-channel: [N]; else null
+    const uint8_t* zeros;    // [G][N/32][16 B] or null
+    const __half* X;         // [M][K]
+    __half* Y;               // [M][N]
+    float* partial;          // [splits][M][N] FP32, when splits > 1
+    int* counters;           // [n_tiles]
+    int M, N, K, group, splits, k_stages;
+};
+
+template <class C, bool ZP, bool GROUPED, int HINT>
+__global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) {
+    extern __shared__ __align__(128) uint8_t smem[];
+    constexpr int MB = C::MB, WS = C::WS, WN = C::WN, WK = C::WK, AK = C::AK, STAGES = C::STAGES;
+    constexpr int SK = C::SK;
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wn = warp % WN, wk = warp / WN;
+    const int tile = blockIdx.x / a.splits, split = blockIdx.x % a.splits;
+    const int s_begin = (int)((long long)split * a.k_stages / a.splits);
+    const int s_end = (int)((long long)(split + 1) * a.k_stages / a.splits);
+    const int n_iter = s_end - s_begin;
+    const int n0 = tile * kNTile, strip0 = n0 / kAtomN;
+    const int atoms_k = a.K / kAtomK;
+    const int m_valid = a.M < 16 * MB ? a.M : 16 * MB;
+    const uint64_t policy = make_weight_policy<HINT>();
+
+    uint8_t* const sB = smem;
+    uint8_t* const sA = smem + STAGES * C::B_STAGE;
+    uint8_t* const sS = sA + STAGES * C::A_STAGE;
+    uint8_t* const sZ = sS + STAGES * C::S_STAGE;
+
+    // Global -> shared for k-stage `ks` into ring slot `slot`: the weight side (packed weights,
+    // scales, zeros: constant data, independent of any earlier kernel) ...
+    auto load_weights = [&](int slot, int ks) {
+        const int k0 = ks * kKTile;
+        // Weights: SN contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
+        constexpr int B_CHUNKS = C::B_STAGE / 16, RUN_CHUNKS = SK * C::ATOM_BYTES / 16;
+        const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * C::ATOM_BYTES;
+        static_assert(B_CHUNKS % kThreads == 0, "whole chunks per thread");
+#pragma unroll
+        for (int c = 0; c < B_CHUNKS / kThreads; ++c) {
+            const int i = tid + c * kThreads;
+            const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
+            cp_async16_weights<HINT>(sB + slot * C::B_STAGE + i * 16,
+                                     gq + (size_t)sl * atoms_k * C::ATOM_BYTES + (size_t)off * 16, policy);
+        }
+        // Scale and zero rows of the groups this stage touches.
+        if (GROUPED || ZP) {
+            const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
+            // At most SK rows: 64 scale chunks and 16 zero chunks, one per thread (predicated).
+            static_assert(SK * kNTile * 2 / 16 <= kThreads, "one scale chunk per thread");
+            if (GROUPED) {
+                constexpr int CPR_S = kNTile * 2 / 16;   // 16 chunks per row
+                const int gr = tid / CPR_S, c = tid % CPR_S;
+                const bool on = tid < ng * CPR_S;
+                cp_async16_if(sS + slot * C::S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
+                              a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
+            }
+            if (ZP) {
+                constexpr int CPR_Z = kNTile / 2 / 16;   // 4 chunks per row
+                const int gr = tid / CPR_Z, c = tid % CPR_Z;
+                const bool on = tid < ng * CPR_Z;
+                cp_async16_if(sZ + slot * C::Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
+                              a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
+            }
+        }
+    };
+    // ... and the activations (written by the previous kernel in a real model): all 16 MB rows
+    // of the tile, 16 chunks of 8 halves per row, chunk c stored at c ^ (row & 7)
+    // (conflict-free ldmatrix); rows >= M are zero-filled, so their discarded MMA rows compute
+    // 0 x w instead of reading stale shared memory.
+    auto load_acts = [&](int slot, int ks) {
+        const int k0 = ks * kKTile;
+        constexpr int CPR = kKTile / 8, CHUNKS = 16 * MB * CPR;
+        static_assert(CHUNKS % kThreads == 0, "whole chunks per thread");
+#pragma unroll
+        for (int j = 0; j < CHUNKS / kThreads; ++j) {
+            const int i = tid + j * kThreads, r = i / CPR, c = i % CPR;
+            const bool on = r < m_valid;
+            cp_async16_zfill(sA + slot * C::A_STAGE + (r * kKTile + ((c ^ (r & 7)) * 8)) * 2,
+                             a.X + (size_t)(on ? r : 0) * a.K + k0 + c * 8, on ? 16 : 0);
+        }
+    };
+
+    float acc[MB][WS][4][4];
+#pragma unroll
+    for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+        for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+            for (int j = 0; j < 4; ++j)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) acc[mb][ws][j][e] = 0.f;
+
+    // Prologue: STAGES - 1 stages in flight. The weights of all of them go first, before
+    // waiting for the previous kernel (PDL); then the activations, one commit group per stage
+    // (group 0 also holds every prologue weight load, which only makes it complete later than
+    // strictly needed). Empty groups past the end keep the group count right.
+    launch_dependents();
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s)
+        if (s < n_iter) load_weights(s, s_begin + s);
+    wait_prior_grid();
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+        if (s < n_iter) load_acts(s, s_begin + s);
+        cp_async_commit();
+    }
+
+    const int g = lane >> 2;   // the n8 column this lane's B fragments belong to
+    for (int it = 0; it < n_iter; ++it) {
+        cp_async_wait<STAGES - 2>();
+        __syncthreads();   // stage `it` visible to all; everyone is done with slot (it - 1)
+        if (it + STAGES - 1 < n_iter) {
+            load_weights((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+            load_acts((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+        }
+        cp_async_commit();
+        // The loads above branch per thread (only rows < M, only the scale rows needed); bring
+        // the warp back together before the .aligned ldmatrix / mma below (executing those
+        // with a diverged warp is an illegal instruction).
+        __syncwarp();
+
+        const int slot = it % STAGES;
+        const uint8_t* bB = sB + slot * C::B_STAGE;
+        const uint8_t* bA = sA + slot * C::A_STAGE;
+#pragma unroll 1   // one atom at a time: unrolling hoists the next atom's loads and spills at MB = 4
+        for (int aa = 0; aa < AK; ++aa) {
+            const int ka = wk * AK + aa;   // atom along k within the stage
+            int grow = 0;                  // scale / zero row of this atom within the stage
+            if (GROUPED || ZP) grow = a.group >= kKTile ? 0 : (ka * kAtomK) / a.group;
+            // Per strip: the lane's packed words, its four group scales (broadcast to half2)
+            // and zeros; both k16 steps of the atom are then unpacked from the same words.
+            constexpr int NW = C::BITS == 4 ? 4 : 8;
+            uint32_t wq[WS][NW], sc[WS][4], zl[WS][4];
+#pragma unroll
+            for (int ws = 0; ws < WS; ++ws) {
+                const int sl = wn * WS + ws;
+                const uint8_t* atom = bB + (sl * SK + ka) * C::ATOM_BYTES + lane * C::LANE_BYTES;
+#pragma unroll
+                for (int v = 0; v < NW / 4; ++v) {
+                    const uint4 w = *reinterpret_cast<const uint4*>(atom + 16 * v);
+                    wq[ws][4 * v + 0] = w.x;
+                    wq[ws][4 * v + 1] = w.y;
+                    wq[ws][4 * v + 2] = w.z;
+                    wq[ws][4 * v + 3] = w.w;
+                }
+#pragma unroll
+                for (int j = 0; j < 4; ++j) zl[ws][j] = kSym4Lo;
+                if constexpr (ZP) {
+                    const uint32_t zw = *reinterpret_cast<const uint16_t*>(
+                        sZ + slot * C::Z_STAGE + grow * (kNTile / 2) + sl * 16 + g * 2);
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) zl[ws][j] = (0x6400u | ((zw >> (4 * j)) & 0xfu)) * 0x00010001u;   // half2(1024 + z)
+                }
+                if constexpr (GROUPED) {
+                    // The lane's four scales (tiles j = 0..3 of column g) in one 8-byte load.
+                    const uint2 sv = *reinterpret_cast<const uint2*>(
+                        sS + slot * C::S_STAGE + grow * kNTile * 2 + (sl * 32 + g * 4) * 2);
+                    sc[ws][0] = h2u(__low2half2(u2h(sv.x)));
+                    sc[ws][1] = h2u(__high2half2(u2h(sv.x)));
+                    sc[ws][2] = h2u(__low2half2(u2h(sv.y)));
+                    sc[ws][3] = h2u(__high2half2(u2h(sv.y)));
+                }
+            }
+#pragma unroll
+            for (int s = 0; s < 2; ++s) {
+                uint32_t af[MB][4];
+#pragma unroll
+                for (int mb = 0; mb < MB; ++mb) {
+                    const int row = mb * 16 + (lane & 15);
+                    const int chunk = ka * 4 + s * 2 + (lane >> 4);
+                    ldmatrix_x4(af[mb], bA + (row * kKTile + ((chunk ^ (row & 7)) * 8)) * 2);
+                }
+#pragma unroll
+                for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        uint32_t b[2];
+                        if constexpr (C::BITS == 4) {
+                            // half2(-(64 + z)) = 960 - (1024 + z), recomputed here: cheaper than a register
+                            const uint32_t nzh = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl[ws][j]))) : kSym4HiNeg;
+                            dequant4(s == 0 ? wq[ws][j] : wq[ws][j] >> 8, zl[ws][j], nzh, b);
+                        }
+                        else dequant8(wq[ws][2 * j + s], b);
+                        if constexpr (GROUPED) {
+                            b[0] = h2u(__hmul2(u2h(b[0]), u2h(sc[ws][j])));
+                            b[1] = h2u(__hmul2(u2h(b[1]), u2h(sc[ws][j])));
+                        }
+#pragma unroll
+                        for (int mb = 0; mb < MB; ++mb) mma_16816(acc[mb][ws][j], af[mb], b[0], b[1]);
+                    }
+            }
+        }
+    }
+
+    // --- Epilogue -----------------------------------------------------------------------------
+    cp_async_wait<0>();
+    __syncthreads();   // the ring is free: reuse it for the cross-warp reduction
+
+    float* red = reinterpret_cast<float*>(smem);
+    if (WK > 1) {
+        if (wk > 0) {
+            float* dst = red + (size_t)((wk - 1) * WN + wn) * C::ACC * 32;
+            int i = 0;
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+                for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                    for (int j = 0; j < 4; ++j)
+#pragma unroll
+                        for (int e = 0; e < 4; ++e, ++i) dst[i * 32 + lane] = acc[mb][ws][j][e];
+        }
+        __syncthreads();
+        if (wk == 0) {
+            for (int w = 1; w < WK; ++w) {   // in warp order: the sum is deterministic
+                const float* src = red + (size_t)((w - 1) * WN + wn) * C::ACC * 32;
+                int i = 0;
+#pragma unroll
+                for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+                    for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                        for (int j = 0; j < 4; ++j)
+#pragma unroll
+                            for (int e = 0; e < 4; ++e, ++i) acc[mb][ws][j][e] += src[i * 32 + lane];
+            }
+        }
+    }
+
+    // Accumulator (mb, ws, j, e) is output row mb*16 + g + 8 (e >= 2), column
+    // n0 + (wn*WS + ws)*32 + 8j + 2t + (e & 1), t = lane & 3.
+    const int t = lane & 3;
+    if (a.splits == 1) {
+        if (wk == 0) {
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+                for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) {
+                        const int col = n0 + (wn * WS + ws) * 32 + 8 * j + 2 * t;
+                        float s0 = 1.f, s1 = 1.f;
+                        if (!GROUPED) { s0 = a.cscales[col]; s1 = a.cscales[col + 1]; }
+#pragma unroll
+                        for (int h = 0; h < 2; ++h) {
+                            const int row = mb * 16 + g + 8 * h;
+                            if (row < m_valid)
+                                *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) =
+                                    __floats2half2_rn(acc[mb][ws][j][2 * h] * s0, acc[mb][ws][j][2 * h + 1] * s1);
+                        }
+                    }
+        }
+        return;
+    }
+
+    // Split-K: FP32 partial of this split, then the last CTA of the tile reduces.
+    if (wk == 0) {
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+            for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    const int col = n0 + (wn * WS + ws) * 32 + 8 * j + 2 * t;
+#pragma unroll
+                    for (int h = 0; h < 2; ++h) {
+                        const int row = mb * 16 + g + 8 * h;
+                        if (row < m_valid)
+                            __stcg(reinterpret_cast<float2*>(a.partial + ((size_t)split * a.M + row) * a.N + col),
+                                   make_float2(acc[mb][ws][j][2 * h], acc[mb][ws][j][2 * h + 1]));
+                    }
+                }
+    }
+    __threadfence();   // partials visible device-wide before the counter says so
+    __syncthreads();
+    __shared__ int is_last;
+    if (tid == 0) {
+        const int prev = atomicAdd(a.counters + tile, 1);
+        is_last = prev == a.splits - 1;
+        if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    // Columns in pairs: m_valid x 64 float2 per tile.
+    for (int i = tid; i < m_valid * (kNTile / 2); i += kThreads) {
+        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+        float2 sum = make_float2(0.f, 0.f);
+        for (int s = 0; s < a.splits; ++s) {
+            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
+            sum.x += p.x;
+            sum.y += p.y;
+        }
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
+}
+
+// The four configurations per bit width (see Cfg for the parameters).
+template <int BITS> using CfgM16 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 2>;    // M <= 16
+template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
+template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
+template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
+
+using KernelFn = void (*)(const Args);
+
+struct KernelInfo {
+    KernelFn fn = nullptr;
+    int smem = 0;
+    int ctas_per_sm = 0;   // from the occupancy calculator, after the shared-memory opt-in
+};
+
+template <class C, bool ZP, bool GROUPED, int HINT>
+KernelInfo info_of() {
+    KernelInfo k;
+    k.fn = wna16_kernel<C, ZP, GROUPED, HINT>;
+    k.smem = C::SMEM;
+    return k;
+}
+
+// Index: bits (0: 4, 1: 8) x m-config (0..3) x zp x grouped.
+// Index: hint x bits (0: 4, 1: 8) x m-config (0..3) x zp x grouped. The hinted variants exist
+// for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
+KernelInfo g_kernels[3][2][4][2][2];
+int g_hint = kHintNone;     // wq_set_l2_hint
+std::once_flag g_init_once;
+CudaStatus g_init_status = CudaStatus::ok;
+int g_sms = 0;
+
+template <int BITS, bool ZP, bool GROUPED>
+void fill_row(int b) {
+    g_kernels[kHintNone][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][2][ZP][GROUPED] = info_of<CfgM64<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintNone][b][3][ZP][GROUPED] = info_of<CfgM128<BITS>, ZP, GROUPED, kHintNone>();
+    g_kernels[kHintCreate][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintCreate>();
+    g_kernels[kHintCreate][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintCreate>();
+    g_kernels[kHintConstant][b][0][ZP][GROUPED] = info_of<CfgM16<BITS>, ZP, GROUPED, kHintConstant>();
+    g_kernels[kHintConstant][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintConstant>();
+}
+
+// Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
+// and INT8 per-channel without zeros.
+void init_kernels() {
+    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switch
+    fill_row<4, false, true>(0);
+    fill_row<4, true, true>(0);
+    fill_row<4, false, false>(0);
+    fill_row<4, true, false>(0);
+    fill_row<8, false, false>(1);
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+        g_init_status = CudaStatus::cuda_error;
+        return;
+    }
+    for (auto& h : g_kernels)
+      for (auto& b : h)
+        for (auto& m : b)
+            for (auto& z : m)
+                for (KernelInfo& k : z) {
+                    if (!k.fn) continue;
+                    if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+                        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kThreads, k.smem) != cudaSuccess) {
+                        g_init_status = CudaStatus::cuda_error;
+                        return;
+                    }
+                }
+}
+
+CudaStatus ensure_init() {
+    std::call_once(g_init_once, init_kernels);
+    return g_init_status;
+}
+
+int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
+
+const KernelInfo& kernel_for(const WqLayout& l, int M) {
+    const int mc = m_config(M);
+    const KernelInfo& hinted = g_kernels[g_hint][l.bits == 8][mc][l.has_zero][l.grouped];
+    return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
+}
+
+constexpr int kMaxSplits = 16;
+int g_split_override = 0;   // wq_set_split_override: 0 = automatic
+bool g_pdl = true;          // wq_set_pdl
+constexpr int kMaxRows = 128;   // rows per launch
+size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
+
+// Split-K factor: the fewest "time units" for n_tiles x S CTAs of ceil(KS / S) stages each,
+// where CTAs beyond one wave (SMs x CTAs per SM) run in a second wave and each CTA also pays
+// a fixed start-up and epilogue cost of about two stages.
+int choose_splits(int n_tiles, int k_stages, int slots) {
+    int best = 1;
+    double best_cost = 1e30;
+    for (int s = 1; s <= std::min(kMaxSplits, k_stages); ++s) {
+        const int ctas = n_tiles * s;
+        const int waves = (ctas + slots - 1) / slots;
+        const double cost = (double)waves * ((k_stages + s - 1) / s + 2.0);
+        if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
+    }
+    return best;
+}
+
+}  // namespace
+
+const char* status_str(CudaStatus s) {
+    switch (s) {
+        case CudaStatus::ok: return "ok";
+        case CudaStatus::bad_argument: return "bad argument";
+        case CudaStatus::bad_format: return "bad weight format";
+        case CudaStatus::unsupported: return "format or shape not supported by the CUDA kernel";
+        case CudaStatus::workspace_too_small: return "workspace too small";
+        case CudaStatus::cuda_error: return "CUDA error";
+        case CudaStatus::cublas_error: return "cuBLAS error";
+    }
+    return "?";
+}
+
+CudaStatus wq_layout(const QuantizedMatrix& w, WqLayout* out) {
+    if (!out) return CudaStatus::bad_argument;
+    if (check_format(w) != FormatError::ok) return CudaStatus::bad_format;
+    if (w.bits != 4 && w.bits != 8) return CudaStatus::unsupported;
+    if (w.rows % kNTile != 0 || w.cols % kKTile != 0) return CudaStatus::unsupported;
+    WqLayout l;
+    l.n = w.rows;
+    l.k = w.cols;
+    l.bits = w.bits;
+    l.group = w.group;
+    l.has_zero = w.has_zero;
+    l.grouped = w.group != w.cols;
+    if (l.grouped && !(kKTile % w.group == 0 || w.group % kKTile == 0)) return CudaStatus::unsupported;
+    const size_t G = (size_t)(w.cols / w.group);
+    l.q_offset = 0;
+    l.q_bytes = (size_t)w.rows * (size_t)w.cols * (size_t)w.bits / 8;
+    l.scale_offset = align256(l.q_bytes);
+    l.scale_bytes = l.grouped ? G * (size_t)w.rows * 2 : (size_t)w.rows * 4;
+    l.zero_offset = align256(l.scale_offset + l.scale_bytes);
+    l.zero_bytes = w.has_zero ? G * (size_t)w.rows / 2 : 0;
+    l.total = align256(l.zero_offset + l.zero_bytes);
+    *out = l;
+    return CudaStatus::ok;
+}
+
+CudaStatus wq_shuffle(const QuantizedMatrix& w, const WqLayout& l, uint8_t* dst) {
+    if (!dst || !w.q || !w.scales || (w.has_zero && !w.zeros)) return CudaStatus::bad_argument;
+    WqLayout chk;
+    if (CudaStatus st = wq_layout(w, &chk); st != CudaStatus::ok) return st;
+    if (chk.total != l.total || chk.n != l.n || chk.k != l.k) return CudaStatus::bad_argument;
+    memset(dst, 0, l.total);
+    const int N = l.n, K = l.k, strips = N / kAtomN, atoms = K / kAtomK;
+    const size_t rb = row_bytes(w);
+    uint8_t* q = dst + l.q_offset;
+    // Atom (strip sp, k-atom ka), lane (g = lane / 4, t = lane % 4): n8 tile j is column
+    // n = 32 sp + 8 j + g; k16 step s covers k = 32 ka + 16 s + {2t, 2t+1, 2t+8, 2t+9} (the
+    // mma B fragment: reg 0 = the first pair, reg 1 = the second).
+    for (int sp = 0; sp < strips; ++sp)
+        for (int ka = 0; ka < atoms; ++ka)
+            for (int lane = 0; lane < 32; ++lane) {
+                const int g = lane >> 2, t = lane & 3;
+                uint8_t* out = q + (((size_t)sp * atoms + ka) * 32 + lane) * (size_t)(4 * l.bits);
+                for (int j = 0; j < 4; ++j) {
+                    const uint8_t* row = w.q + (size_t)(32 * sp + 8 * j + g) * rb;
+                    const int kb = 32 * ka + 2 * t;
+                    if (l.bits == 4) {
+                        // Nibbles 0..7: step 0 {2t, 2t+8}, step 1 {2t, 2t+8}, then the "+1"s.
+                        const int ks[8] = {kb, kb + 8, kb + 16, kb + 24, kb + 1, kb + 9, kb + 17, kb + 25};
+                        uint32_t word = 0;
+                        for (int i = 0; i < 8; ++i) word |= (uint32_t)((row[ks[i] >> 1] >> ((ks[i] & 1) * 4)) & 0xf) << (4 * i);
+                        memcpy(out + 4 * j, &word, 4);
+                    } else {
+                        for (int s = 0; s < 2; ++s) {
+                            const int k = kb + 16 * s;
+                            const uint8_t bytes[4] = {row[k], row[k + 8], row[k + 1], row[k + 9]};   // b0, b2, b1, b3
+                            for (int i = 0; i < 4; ++i) out[8 * j + 4 * s + i] = (uint8_t)(bytes[i] ^ 0x80u);
+                        }
+                    }
+                }
+            }
+    const int G = K / l.group;
+    if (l.grouped) {
+        uint16_t* s = reinterpret_cast<uint16_t*>(dst + l.scale_offset);
+        const uint16_t* src = static_cast<const uint16_t*>(w.scales);
+        for (int gi = 0; gi < G; ++gi)
+            for (int n = 0; n < N; ++n) {
+                const int sp = n / 32, j = (n % 32) / 8, g = n % 8;
+                s[(size_t)gi * N + sp * 32 + g * 4 + j] = src[(size_t)n * G + gi];
+            }
+    } else {
+        float* s = reinterpret_cast<float*>(dst + l.scale_offset);
+        for (int n = 0; n < N; ++n) s[n] = scale_at(w, n, 0);
+    }
+    if (l.has_zero) {
+        uint8_t* z = dst + l.zero_offset;
+        for (int gi = 0; gi < G; ++gi)
+            for (int n = 0; n < N; ++n) {
+                const int sp = n / 32, j = (n % 32) / 8, g = n % 8;
+                const uint32_t zv = get_packed(w.zeros, 4, (size_t)n * G + gi);
+                const size_t nib = ((size_t)gi * strips + sp) * 32 + g * 4 + j;
+                z[nib / 2] |= (uint8_t)(zv << ((nib & 1) * 4));
+            }
+    }
+    return CudaStatus::ok;
+}
+
+CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
+    if (!out || M < 1 || l.n < kNTile || l.k < kKTile) return CudaStatus::bad_argument;
+    if (CudaStatus st = ensure_init(); st != CudaStatus::ok) return st;
+    const int rows = std::min(M, kMaxRows);
+    const KernelInfo& k = kernel_for(l, rows);
+    WqPlan p;
+    p.m_blocks = 1 << m_config(rows);
+    p.n_tiles = l.n / kNTile;
+    p.k_stages = l.k / kKTile;
+    p.sms = g_sms;
+    p.ctas_per_sm = std::max(1, k.ctas_per_sm);
+    p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
+                                    : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
+    p.ctas = p.n_tiles * p.splits;
+    *out = p;
+    return CudaStatus::ok;
+}
+
+void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
+void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
+
+size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
+    const int rows = std::min(std::max(max_m, 1), kMaxRows);
+    return align256((size_t)(l.n / kNTile) * sizeof(int)) + (size_t)kMaxSplits * rows * (size_t)l.n * sizeof(float);
+}
+
+CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
+                   size_t workspace_bytes, cudaStream_t stream) {
+    if (!weights || !X || !Y || M < 1 || l.n < kNTile || l.k < kKTile) return CudaStatus::bad_argument;
+    if (CudaStatus st = ensure_init(); st != CudaStatus::ok) return st;
+    const uint8_t* base = static_cast<const uint8_t*>(weights);
+    for (int m0 = 0; m0 < M; m0 += kMaxRows) {
+        const int rows = std::min(M - m0, kMaxRows);
+        WqPlan p;
+        if (CudaStatus st = wq_plan(l, rows, &p); st != CudaStatus::ok) return st;
+        Args a{};
+        a.q = base + l.q_offset;
+        a.scales = l.grouped ? reinterpret_cast<const __half*>(base + l.scale_offset) : nullptr;
+        a.cscales = l.grouped ? nullptr : reinterpret_cast<const float*>(base + l.scale_offset);
+        a.zeros = l.has_zero ? base + l.zero_offset : nullptr;
+        a.X = static_cast<const __half*>(X) + (size_t)m0 * l.k;
+        a.Y = static_cast<__half*>(Y) + (size_t)m0 * l.n;
+        a.M = rows;
+        a.N = l.n;
+        a.K = l.k;
+        a.group = l.group;
+        a.splits = p.splits;
+        a.k_stages = p.k_stages;
+        if (p.splits > 1) {
+            const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
+            if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
+            a.counters = static_cast<int*>(workspace);
+            a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
+        }
+        const KernelInfo& k = kernel_for(l, rows);
+        cudaLaunchConfig_t cfg{};
+        cfg.gridDim = dim3(p.ctas);
+        cfg.blockDim = dim3(kThreads);
+        cfg.dynamicSmemBytes = k.smem;
+        cfg.stream = stream;
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = g_pdl ? 1 : 0;
+        if (cudaLaunchKernelEx(&cfg, k.fn, a) != cudaSuccess) return CudaStatus::cuda_error;
+    }
+    return CudaStatus::ok;
+}
+
+}  // namespace qb::cuda

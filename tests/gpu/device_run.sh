@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# device_run.sh smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
+# scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
+set -x
+mode=${1:-smoke}
+OUT=${OUT:-./out}
+mkdir -p "$OUT"
+export PATH=$PATH:/usr/local/cuda/bin
+export PYTHONUNBUFFERED=1
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,clocks.max.sm,temperature.gpu,power.draw --format=csv
+# cuBLASLt must be found at run time; take the toolkit's or torch's copy if the loader has none.
+if ldd ./qbench-native | grep -q "not found"; then
+  lib=$(find /usr/local/cuda* /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)
+  [ -n "$lib" ] && export LD_LIBRARY_PATH=$(dirname "$lib"):${LD_LIBRARY_PATH:-}
+  ldd ./qbench-native | grep -i cublas
+fi
+gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')
+if [ "$mode" = smoke ]; then
+  ./qbench_gpu_tests --tiny
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -12 "$OUT/sanitizer.txt"
+  ./qbench-native bench --backend cuda --quick --out "$OUT/smoke-$gpu.json"
+  timeout 150 python3 torch_peer.py --quick --out "$OUT/torch-smoke.json"
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-smoke.json" --results "$OUT/smoke-$gpu.json" --out "$OUT/smoke-merged-$gpu.json"
+elif [ "$mode" = mid ]; then
+  ./qbench_gpu_tests --small
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
+  ./qbench-native bench --backend cuda --batches 1,16,64 --split-sweep --no-group-sweep --replays 15 --out "$OUT/mid-$gpu.json"
+  timeout 200 python3 torch_peer.py --out "$OUT/torch-mid-$gpu.json"
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-mid-$gpu.json" --results "$OUT/mid-$gpu.json" --out "$OUT/mid-$gpu.json"
+else
+  # 1. Correctness first, quickly (includes the steady state of the cp.async ring).
+  ./qbench_gpu_tests --tiny
+  # 2. The L2 evict-first hint on the weight loads, in separate processes (ptxas 13.0 miscompiles
+  #    it in our k loop: an "illegal instruction" must not take the main run down).
+  hint=0
+  for h in 1 2; do
+    if QB_WQ_L2_HINT=$h timeout 60 ./qbench_gpu_tests --tiny --no-lt > "$OUT/hint$h.txt" 2>&1; then hint=$h; fi
+    echo "L2 hint $h: $(tail -1 "$OUT/hint$h.txt")"
+  done
+  # 3. The benchmark (default: no hint), torch on the same GPU, merged.
+  timeout 420 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json"
+  timeout 100 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json"
+  if [ "$hint" != 0 ]; then
+    QB_WQ_L2_HINT=$hint timeout 45 ./qbench-native bench --backend cuda --batches 1,16 --large-m none --no-decode --no-cold \
+      --no-group-sweep --out "$OUT/hint$hint-$gpu.json" | tail -30
+  fi
+  # 4. The full test grid and compute-sanitizer on our kernels (small shapes).
+  timeout 120 ./qbench_gpu_tests | tail -25
+  timeout 80 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
+fi
+nvidia-smi -q | head -60 > "$OUT/smi.txt"

@@ -1,0 +1,482 @@
+// gpu_tests.cpp: the CUDA kernels against the CPU reference (shared/qformat.h's matmul_ref,
+// matmul_w8a8_ref, matmul_f32_ref: double accumulation over the same stored weights and the
+// same FP16 activations), over a grid of shapes, batches, group sizes and zero points.
+//
+//   qbench_gpu_tests           the full grid (11008x4096, 4096x11008, 8192x28672 and small
+//                              shapes; M = 1..130; g32/64/128/256/per-channel; zeros on/off)
+//   qbench_gpu_tests --small   small shapes only: quick, and what compute-sanitizer runs
+//   qbench_gpu_tests --tiny    three small shapes, three batches (a smoke test; 128x1024 at split 1
+//                              runs the cp.async ring past its first wrap)
+//   --no-lt                    only our kernels (W4A16 / W8A16): what compute-sanitizer checks
+//
+// Exit status: 0 all passed, 1 a check failed, 77 no usable GPU (ctest reports a skip).
+// Checks, per launch: every output written (Y is poisoned with NaN first) and finite;
+// max |y - ref| / max |ref| <= tolerance over the checked columns (all columns for N <= 1152,
+// else 12 windows of 16); a second launch gives bit-identical Y (split-K is deterministic and
+// the workspace counters reset themselves); plus the error codes of unsupported formats.
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda_kernels.h"
+#include "qformat.h"
+
+using namespace qb;
+using cuda::CudaStatus;
+
+namespace {
+
+int g_checks = 0, g_failures = 0;
+
+void fail(const std::string& what) {
+    ++g_failures;
+    std::printf("FAIL %s\n", what.c_str());
+    std::fflush(stdout);
+}
+
+#define CK(call)                                                                                       \
+    do {                                                                                               \
+        const cudaError_t e_ = (call);                                                                 \
+        if (e_ != cudaSuccess) {                                                                       \
+            std::printf("FATAL %s:%d %s: %s\n", __FILE__, __LINE__, #call, cudaGetErrorString(e_));   \
+            std::exit(1);                                                                              \
+        }                                                                                              \
+    } while (0)
+
+struct Rng {
+    uint64_t s;
+    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+    uint64_t next() {
+        s ^= s >> 12;
+        s ^= s << 25;
+        s ^= s >> 27;
+        return s * 2685821657736338717ull;
+    }
+    float uniform() { return (float)((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
+};
+
+struct Dev {   // a cudaMalloc'd buffer
+    void* p = nullptr;
+    explicit Dev(size_t n) { CK(cudaMalloc(&p, n ? n : 1)); }
+    ~Dev() { cudaFree(p); }
+    Dev(const Dev&) = delete;
+    Dev& operator=(const Dev&) = delete;
+};
+
+void parallel_for(int n, const std::function<void(int)>& fn) {
+    const int t = std::max(1, std::min(n, (int)std::thread::hardware_concurrency()));
+    std::vector<std::thread> th;
+    for (int w = 0; w < t; ++w) th.emplace_back([&, w] { for (int i = w; i < n; i += t) fn(i); });
+    for (auto& x : th) x.join();
+}
+
+struct HostQ {
+    QuantizedMatrix w;
+    std::vector<uint8_t> q, scales, zeros;
+};
+
+// Every code pattern (INT8 in [-127, 127]), realistic scales, random zeros.
+void make_random(HostQ* h, int N, int K, int bits, int group, bool zero, ScaleType st, uint64_t seed) {
+    h->w = QuantizedMatrix{};
+    h->w.rows = N;
+    h->w.cols = K;
+    h->w.bits = bits;
+    h->w.group = group == 0 ? K : group;
+    h->w.has_zero = zero;
+    h->w.scale_type = st;
+    Rng r(seed);
+    h->q.resize(q_bytes(h->w));
+    for (size_t i = 0; i < h->q.size(); i += 8) {
+        const uint64_t v = r.next();
+        for (size_t j = 0; j < 8 && i + j < h->q.size(); ++j) h->q[i + j] = (uint8_t)(v >> (8 * j));
+    }
+    if (bits == 8)
+        for (auto& b : h->q)
+            if (b == 0x80) b = 0x7f;
+    h->scales.resize(scale_bytes(h->w));
+    const size_t ns = (size_t)N * groups(h->w);
+    for (size_t i = 0; i < ns; ++i) {
+        const float s = (bits == 8 ? 0.0005f : 0.004f) * (1.0f + 1.5f * (r.uniform() + 1.0f));
+        if (st == ScaleType::f32) reinterpret_cast<float*>(h->scales.data())[i] = s;
+        else reinterpret_cast<uint16_t*>(h->scales.data())[i] = f32_to_fp16(s);
+    }
+    h->zeros.assign(zero_bytes(h->w), 0);
+    if (zero)
+        for (size_t i = 0; i < ns; ++i) set_packed(h->zeros.data(), bits, i, (uint32_t)(r.next() >> 60));
+    h->w.q = h->q.data();
+    h->w.scales = h->scales.data();
+    h->w.zeros = zero ? h->zeros.data() : nullptr;
+}
+
+std::vector<int> checked_cols(int N) {
+    std::vector<int> c;
+    if (N <= 1152) { for (int i = 0; i < N; ++i) c.push_back(i); return c; }
+    // 12 windows of 16: both ends, tile (128) and strip (32) boundaries, and spread in between.
+    for (int w = 0; w < 12; ++w) {
+        int start = (int)((long long)(N - 16) * w / 11);
+        start = w == 0 ? 0 : w == 11 ? N - 16 : (start / 16) * 16 + (w % 2 ? 8 : 0);   // some windows straddle an n8 tile
+        for (int i = 0; i < 16; ++i) c.push_back(start + i);
+    }
+    std::sort(c.begin(), c.end());
+    c.erase(std::unique(c.begin(), c.end()), c.end());
+    return c;
+}
+
+// ref[r][j] for rows 0..R-1 and the checked columns, by the reference function, in parallel.
+std::vector<float> reference(int R, int N, const std::vector<int>& cols,
+                             const std::function<void(float* full, int n0, int n1)>& ref_fn) {
+    std::vector<float> full((size_t)R * N, 0.f);
+    std::vector<std::pair<int, int>> runs;
+    for (size_t i = 0; i < cols.size();) {
+        size_t j = i;
+        while (j + 1 < cols.size() && cols[j + 1] == cols[j] + 1 && j + 1 - i < 16) ++j;
+        runs.push_back({cols[i], cols[j] + 1});
+        i = j + 1;
+    }
+    parallel_for((int)runs.size(), [&](int i) { ref_fn(full.data(), runs[i].first, runs[i].second); });
+    std::vector<float> out((size_t)R * cols.size());
+    for (int r = 0; r < R; ++r)
+        for (size_t j = 0; j < cols.size(); ++j) out[(size_t)r * cols.size() + j] = full[(size_t)r * N + cols[j]];
+    return out;
+}
+
+// Compares the first M rows of Y (FP16 or BF16 bits) with ref (R >= M rows).
+bool check(const std::string& name, const std::vector<uint16_t>& y, int M, int N, const std::vector<int>& cols,
+           const std::vector<float>& ref, double tol, float (*decode)(uint16_t)) {
+    ++g_checks;
+    for (size_t i = 0; i < (size_t)M * N; ++i)
+        if (!std::isfinite(decode(y[i]))) {
+            fail(name + ": output " + std::to_string(i) + " not written or not finite");
+            return false;
+        }
+    double max_ref = 0, max_err = 0;
+    for (int r = 0; r < M; ++r)
+        for (size_t j = 0; j < cols.size(); ++j) {
+            const double a = decode(y[(size_t)r * N + cols[j]]), b = ref[(size_t)r * cols.size() + j];
+            max_ref = std::max(max_ref, std::fabs(b));
+            max_err = std::max(max_err, std::fabs(a - b));
+        }
+    const double rel = max_ref > 0 ? max_err / max_ref : max_err;
+    if (!(rel <= tol)) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), ": max rel err %.3e > %.1e", rel, tol);
+        fail(name + buf);
+        return false;
+    }
+    return true;
+}
+
+float dec_fp16(uint16_t h) { return fp16_to_f32(h); }
+float dec_bf16(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+
+struct Acts {
+    int K = 0, M = 0;
+    std::vector<uint16_t> h;   // FP16
+    std::vector<float> f;      // the same values as float
+    Dev* d = nullptr;
+};
+
+void make_acts(Acts* a, int M, int K, uint64_t seed) {
+    a->M = M;
+    a->K = K;
+    a->h.resize((size_t)M * K);
+    a->f.resize(a->h.size());
+    Rng r(seed);
+    for (size_t i = 0; i < a->h.size(); ++i) {
+        a->h[i] = f32_to_fp16(r.uniform());
+        a->f[i] = fp16_to_f32(a->h[i]);
+    }
+    a->d = new Dev(a->h.size() * 2);
+    CK(cudaMemcpy(a->d->p, a->h.data(), a->h.size() * 2, cudaMemcpyHostToDevice));
+}
+
+// ---- weight-only ---------------------------------------------------------------------------
+
+void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const std::vector<int>& batches, const Acts& a) {
+    char nm[128];
+    std::snprintf(nm, sizeof(nm), "w%da16 %dx%d g%d%s%s", bits, N, K, group, zero ? " zero" : "", st == ScaleType::f32 ? " f32-scale" : "");
+    HostQ h;
+    make_random(&h, N, K, bits, group, zero, st, (uint64_t)N * 131 + K * 7 + group * 3 + zero + bits);
+    cuda::WqLayout l;
+    if (cuda::wq_layout(h.w, &l) != CudaStatus::ok) { fail(std::string(nm) + ": wq_layout refused a supported format"); return; }
+    std::vector<uint8_t> buf(l.total);
+    if (cuda::wq_shuffle(h.w, l, buf.data()) != CudaStatus::ok) { fail(std::string(nm) + ": wq_shuffle failed"); return; }
+    const int maxM = *std::max_element(batches.begin(), batches.end());
+    Dev w(l.total), y((size_t)maxM * N * 2), y2((size_t)maxM * N * 2);
+    const size_t wsb = cuda::wq_workspace_bytes(l, maxM);
+    Dev ws(wsb);
+    CK(cudaMemset(ws.p, 0, wsb));
+    CK(cudaMemcpy(w.p, buf.data(), l.total, cudaMemcpyHostToDevice));
+    const std::vector<int> cols = checked_cols(N);
+    const std::vector<float> ref = reference(maxM, N, cols, [&](float* full, int n0, int n1) {
+        matmul_ref(a.f.data(), maxM, h.w, full, n0, n1);
+    });
+    for (int M : batches) {
+        std::string name = std::string(nm) + " M=" + std::to_string(M);
+        CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+        CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+        if (cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr) != CudaStatus::ok ||
+            cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr) != CudaStatus::ok) {
+            fail(name + ": launch failed: " + cudaGetErrorString(cudaGetLastError()));
+            continue;
+        }
+        CK(cudaDeviceSynchronize());
+        std::vector<uint16_t> yh((size_t)M * N), yh2((size_t)M * N);
+        CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+        if (check(name, yh, M, N, cols, ref, 4e-3, dec_fp16)) {
+            ++g_checks;
+            if (yh != yh2) fail(name + ": two launches gave different bits (nondeterministic or stale workspace)");
+        }
+        // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
+        // runs even on small shapes), outputs written straight from the accumulators.
+        cuda::wq_set_split_override(1);
+        cuda::wq_set_pdl(false);
+        CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+        const CudaStatus s1 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+        cuda::wq_set_split_override(0);
+        cuda::wq_set_pdl(true);
+        if (s1 != CudaStatus::ok) { fail(name + " split 1: launch failed"); continue; }
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+        check(name + " split 1", yh, M, N, cols, ref, 4e-3, dec_fp16);
+    }
+}
+
+void test_formats_refused() {
+    auto refused = [](int N, int K, int bits, int group, bool zero, CudaStatus want, const char* what) {
+        ++g_checks;
+        QuantizedMatrix w;
+        w.rows = N;
+        w.cols = K;
+        w.bits = bits;
+        w.group = group;
+        w.has_zero = zero;
+        cuda::WqLayout l;
+        const CudaStatus s = cuda::wq_layout(w, &l);
+        if (s != want) fail(std::string("wq_layout ") + what + ": got '" + cuda::status_str(s) + "'");
+    };
+    refused(100, 128, 4, 32, false, CudaStatus::unsupported, "N not a multiple of 128");
+    refused(128, 96, 4, 32, false, CudaStatus::unsupported, "K not a multiple of 128");
+    refused(128, 384, 4, 96, false, CudaStatus::unsupported, "group 96");
+    refused(128, 128, 3, 32, false, CudaStatus::unsupported, "3-bit");
+    refused(128, 128, 4, 48, false, CudaStatus::bad_format, "group 48 (not a qformat group)");
+    refused(128, 128, 8, 32, false, CudaStatus::bad_format, "grouped INT8");
+}
+
+// ---- cuBLASLt paths ------------------------------------------------------------------------
+
+uint16_t bf16_of(float f) {
+    const uint32_t u = f32_bits(f);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
+float e4m3_to_f32(uint8_t b) {
+    const int s = b >> 7, e = (b >> 3) & 0xf, m = b & 7;
+    const float v = e == 0 ? (float)m * 0.001953125f : (1.0f + (float)m / 8.0f) * std::ldexp(1.0f, e - 7);
+    return s ? -v : v;
+}
+
+void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
+    Dev ltws(32 << 20);
+    const std::vector<int> cols = checked_cols(N);
+    const int maxM = *std::max_element(batches.begin(), batches.end());
+    Dev y((size_t)maxM * N * 2);
+    // FP16 and BF16.
+    for (bool bf : {false, true}) {
+        std::vector<uint16_t> w((size_t)N * K), x((size_t)maxM * K);
+        std::vector<float> wf(w.size()), xf(x.size());
+        Rng r((uint64_t)N * 3 + K + bf);
+        for (size_t i = 0; i < w.size(); ++i) {
+            const float v = r.uniform() * 0.03f;
+            w[i] = bf ? bf16_of(v) : f32_to_fp16(v);
+            wf[i] = bf ? dec_bf16(w[i]) : fp16_to_f32(w[i]);
+        }
+        for (size_t i = 0; i < x.size(); ++i) {
+            x[i] = bf ? bf16_of(a.f[i]) : a.h[i];
+            xf[i] = bf ? dec_bf16(x[i]) : a.f[i];
+        }
+        Dev dw(w.size() * 2), dx(x.size() * 2);
+        CK(cudaMemcpy(dw.p, w.data(), w.size() * 2, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dx.p, x.data(), x.size() * 2, cudaMemcpyHostToDevice));
+        const std::vector<float> ref = reference(maxM, N, cols, [&](float* full, int n0, int n1) {
+            matmul_f32_ref(xf.data(), maxM, wf.data(), N, K, full, n0, n1);
+        });
+        for (int M : batches) {
+            const std::string name = std::string(bf ? "cublaslt-bf16 " : "cublaslt-fp16 ") + std::to_string(N) + "x" + std::to_string(K) +
+                                     " M=" + std::to_string(M);
+            cuda::LtGemm* g = nullptr;
+            if (cuda::lt_create(bf ? cuda::LtKind::bf16 : cuda::LtKind::fp16, M, N, K, ltws.p, 32 << 20, &g) != CudaStatus::ok) {
+                fail(name + ": lt_create, cublas status " + std::to_string(cuda::lt_last_status(nullptr)));
+                continue;
+            }
+            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus s = cuda::lt_run(g, dx.p, dw.p, y.p, nullptr, nullptr, nullptr, nullptr);
+            CK(cudaDeviceSynchronize());
+            cuda::lt_destroy(g);
+            if (s != CudaStatus::ok) { fail(name + ": lt_run"); continue; }
+            std::vector<uint16_t> yh((size_t)M * N);
+            CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+            check(name, yh, M, N, cols, ref, bf ? 1e-2 : 2e-3, bf ? dec_bf16 : dec_fp16);
+        }
+    }
+    // INT8 W8A8: activation quantization on the GPU (bit-exact with quantize_act_ref), cuBLASLt
+    // INT32 GEMM, our epilogue; compared with matmul_w8a8_ref.
+    {
+        HostQ h;
+        make_random(&h, N, K, 8, 0, false, ScaleType::f32, (uint64_t)N + K * 5);
+        Dev dw(h.q.size()), dsw((size_t)N * 4), dxq((size_t)maxM * K), dsx((size_t)maxM * 4), acc((size_t)maxM * N * 4);
+        CK(cudaMemcpy(dw.p, h.q.data(), h.q.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dsw.p, h.scales.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
+        const std::vector<float> ref = reference(maxM, N, cols, [&](float* full, int n0, int n1) {
+            matmul_w8a8_ref(a.f.data(), maxM, h.w, full, n0, n1);
+        });
+        for (int M : batches) {
+            const std::string name = "cublaslt-int8 " + std::to_string(N) + "x" + std::to_string(K) + " M=" + std::to_string(M);
+            cuda::LtGemm* g = nullptr;
+            if (cuda::lt_create(cuda::LtKind::int8, M, N, K, ltws.p, 32 << 20, &g) != CudaStatus::ok) { fail(name + ": lt_create"); continue; }
+            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+            CudaStatus s = cuda::quantize_act_int8(a.d->p, M, K, static_cast<int8_t*>(dxq.p), static_cast<float*>(dsx.p), nullptr);
+            if (s == CudaStatus::ok)
+                s = cuda::lt_run(g, dxq.p, dw.p, y.p, static_cast<float*>(dsx.p), static_cast<float*>(dsw.p), static_cast<int32_t*>(acc.p), nullptr);
+            CK(cudaDeviceSynchronize());
+            cuda::lt_destroy(g);
+            if (s != CudaStatus::ok) { fail(name + ": run"); continue; }
+            // The activation quantization must be bit-exact with quantize_act_ref.
+            std::vector<int8_t> q((size_t)M * K), qr(K);
+            std::vector<float> sx(M);
+            CK(cudaMemcpy(q.data(), dxq.p, q.size(), cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(sx.data(), dsx.p, (size_t)M * 4, cudaMemcpyDeviceToHost));
+            ++g_checks;
+            for (int m = 0; m < M; ++m) {
+                float s_ref = 0;
+                quantize_act_ref(a.f.data() + (size_t)m * K, K, qr.data(), &s_ref);
+                if (s_ref != sx[m] || std::memcmp(qr.data(), q.data() + (size_t)m * K, K) != 0) {
+                    fail(name + ": quantize_act_int8 differs from quantize_act_ref in row " + std::to_string(m));
+                    break;
+                }
+            }
+            std::vector<uint16_t> yh((size_t)M * N);
+            CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+            check(name, yh, M, N, cols, ref, 2e-3, dec_fp16);
+        }
+    }
+    // FP8 E4M3 (sm_89+): weights as random valid E4M3 bytes, activations converted on the GPU.
+    int dev = 0, major = 0, minor = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    if (major * 10 + minor >= 89) {
+        std::vector<uint8_t> w((size_t)N * K);
+        Rng r((uint64_t)N * 11 + K);
+        for (auto& b : w) {
+            b = (uint8_t)r.next();
+            if (((b >> 3) & 0xf) == 0xf) b &= 0xf7;
+        }
+        const float sc[2] = {1.0f / 256, 0.0005f};
+        Dev dw(w.size()), dx8((size_t)maxM * K), dsc(8);
+        CK(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(dsc.p, sc, 8, cudaMemcpyHostToDevice));
+        const float* xs = static_cast<const float*>(dsc.p);
+        if (cuda::convert_fp16_to_e4m3(a.d->p, (size_t)maxM * K, xs, static_cast<uint8_t*>(dx8.p), nullptr) != CudaStatus::ok) {
+            fail("convert_fp16_to_e4m3");
+            return;
+        }
+        std::vector<uint8_t> x8((size_t)maxM * K);
+        CK(cudaDeviceSynchronize());
+        CK(cudaMemcpy(x8.data(), dx8.p, x8.size(), cudaMemcpyDeviceToHost));
+        std::vector<float> xf(x8.size()), wf(w.size());
+        for (size_t i = 0; i < x8.size(); ++i) xf[i] = e4m3_to_f32(x8[i]) * sc[0];
+        for (size_t i = 0; i < w.size(); ++i) wf[i] = e4m3_to_f32(w[i]) * sc[1];
+        const std::vector<float> ref = reference(maxM, N, cols, [&](float* full, int n0, int n1) {
+            matmul_f32_ref(xf.data(), maxM, wf.data(), N, K, full, n0, n1);
+        });
+        for (int M : batches) {
+            const std::string name = "cublaslt-fp8 " + std::to_string(N) + "x" + std::to_string(K) + " M=" + std::to_string(M);
+            cuda::LtGemm* g = nullptr;
+            if (cuda::lt_create(cuda::LtKind::fp8, M, N, K, ltws.p, 32 << 20, &g, xs, xs + 1) != CudaStatus::ok) {
+                std::printf("note %s: cuBLASLt has no FP8 algorithm for this shape, cublas status %d (skipped)\n", name.c_str(),
+                            cuda::lt_last_status(nullptr));
+                continue;
+            }
+            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus s = cuda::lt_run(g, dx8.p, dw.p, y.p, xs, xs + 1, nullptr, nullptr);
+            CK(cudaDeviceSynchronize());
+            const int lst = cuda::lt_last_status(g);
+            const std::string algo = cuda::lt_algo_desc(g);
+            cuda::lt_destroy(g);
+            if (s != CudaStatus::ok) { fail(name + ": lt_run, cublas status " + std::to_string(lst) + " " + algo); continue; }
+            std::vector<uint16_t> yh((size_t)M * N);
+            CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+            check(name, yh, M, N, cols, ref, 1e-2, dec_fp16);
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool small = false, tiny = false, lt = true;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--small") == 0) small = true;
+        else if (std::strcmp(argv[i], "--tiny") == 0) small = tiny = true;
+        else if (std::strcmp(argv[i], "--no-lt") == 0) lt = false;
+        else { std::printf("usage: qbench_gpu_tests [--small | --tiny] [--no-lt]\n"); return 2; }
+    }
+    int n = 0;
+    const cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n < 1) {
+        std::printf("SKIP: no usable CUDA GPU (%s); the CUDA kernel tests run on a GPU machine (tests/gpu/README.md)\n",
+                    e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+        return 77;
+    }
+    cudaDeviceProp p{};
+    CK(cudaGetDeviceProperties(&p, 0));
+    std::printf("GPU: %s, sm_%d%d, %d SMs\n", p.name, p.major, p.minor, p.multiProcessorCount);
+    test_formats_refused();
+
+    struct S { int n, k; };
+    const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}
+                                             : std::vector<S>{{128, 128}, {256, 384}, {384, 256}, {640, 1152}, {1152, 640}};
+    const std::vector<S> big_shapes = {{11008, 4096}, {4096, 11008}, {8192, 28672}};
+    const std::vector<int> small_batches = tiny    ? std::vector<int>{1, 17, 130}
+                                           : small ? std::vector<int>{1, 5, 16, 17, 40, 64, 100, 130}
+                                                 : std::vector<int>{1, 2, 3, 4, 8, 16, 17, 32, 33, 64, 65, 100, 128, 130};
+    const std::vector<int> big_batches = {1, 2, 4, 8, 16, 32, 64, 128};
+
+    for (const S& s : small_shapes) {
+        Acts a;
+        make_acts(&a, 130, s.k, 7 + s.k);
+        for (int g : {32, 64, 128, 256, 0}) {
+            if (g && s.k % g) continue;
+            for (bool z : {false, true}) test_wq(s.n, s.k, 4, g, z, ScaleType::f16, small_batches, a);
+        }
+        test_wq(s.n, s.k, 8, 0, false, ScaleType::f16, small_batches, a);
+        test_wq(s.n, s.k, 8, 0, false, ScaleType::f32, small_batches, a);
+        if (lt) test_lt(s.n, s.k, small ? std::vector<int>{1, 17, 64} : std::vector<int>{1, 2, 16, 17, 64, 128}, a);
+        delete a.d;
+        std::printf("shape %dx%d done (%d checks, %d failures so far)\n", s.n, s.k, g_checks, g_failures);
+        std::fflush(stdout);
+    }
+    if (!small)
+        for (const S& s : big_shapes) {
+            Acts a;
+            make_acts(&a, 128, s.k, 9 + s.k);
+            for (int g : {32, 64, 128, 0})
+                for (bool z : {false, true}) test_wq(s.n, s.k, 4, g, z, ScaleType::f16, big_batches, a);
+            test_wq(s.n, s.k, 8, 0, false, ScaleType::f16, big_batches, a);
+            if (lt) test_lt(s.n, s.k, {1, 16, 64}, a);
+            delete a.d;
+            std::printf("shape %dx%d done (%d checks, %d failures so far)\n", s.n, s.k, g_checks, g_failures);
+            std::fflush(stdout);
+        }
+    std::printf("%s: %d checks, %d failures\n", g_failures ? "FAILED" : "PASSED", g_checks, g_failures);
+    return g_failures ? 1 : 0;
+}
