@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -16,7 +16,16 @@ if ldd ./qbench-native | grep -q "not found"; then
   ldd ./qbench-native | grep -i cublas
 fi
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')
-if [ "$mode" = smoke ]; then
+if [ "$mode" = quick ]; then
+  # Correctness of every kernel on small shapes (cuBLASLt errors logged: the FP8 diagnosis),
+  # memcheck of our kernels, then M = 1 / 4 / 16 timings, the split sweep and the decode step.
+  CUBLASLT_LOG_LEVEL=1 ./qbench_gpu_tests --tiny 2>&1 | tee "$OUT/tests-tiny.txt" | grep -v "^ok " | tail -40
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -4 "$OUT/sanitizer.txt"
+  timeout 300 ./qbench-native bench --backend cuda --batches 1,4,16 --no-group-sweep --no-cold --split-sweep --replays 10 \
+    --out "$OUT/quick-$gpu.json" > "$OUT/quick-bench.txt" 2>&1
+  echo "bench exit $?"; grep -v "^  sweep" "$OUT/quick-bench.txt" | tail -90; grep "sweep" "$OUT/quick-bench.txt" | cut -c1-400
+elif [ "$mode" = smoke ]; then
   ./qbench_gpu_tests --tiny
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -12 "$OUT/sanitizer.txt"
