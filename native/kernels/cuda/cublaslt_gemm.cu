@@ -17,6 +17,7 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <new>
 
@@ -167,6 +168,10 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
                      const float* x_scale, const float* w_scale) {
     if (!out || M < 1 || N < 1 || K < 1) return CudaStatus::bad_argument;
     if (kind == LtKind::fp8 && (!x_scale || !w_scale)) return CudaStatus::bad_argument;
+    // cuBLASLt's FP8 kernels refuse (NOT_SUPPORTED, at cublasLtMatmul only) scale pointers that
+    // are merely 4-byte aligned: seen on an H200 with cuBLAS 13, where scales 4 bytes apart
+    // failed every algorithm and the same scales 256 bytes apart ran. Ask for 16.
+    if (kind == LtKind::fp8 && (((uintptr_t)x_scale | (uintptr_t)w_scale) & 15u) != 0) return CudaStatus::bad_argument;
     t_last_status = 0;
     *out = nullptr;
     LtGemm* g = new (std::nothrow) LtGemm;

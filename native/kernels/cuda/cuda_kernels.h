@@ -142,7 +142,8 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
                      const float* x_scale = nullptr, const float* w_scale = nullptr);
 void lt_destroy(LtGemm* g);
 // fp16 / bf16: a_scale.. unused. fp8: x_scale, w_scale = device float* per-tensor scales
-// (value = e4m3 x scale). int8: x_scale = device float[M] per-row, w_scale = device float[N]
+// (value = e4m3 x scale), each 16-byte aligned (bad_argument otherwise: cuBLASLt refuses
+// 4-byte-aligned scale pointers at run time). int8: x_scale = device float[M] per-row, w_scale = device float[N]
 // per-channel, and acc32 = device int32 M x N scratch.
 CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float* x_scale, const float* w_scale,
                   int32_t* acc32, cudaStream_t stream);
