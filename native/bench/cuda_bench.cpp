@@ -569,15 +569,15 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             cuda::wq_set_split_override(0);
             cuda::wq_set_pdl(true);
-            {   // The MMA kernel on the same launch (the streaming kernel's predecessor at M <= 16).
-                cuda::wq_set_stream_max_m(0);
+            for (int mode : {16, 0}) {   // each kernel forced on the same launch (pdl on, auto split)
+                cuda::wq_set_stream_max_m(mode, mode);
                 Stats x;
                 int r2 = 0;
                 const bool ok = time_graph(ts, launch, &x, &r2);
-                cuda::wq_set_stream_max_m(16);
+                cuda::wq_set_stream_max_m(-1, -1);
                 if (!ok) return false;
                 char cell[64];
-                snprintf(cell, sizeof(cell), "  mma path (pdl on, auto split): %.2f", x.med);
+                snprintf(cell, sizeof(cell), "  %s path (pdl on, auto split): %.2f", mode ? "stream" : "mma", x.med);
                 line += cell;
             }
             c.progress(line);

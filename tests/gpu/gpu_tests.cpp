@@ -6,7 +6,7 @@
 //                              shapes; M = 1..130; g32/64/128/256/per-channel; zeros on/off)
 //   qbench_gpu_tests --small   small shapes only: quick, and what compute-sanitizer runs
 //   qbench_gpu_tests --tiny    three small shapes, four batches (a smoke test; 128x1024 at split 1
-//                              runs the cp.async ring past its first wrap; M = 1 and 9 take the
+//                              runs the cp.async ring past its first wrap; M = 1 and 9 run the
 //                              streaming kernel's 8- and 16-row variants)
 //   --no-lt                    only our kernels (W4A16 / W8A16): what compute-sanitizer checks
 //
@@ -15,7 +15,7 @@
 // max |y - ref| / max |ref| <= tolerance over the checked columns (all columns for N <= 1152,
 // else 12 windows of 16); a second launch gives bit-identical Y (split-K is deterministic and
 // the workspace counters reset themselves); plus the error codes of unsupported formats.
-// M <= 16 runs the streaming kernel (the default path) and then the MMA kernel on the same data.
+// M <= 16 also runs the streaming kernel and the MMA kernel forced, on the same data.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -250,15 +250,19 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         check(name + " split 1", yh, M, N, cols, ref, 4e-3, dec_fp16);
         if (M <= 16) {
-            // M <= 16 takes the streaming kernel above; the MMA kernel must stay right for it too.
-            cuda::wq_set_stream_max_m(0);
-            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus s2 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
-            cuda::wq_set_stream_max_m(16);
-            if (s2 != CudaStatus::ok) { fail(name + " mma path: launch failed"); continue; }
-            CK(cudaDeviceSynchronize());
-            CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name + " mma path", yh, M, N, cols, ref, 4e-3, dec_fp16);
+            // Both kernels at every M <= 16, whichever the planner picked above: the streaming
+            // kernel forced on, then off.
+            for (int mode : {16, 0}) {
+                cuda::wq_set_stream_max_m(mode, mode);
+                CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                const CudaStatus s2 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                cuda::wq_set_stream_max_m(-1, -1);
+                const std::string nm2 = name + (mode ? " stream path" : " mma path");
+                if (s2 != CudaStatus::ok) { fail(nm2 + ": launch failed"); continue; }
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                check(nm2, yh, M, N, cols, ref, 4e-3, dec_fp16);
+            }
         }
     }
 }

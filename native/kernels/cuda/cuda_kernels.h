@@ -88,8 +88,9 @@ struct WqPlan {
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
 };
-// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). M <= 16 takes the
-// streaming kernel unless its K is too long for it (more than 32 splits of 11 k-stages).
+// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). Small M takes the
+// streaming kernel (see wq_set_stream_max_m) unless its K is too long for it (more than 32
+// splits of 11 k-stages).
 CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 
 // Device workspace for launches of up to max_m rows: split-K partial sums and the per-tile
@@ -109,10 +110,12 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    2 the evict-first policy as a constant. ptxas 13.0 miscompiles the hinted cp.async in our
 //    k loop ("illegal instruction" on H200, see wna16.cu), so 1 and 2 are for newer
 //    toolchains and for the experiment in tests/gpu/device_run.sh; only M <= 32 has them.
-//  * streaming threshold: launches of M <= this (at most 16, the default) take the streaming
-//    kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel (the tests run both).
+//  * streaming thresholds: launches of M <= m4 (INT4) or m8 (INT8), at most 16, take the
+//    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
+//    the default (INT4 M <= 2, INT8 never: what the H200 measurements favour, see wna16.cu).
+//    The tests run both kernels at every M <= 16.
 void wq_set_split_override(int splits);
-void wq_set_stream_max_m(int m);
+void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
 

@@ -835,7 +835,13 @@ void fill_row(int b) {
 // The streaming kernels (M <= 16): bits (0: 4, 1: 8) x rows (0: 8, 1: 16) x scale rows per
 // group (0: group 32, 1: group 64, 2: group >= 128 or per-channel) x zp x grouped.
 KernelInfo g_stream[2][2][3][2][2];
-int g_stream_max_m = kStreamMaxM;   // wq_set_stream_max_m
+// wq_set_stream_max_m: the largest M that takes the streaming kernel, per bit width. Defaults
+// from the H200 run 20261126t204118z (docs/cuda-kernels.md), where the threshold was 16 for
+// both: INT4 at M = 1 was 0.97-1.06x of the MMA kernel's time (better on 2 of 3 shapes, the
+// decode step 1.82 vs 1.96 ms), but M = 4..16 and every INT8 launch were slower than with
+// the MMA kernel (M = 16: 20.8 vs 15.0 us on 11008x4096). So: INT4 up to M = 2, INT8 never.
+constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
+int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
 KernelInfo stream_info() {
@@ -1069,7 +1075,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     p.n_tiles = l.n / kNTile;
     p.k_stages = l.k / kKTile;
     p.sms = g_sms;
-    if (rows <= std::min(g_stream_max_m, kStreamMaxM)) {
+    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
         const KernelInfo& k = stream_kernel_for(l, rows);
         const int R = stream_rows(rows);
         const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
@@ -1097,7 +1103,10 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
 }
 
 void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
-void wq_set_stream_max_m(int m) { g_stream_max_m = std::min(std::max(m, 0), kStreamMaxM); }
+void wq_set_stream_max_m(int m4, int m8) {
+    g_stream_max_m[0] = m4 < 0 ? kStreamDefaultM4 : std::min(m4, kStreamMaxM);
+    g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
+}
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
