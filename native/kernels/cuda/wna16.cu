@@ -12,9 +12,10 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (docs/cuda-kernels.md): 4 stages of 8 KiB are too few bytes in flight
-//    to cover HBM latency at batch 1 (W4 reaches 42-56% of the copy probe, W8 with 16 KiB
-//    stages 73-98%): a deeper ring for M <= 32 is the first thing to tune.
+//    Measured on an H200 (docs/cuda-kernels.md): W4 reaches 42-60% of the copy probe at batch 1.
+//    The streaming kernel further down (M <= 16, 2-4x the bytes in flight) was hardly faster:
+//    what both kernels pay is the split-K epilogue (dependent L2 round trips growing with
+//    M x splits), the next thing to fix.
 //  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
 //    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
 //    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
@@ -584,6 +585,11 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //
 //   S (split-K) is chosen on the host so n_tiles x S CTAs fill whole waves and each CTA's
 //   activation slice fits 48 KiB; partial sums are reduced in split order as in the MMA kernel.
+//
+//   Measured (H200, docs/cuda-kernels.md): correct everywhere, INT4 at M = 1-2 3-22% faster than
+//   the MMA kernel on most formats, but slower at M >= 4 and for INT8, where the split-K
+//   epilogue (shared with the MMA kernel) and the 16-row staging cost more than the deeper ring
+//   gains. Hence the planner's default: this kernel for INT4 at M <= 2 only.
 
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
