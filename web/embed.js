@@ -67,6 +67,9 @@
     canvas.setAttribute("aria-label", "qbench: quantization latency, accuracy and cost calculator");
     canvas.style.cssText = "display:block;width:100%;height:" + height + "px;outline:none;touch-action:none";
     canvas.oncontextmenu = function (e) { e.preventDefault(); };
+    // SDL cancels mousedown (preventDefault), which also cancels the browser's focus-on-click: focus
+    // the canvas ourselves, or keys (text fields, Ctrl+click, navigation) never reach the widget.
+    canvas.addEventListener("pointerdown", function () { if (document.activeElement !== canvas) canvas.focus({ preventScroll: true }); });
     var status = document.createElement("div");
     status.className = "qbench-status";
     status.setAttribute("role", "alert");

@@ -9,6 +9,46 @@ namespace qb::native {
 
 namespace fs = std::filesystem;
 
+static void sort_index(std::vector<ResultsIndexEntry>& index) {
+    std::sort(index.begin(), index.end(), [](const ResultsIndexEntry& a, const ResultsIndexEntry& b) {
+        return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.run_id < b.run_id;
+    });
+}
+
+// Every run in `dir` (index.json excepted), validated, with the file name it must have.
+static bool read_runs(const std::string& dir, std::vector<std::pair<std::string, Results>>* runs, std::string* error) {
+    std::vector<std::string> names;
+    if (!list_json_files(dir, &names, error)) return false;
+    for (const std::string& n : names) {
+        if (n == "index.json") continue;
+        std::string t, err;
+        Results r;
+        std::vector<DataError> e;
+        const std::string path = (fs::path(dir) / n).string();
+        if (!read_text_file(path, &t, &err)) { *error = err; return false; }
+        if (!parse_results(t, path, &r, &e)) {
+            *error = "existing run " + e.front().str() + "; fix or remove it before publishing";
+            return false;
+        }
+        if (r.run_id + ".json" != n) {
+            *error = "existing file " + path + " holds run_id '" + r.run_id + "' (files are named <run_id>.json)";
+            return false;
+        }
+        runs->push_back({n, std::move(r)});
+    }
+    return true;
+}
+
+bool rebuild_results_index(const std::string& dir, int* runs, std::string* err) {
+    std::vector<std::pair<std::string, Results>> all;
+    if (!read_runs(dir, &all, err)) return false;
+    std::vector<ResultsIndexEntry> index;
+    for (const auto& [n, r] : all) index.push_back(index_entry(r, n));
+    sort_index(index);
+    *runs = (int)index.size();
+    return write_file_atomic((fs::path(dir) / "index.json").string(), results_index_json(index), err);
+}
+
 PublishOutcome publish_results(const std::string& text, const std::string& name, const std::string& dir) {
     PublishOutcome out;
     std::vector<DataError> errs;
@@ -22,25 +62,11 @@ PublishOutcome publish_results(const std::string& text, const std::string& name,
     if (!fs::exists(dir, ec)) {
         if (!fs::create_directories(dir, ec)) { out.error = "cannot create " + dir + ": " + ec.message(); return out; }
     }
-    std::vector<std::string> names;
-    if (!list_json_files(dir, &names, &out.error)) return out;
     const std::string fp = results_fingerprint(run);
+    std::vector<std::pair<std::string, Results>> existing;
+    if (!read_runs(dir, &existing, &out.error)) return out;
     std::vector<ResultsIndexEntry> index;
-    for (const std::string& n : names) {
-        if (n == "index.json") continue;
-        std::string t, err;
-        Results r;
-        std::vector<DataError> e;
-        const std::string path = (fs::path(dir) / n).string();
-        if (!read_text_file(path, &t, &err)) { out.error = err; return out; }
-        if (!parse_results(t, path, &r, &e)) {
-            out.error = "existing run " + e.front().str() + "; fix or remove it before publishing";
-            return out;
-        }
-        if (r.run_id + ".json" != n) {
-            out.error = "existing file " + path + " holds run_id '" + r.run_id + "' (files are named <run_id>.json)";
-            return out;
-        }
+    for (const auto& [n, r] : existing) {
         if (r.run_id == run.run_id) out.duplicate_of = n;
         else if (results_fingerprint(r) == fp && out.duplicate_of.empty()) out.duplicate_of = n;
         index.push_back(index_entry(r, n));
@@ -54,9 +80,7 @@ PublishOutcome publish_results(const std::string& text, const std::string& name,
     std::string err;
     if (!write_file_atomic((fs::path(dir) / out.file).string(), results_json(run), &err)) { out.error = err; return out; }
     index.push_back(index_entry(run, out.file));
-    std::sort(index.begin(), index.end(), [](const ResultsIndexEntry& a, const ResultsIndexEntry& b) {
-        return a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.run_id < b.run_id;
-    });
+    sort_index(index);
     if (!write_file_atomic((fs::path(dir) / "index.json").string(), results_index_json(index), &err)) {
         out.error = err + " (the run file was written; the next publish rebuilds the index)";
         return out;

@@ -28,6 +28,10 @@ struct PublishOutcome {
 // `text` is the run (already read); `name` names it in error messages.
 PublishOutcome publish_results(const std::string& text, const std::string& name, const std::string& dir);
 
+// Rewrites <dir>/index.json from the runs in the directory (atomically); the server calls it
+// after storing an upload. False (and *err) if a run file is invalid: the index is left as it was.
+bool rebuild_results_index(const std::string& dir, int* runs, std::string* err);
+
 struct UploadOutcome {
     bool ok = false;
     bool bad_input = false;          // the file, URL or token was rejected before any request

@@ -29,7 +29,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "publish.h"
 #include "results_check.h"
+#include "results_json.h"
 #include "static_files.h"
 #include "store.h"
 
@@ -491,7 +493,7 @@ struct Server::Impl {
         std::error_code ec;
         for (fs::directory_iterator it(results_dir(), ec), end; !ec && it != end; it.increment(ec)) {
             const std::string name = it->path().filename().string();
-            if (!name.empty() && name.front() != '.' && ends_with(name, ".json") && it->is_regular_file(ec)) ++n;
+            if (!name.empty() && name.front() != '.' && ends_with(name, ".json") && name != "index.json" && it->is_regular_file(ec)) ++n;
         }
         return n;
     }
@@ -555,6 +557,14 @@ struct Server::Impl {
             for (const ResultsProblem& p : problems) list.push_back(p.str());
             return reply(res, 400, json{{"error", "not a valid qbench.results v1 document: " + problems.front().str()}, {"problems", list}});
         }
+        // The canonical reader (shared/results_json) has the last word, so that everything stored
+        // here is what publish, calibrate and the widget read.
+        {
+            qb::Results parsed;
+            std::vector<qb::DataError> errs;
+            if (!qb::parse_results(body, "upload", &parsed, &errs))
+                return reply(res, 400, json{{"error", "not a valid qbench.results v1 document: " + errs.front().str()}});
+        }
         const std::string run_id = doc["run_id"].get<std::string>();
         if (!storable_run_id(run_id)) return fail(res, 400, "/run_id: must not start with '.'");
 
@@ -565,7 +575,13 @@ struct Server::Impl {
         });
         const std::string url = "/data/results/" + run_id + ".json";
         switch (out.kind) {
-        case StoreOutcome::stored: return reply(res, 201, json{{"stored", out.path.string()}, {"url", url}, {"run_id", run_id}});
+        case StoreOutcome::stored: {
+            // The widget finds runs through index.json: rebuild it from the directory.
+            int runs = 0;
+            std::string err;
+            if (!qb::native::rebuild_results_index(results_dir().string(), &runs, &err)) note("index.json not rebuilt: " + err);
+            return reply(res, 201, json{{"stored", out.path.string()}, {"url", url}, {"run_id", run_id}});
+        }
         case StoreOutcome::identical:
             return reply(res, 200, json{{"status", "already stored"}, {"stored", out.path.string()}, {"url", url}, {"run_id", run_id}});
         case StoreOutcome::conflict:

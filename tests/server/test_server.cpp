@@ -229,16 +229,16 @@ TEST_F(ServerTest, PathTraversalIsRejected) {
 TEST_F(ServerTest, UploadStoresTheRun) {
     RunningServer s(options());
     auto c = client(s);
-    const json doc = valid_run("2026-11-26_h100:run-1");
+    const json doc = valid_run("2026-11-26_h100-run-1");
     auto r = c.Post("/api/results", bearer(), doc.dump(), "application/json");
     ASSERT_TRUE(r);
     EXPECT_EQ(r->status, 201) << r->body;
     const json reply = body_json(r);
-    const fs::path stored = results() / "2026-11-26_h100:run-1.json";
+    const fs::path stored = results() / "2026-11-26_h100-run-1.json";
     EXPECT_EQ(fs::path(reply["stored"].get<std::string>()), stored);
-    EXPECT_EQ(reply["url"], "/data/results/2026-11-26_h100:run-1.json");
+    EXPECT_EQ(reply["url"], "/data/results/2026-11-26_h100-run-1.json");
     EXPECT_EQ(json::parse(read_file(stored)), doc);
-    auto back = c.Get("/data/results/2026-11-26_h100:run-1.json");
+    auto back = c.Get("/data/results/2026-11-26_h100-run-1.json");
     ASSERT_TRUE(back);
     EXPECT_EQ(back->status, 200);
     EXPECT_EQ(json::parse(back->body), doc);
@@ -416,7 +416,7 @@ TEST_F(ServerTest, ConcurrentUploadsLoseNothing) {
         threads.emplace_back([&, t] {
             auto c = client(s);
             for (int i = 0; i < kRuns; ++i) {
-                const json doc = valid_run("conc-" + std::to_string(t) + "-" + std::to_string(i), t * 100 + i);
+                const json doc = valid_run("conc-" + std::to_string(t) + "-" + std::to_string(i), t * 100 + i + 1);
                 auto r = c.Post("/api/results", bearer(), doc.dump(), "application/json");
                 if (r && r->status == 201) ++created;
             }
@@ -427,10 +427,15 @@ TEST_F(ServerTest, ConcurrentUploadsLoseNothing) {
         for (int i = 0; i < kRuns; ++i) {
             const std::string id = "conc-" + std::to_string(t) + "-" + std::to_string(i);
             const json stored = json::parse(read_file(results() / (id + ".json")), nullptr, false);
-            EXPECT_EQ(stored, valid_run(id, t * 100 + i)) << id;
+            EXPECT_EQ(stored, valid_run(id, t * 100 + i + 1)) << id;
         }
-    EXPECT_EQ(snapshot(results()).size(), size_t(kThreads * kRuns + 1));  // + seed-run; no temp files left
+    // + seed-run + index.json; no temp files left
+    EXPECT_EQ(snapshot(results()).size(), size_t(kThreads * kRuns + 2));
     EXPECT_EQ(body_json(client(s).Get("/api/health"))["results_count"], kThreads * kRuns + 1);
+    // The index the widget reads lists every stored run (rebuilt after each upload).
+    const json index = json::parse(read_file(results() / "index.json"), nullptr, false);
+    ASSERT_TRUE(index.is_object());
+    EXPECT_EQ(index["runs"].size(), size_t(kThreads * kRuns + 1));
 }
 
 // ---- POST /api/events ----------------------------------------------------------------------
