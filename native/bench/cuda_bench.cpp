@@ -537,8 +537,12 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         cuda::WqPlan p;
         if (cuda::wq_plan(l, M, &p) == CudaStatus::ok) {
             char buf[128];
-            snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM", p.m_blocks, p.n_tiles, p.splits, p.ctas,
-                     p.ctas_per_sm);
+            if (p.path == 1)
+                snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM", p.rows_staged, p.n_tiles, p.splits,
+                         p.ctas, p.ctas_per_sm);
+            else
+                snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM", p.m_blocks, p.n_tiles, p.splits, p.ctas,
+                         p.ctas_per_sm);
             m.plan = buf;
         }
         Timer t{c.s, copies, c.opt->launches, c.opt->replays, err};
@@ -553,7 +557,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             for (int pdl = 1; pdl >= 0; --pdl) {
                 cuda::wq_set_pdl(pdl != 0);
                 line += pdl ? "  pdl on:" : "  pdl off:";
-                for (int sp : {0, 1, 2, 3, 4, 6, 8, 12, 16}) {
+                for (int sp : {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32}) {
                     cuda::wq_set_split_override(sp);
                     Stats x;
                     int r2 = 0;
@@ -565,6 +569,17 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             cuda::wq_set_split_override(0);
             cuda::wq_set_pdl(true);
+            for (int mode : {16, 0}) {   // each kernel forced on the same launch (pdl on, auto split)
+                cuda::wq_set_stream_max_m(mode, mode);
+                Stats x;
+                int r2 = 0;
+                const bool ok = time_graph(ts, launch, &x, &r2);
+                cuda::wq_set_stream_max_m(-1, -1);
+                if (!ok) return false;
+                char cell[64];
+                snprintf(cell, sizeof(cell), "  %s path (pdl on, auto split): %.2f", mode ? "stream" : "mma", x.med);
+                line += cell;
+            }
             c.progress(line);
             c.rep->notes.push_back(line.substr(2));
         }
@@ -594,16 +609,19 @@ bool bench_w8a8(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& 
     if (!dev_alloc(wbytes * copies, &w, err) || !dev_alloc((size_t)a.M_max * N * 2, &y, err) ||
         !dev_alloc((size_t)a.M_max * K, &xq, err) || !dev_alloc((size_t)a.M_max * 4, &sx, err) ||
         !dev_alloc((size_t)N * 4, &sw, err) || !dev_alloc(fp8 ? 4 : (size_t)a.M_max * N * 4, &acc, err) ||
-        !dev_alloc(8, &scal, err))
+        !dev_alloc(512, &scal, err))
         return false;
     QB_CK(cudaMemcpy(w.get(), h.q.data(), wbytes, cudaMemcpyHostToDevice));
     for (int i = 1; i < copies; ++i)
         QB_CK(cudaMemcpy(static_cast<uint8_t*>(w.get()) + wbytes * i, w.get(), wbytes, cudaMemcpyDeviceToDevice));
     QB_CK(cudaMemcpy(sw.get(), h.scales.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
-    const float sc[2] = {x_scale, w_scale};
-    QB_CK(cudaMemcpy(scal.get(), sc, 8, cudaMemcpyHostToDevice));
+    // The two per-tensor scales 256 bytes apart: each as aligned as its own allocation would be
+    // (cuBLASLt's FP8 kernels read them on the device; 4-byte neighbours were one suspect of
+    // the NOT_SUPPORTED seen on the H200).
     const float* d_xs = static_cast<const float*>(scal.get());
-    const float* d_ws = d_xs + 1;
+    const float* d_ws = d_xs + 64;
+    QB_CK(cudaMemcpy(scal.get(), &x_scale, 4, cudaMemcpyHostToDevice));
+    QB_CK(cudaMemcpy(static_cast<uint8_t*>(scal.get()) + 256, &w_scale, 4, cudaMemcpyHostToDevice));
     // Activations, converted once for all batches (the largest M); the timed op is the GEMM
     // (+ the INT8 epilogue): activations are assumed quantized by the producing op.
     if (fp8) QB_CKS(cuda::convert_fp16_to_e4m3(a.x.get(), (size_t)a.M_max * K, d_xs, static_cast<uint8_t*>(xq.get()), c.s));
@@ -726,7 +744,7 @@ bool bench_decode(Ctx& c, const std::string& impl) {
     if (!dense && !f8)
         for (const Mat& m : mats) ws_bytes = std::max(ws_bytes, cuda::wq_workspace_bytes(m.l, 1));
     if (!dev_alloc(total, &w, err) || !dev_alloc(11008 * 2, &x, err) || !dev_alloc(22016 * 2, &y, err) ||
-        !dev_alloc(ws_bytes + 256, &ws, err) || !dev_alloc(8, &scal, err))
+        !dev_alloc(ws_bytes + 256, &ws, err) || !dev_alloc(512, &scal, err))
         return false;
     QB_CK(cudaMemset(ws.get(), 0, ws_bytes + 256));
     uint8_t* base = static_cast<uint8_t*>(w.get());
@@ -741,8 +759,9 @@ bool bench_decode(Ctx& c, const std::string& impl) {
                                     : device_fill(base + m.off + m.l.scale_offset, m.l.scale_bytes / 4, FillKind::f32_scale, 81, c.s));
         }
     ok = ok && device_fill(x.get(), 11008, f8 ? FillKind::e4m3 : FillKind::fp16_weight, 82, c.s);
-    const float sc[2] = {1.0f / 256, 0.0005f};
-    QB_CK(cudaMemcpy(scal.get(), sc, 8, cudaMemcpyHostToDevice));
+    const float sc[2] = {1.0f / 256, 0.0005f};   // x scale at byte 0, w scale at byte 256
+    QB_CK(cudaMemcpy(scal.get(), sc, 4, cudaMemcpyHostToDevice));
+    QB_CK(cudaMemcpy(static_cast<uint8_t*>(scal.get()) + 256, sc + 1, 4, cudaMemcpyHostToDevice));
     if (!ok) { *err = "device fill failed"; return false; }
     const float* d_xs = static_cast<const float*>(scal.get());
     size_t i = 0;
@@ -751,7 +770,7 @@ bool bench_decode(Ctx& c, const std::string& impl) {
             Mat& m = mats[i++];
             if (dense || f8) {
                 if (cuda::lt_create(dense ? cuda::LtKind::fp16 : cuda::LtKind::fp8, 1, L.n, L.k, c.lt_ws, c.lt_ws_bytes, &m.g,
-                                    f8 ? d_xs : nullptr, f8 ? d_xs + 1 : nullptr) != CudaStatus::ok) {
+                                    f8 ? d_xs : nullptr, f8 ? d_xs + 64 : nullptr) != CudaStatus::ok) {
                     for (Mat& mm : mats) cuda::lt_destroy(mm.g);
                     c.rep->notes.push_back("decode " + impl + ": cuBLASLt has no algorithm at M=1; skipped");
                     return true;
@@ -765,7 +784,7 @@ bool bench_decode(Ctx& c, const std::string& impl) {
                 const Mat& m = mats[j++];
                 (void)L;
                 CudaStatus s;
-                if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 1, nullptr, c.s);
+                if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
                 else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s);
                 if (s != CudaStatus::ok) return false;
             }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -15,8 +15,22 @@ if ldd ./qbench-native | grep -q "not found"; then
   [ -n "$lib" ] && export LD_LIBRARY_PATH=$(dirname "$lib"):${LD_LIBRARY_PATH:-}
   ldd ./qbench-native | grep -i cublas
 fi
+# cpp-httplib (and brotli) of the build machine travel in ./lib when the GPU machine has none.
+if ldd ./qbench-native | grep -q "not found" && [ -d ./lib ]; then
+  export LD_LIBRARY_PATH=$PWD/lib:${LD_LIBRARY_PATH:-}
+  ldd ./qbench-native | grep "not found"
+fi
 gpu=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr 'A-Z ' 'a-z-' | tr -cd 'a-z0-9-')
-if [ "$mode" = smoke ]; then
+if [ "$mode" = quick ]; then
+  # Correctness of every kernel on small shapes (cuBLASLt errors logged: the FP8 diagnosis),
+  # memcheck of our kernels, then M = 1 / 4 / 16 timings, the split sweep and the decode step.
+  CUBLASLT_LOG_LEVEL=1 ./qbench_gpu_tests --tiny 2>&1 | tee "$OUT/tests-tiny.txt" | grep -v "^ok " | tail -40
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -4 "$OUT/sanitizer.txt"
+  timeout 300 ./qbench-native bench --backend cuda --batches 1,4,16 --no-group-sweep --no-cold --split-sweep --replays 10 \
+    --out "$OUT/quick-$gpu.json" > "$OUT/quick-bench.txt" 2>&1
+  echo "bench exit $?"; grep -v "^  sweep" "$OUT/quick-bench.txt" | tail -90; grep "sweep" "$OUT/quick-bench.txt" | cut -c1-400
+elif [ "$mode" = smoke ]; then
   ./qbench_gpu_tests --tiny
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -12 "$OUT/sanitizer.txt"
@@ -31,26 +45,16 @@ elif [ "$mode" = mid ]; then
   timeout 200 python3 torch_peer.py --out "$OUT/torch-mid-$gpu.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-mid-$gpu.json" --results "$OUT/mid-$gpu.json" --out "$OUT/mid-$gpu.json"
 else
-  # 1. Correctness first, quickly (includes the steady state of the cp.async ring).
-  ./qbench_gpu_tests --tiny
-  # 2. The L2 evict-first hint on the weight loads, in separate processes (ptxas 13.0 miscompiles
-  #    it in our k loop: an "illegal instruction" must not take the main run down).
-  hint=0
-  for h in 1 2; do
-    if QB_WQ_L2_HINT=$h timeout 60 ./qbench_gpu_tests --tiny --no-lt > "$OUT/hint$h.txt" 2>&1; then hint=$h; fi
-    echo "L2 hint $h: $(tail -1 "$OUT/hint$h.txt")"
-  done
-  # 3. The benchmark (default: no hint), torch on the same GPU, merged.
-  timeout 420 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json"
-  timeout 100 python3 torch_peer.py --out "$OUT/torch-$gpu.json"
-  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json"
-  if [ "$hint" != 0 ]; then
-    QB_WQ_L2_HINT=$hint timeout 45 ./qbench-native bench --backend cuda --batches 1,16 --large-m none --no-decode --no-cold \
-      --no-group-sweep --out "$OUT/hint$hint-$gpu.json" | tail -30
-  fi
-  # 4. The full test grid and compute-sanitizer on our kernels (small shapes).
-  timeout 120 ./qbench_gpu_tests | tail -25
-  timeout 80 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
+  # 1. Correctness first, quickly (every kernel on small shapes, both W4A16 / W8A16 paths).
+  ./qbench_gpu_tests --tiny | grep -v "^ok " | tail -8
+  # 2. The benchmark (split sweep included), torch on the same GPU, merged.
+  timeout 320 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
+  echo "bench exit $?"; grep -v "^  sweep" "$OUT/bench.txt" | tail -150; grep "sweep" "$OUT/bench.txt" | cut -c1-600
+  timeout 90 python3 torch_peer.py --out "$OUT/torch-$gpu.json" 2>&1 | tail -30
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json" | tail -40
+  # 3. The full test grid and compute-sanitizer on our kernels (small shapes).
+  timeout 120 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
+  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi
 nvidia-smi -q | head -60 > "$OUT/smi.txt"

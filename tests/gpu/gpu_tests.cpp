@@ -5,8 +5,9 @@
 //   qbench_gpu_tests           the full grid (11008x4096, 4096x11008, 8192x28672 and small
 //                              shapes; M = 1..130; g32/64/128/256/per-channel; zeros on/off)
 //   qbench_gpu_tests --small   small shapes only: quick, and what compute-sanitizer runs
-//   qbench_gpu_tests --tiny    three small shapes, three batches (a smoke test; 128x1024 at split 1
-//                              runs the cp.async ring past its first wrap)
+//   qbench_gpu_tests --tiny    three small shapes, four batches (a smoke test; 128x1024 at split 1
+//                              runs the cp.async ring past its first wrap; M = 1 and 9 run the
+//                              streaming kernel's 8- and 16-row variants)
 //   --no-lt                    only our kernels (W4A16 / W8A16): what compute-sanitizer checks
 //
 // Exit status: 0 all passed, 1 a check failed, 77 no usable GPU (ctest reports a skip).
@@ -14,6 +15,7 @@
 // max |y - ref| / max |ref| <= tolerance over the checked columns (all columns for N <= 1152,
 // else 12 windows of 16); a second launch gives bit-identical Y (split-K is deterministic and
 // the workspace counters reset themselves); plus the error codes of unsupported formats.
+// M <= 16 also runs the streaming kernel and the MMA kernel forced, on the same data.
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -247,6 +249,21 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         check(name + " split 1", yh, M, N, cols, ref, 4e-3, dec_fp16);
+        if (M <= 16) {
+            // Both kernels at every M <= 16, whichever the planner picked above: the streaming
+            // kernel forced on, then off.
+            for (int mode : {16, 0}) {
+                cuda::wq_set_stream_max_m(mode, mode);
+                CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                const CudaStatus s2 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                cuda::wq_set_stream_max_m(-1, -1);
+                const std::string nm2 = name + (mode ? " stream path" : " mma path");
+                if (s2 != CudaStatus::ok) { fail(nm2 + ": launch failed"); continue; }
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                check(nm2, yh, M, N, cols, ref, 4e-3, dec_fp16);
+            }
+        }
     }
 }
 
@@ -381,10 +398,13 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (((b >> 3) & 0xf) == 0xf) b &= 0xf7;
         }
         const float sc[2] = {1.0f / 256, 0.0005f};
-        Dev dw(w.size()), dx8((size_t)maxM * K), dsc(8);
+        Dev dw(w.size()), dx8((size_t)maxM * K), dsc(512);
         CK(cudaMemcpy(dw.p, w.data(), w.size(), cudaMemcpyHostToDevice));
-        CK(cudaMemcpy(dsc.p, sc, 8, cudaMemcpyHostToDevice));
+        // x scale at byte 0, w scale at byte 256 (each as aligned as its own allocation).
+        CK(cudaMemcpy(dsc.p, sc, 4, cudaMemcpyHostToDevice));
+        CK(cudaMemcpy(static_cast<uint8_t*>(dsc.p) + 256, sc + 1, 4, cudaMemcpyHostToDevice));
         const float* xs = static_cast<const float*>(dsc.p);
+        const float* ws = xs + 64;
         if (cuda::convert_fp16_to_e4m3(a.d->p, (size_t)maxM * K, xs, static_cast<uint8_t*>(dx8.p), nullptr) != CudaStatus::ok) {
             fail("convert_fp16_to_e4m3");
             return;
@@ -401,13 +421,13 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
         for (int M : batches) {
             const std::string name = "cublaslt-fp8 " + std::to_string(N) + "x" + std::to_string(K) + " M=" + std::to_string(M);
             cuda::LtGemm* g = nullptr;
-            if (cuda::lt_create(cuda::LtKind::fp8, M, N, K, ltws.p, 32 << 20, &g, xs, xs + 1) != CudaStatus::ok) {
+            if (cuda::lt_create(cuda::LtKind::fp8, M, N, K, ltws.p, 32 << 20, &g, xs, ws) != CudaStatus::ok) {
                 std::printf("note %s: cuBLASLt has no FP8 algorithm for this shape, cublas status %d (skipped)\n", name.c_str(),
                             cuda::lt_last_status(nullptr));
                 continue;
             }
             CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus s = cuda::lt_run(g, dx8.p, dw.p, y.p, xs, xs + 1, nullptr, nullptr);
+            const CudaStatus s = cuda::lt_run(g, dx8.p, dw.p, y.p, xs, ws, nullptr, nullptr);
             CK(cudaDeviceSynchronize());
             const int lst = cuda::lt_last_status(g);
             const std::string algo = cuda::lt_algo_desc(g);
@@ -415,7 +435,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (s != CudaStatus::ok) { fail(name + ": lt_run, cublas status " + std::to_string(lst) + " " + algo); continue; }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name, yh, M, N, cols, ref, 1e-2, dec_fp16);
+            if (check(name, yh, M, N, cols, ref, 1e-2, dec_fp16)) std::printf("ok %s: %s\n", name.c_str(), algo.c_str());
         }
     }
 }
@@ -446,7 +466,7 @@ int main(int argc, char** argv) {
     const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}
                                              : std::vector<S>{{128, 128}, {256, 384}, {384, 256}, {640, 1152}, {1152, 640}};
     const std::vector<S> big_shapes = {{11008, 4096}, {4096, 11008}, {8192, 28672}};
-    const std::vector<int> small_batches = tiny    ? std::vector<int>{1, 17, 130}
+    const std::vector<int> small_batches = tiny    ? std::vector<int>{1, 9, 17, 130}
                                            : small ? std::vector<int>{1, 5, 16, 17, 40, 64, 100, 130}
                                                  : std::vector<int>{1, 2, 3, 4, 8, 16, 17, 32, 33, 64, 65, 100, 128, 130};
     const std::vector<int> big_batches = {1, 2, 4, 8, 16, 32, 64, 128};

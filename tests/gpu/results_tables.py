@@ -26,8 +26,8 @@ def main():
     cols = [("cuBLASLt FP16", "cublaslt-fp16", 16, 0, False), ("torch F.linear FP16", "torch-linear-fp16", 16, 0, False),
             ("qbench W4A16 g128", "qbench-mma", 4, 128, False), ("qbench W4A16 g128 +zero", "qbench-mma", 4, 128, True),
             ("torch int4pack g128 (bf16)", "torch-int4pack-g128", 4, 128, True), ("qbench W8A16", "qbench-mma", 8, 0, False),
-            ("torch int8pack", "torch-int8pack", 8, 0, False), ("cuBLASLt INT8 W8A8", "cublaslt-int8", 8, 0, False),
-            ("cuBLASLt BF16", "cublaslt-bf16", 16, 0, False)]
+            ("torch int8pack", "torch-int8pack", 8, 0, False), ("cuBLASLt FP8 W8A8", "cublaslt-fp8", 8, 0, False),
+            ("cuBLASLt INT8 W8A8", "cublaslt-int8", 8, 0, False), ("cuBLASLt BF16", "cublaslt-bf16", 16, 0, False)]
     for s in shapes:
         Ms = sorted({m["m"] for m in ms if m["shape"] == s})
         print(f"#### {s} (N x K)\n")

@@ -17,6 +17,7 @@
 #include <cuda_fp16.h>
 #include <cuda_fp8.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <new>
 
@@ -37,6 +38,7 @@ struct LtGemm {
     size_t workspace_bytes = 0;
     const float* x_scale = nullptr;   // fp8: the scale pointers the descriptor holds
     const float* w_scale = nullptr;
+    int fp8_variant = 0;              // fp8: which descriptor variant is in use (see fp8_variant_desc)
     int last_status = 0;              // cublasStatus_t of the last failed call (0: none)
     char desc[160] = {};
 };
@@ -101,6 +103,45 @@ __global__ void fp16_to_e4m3(const __half* __restrict__ X, size_t count, const f
 
 namespace {
 void set_algo(LtGemm* g, int i);
+
+// FP8 descriptor variants, tried in this order when cuBLASLt refuses every heuristic candidate
+// at run time (seen on an H200 with cuBLAS 13.0: NOT_SUPPORTED from cublasLtMatmul although the
+// heuristic offered algorithms): 0 fast accumulation (what TensorRT-LLM and vLLM run), 1 the
+// default split accumulation, 2 the same with the scale modes set explicitly to per-tensor
+// FP32 (CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F, as torch's _scaled_mm does).
+constexpr int kFp8Variants = 3;
+const char* fp8_variant_desc(int v) { return v == 0 ? "fast-accum" : v == 1 ? "no fast-accum" : "no fast-accum, scalar scale modes"; }
+
+// Sets the FP8 attributes of variant v and the scale pointers on g->op.
+bool set_fp8_attrs(LtGemm* g, int v) {
+    const int8_t fast = v == 0 ? 1 : 0;
+    bool ok = lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof(fast)));
+    if (v >= 2) {
+        const int32_t mode = CUBLASLT_MATMUL_MATRIX_SCALE_SCALAR_32F;
+        ok = ok && lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_MODE, &mode, sizeof(mode))) &&
+             lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_MODE, &mode, sizeof(mode)));
+    }
+    // The per-tensor scales (device pointers) are part of the descriptor the heuristic sees;
+    // A is W, B is X.
+    return ok && lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &g->w_scale, sizeof(g->w_scale))) &&
+           lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &g->x_scale, sizeof(g->x_scale)));
+}
+
+// Heuristic candidates for the current descriptor (up to 8, best first).
+bool query_algos(LtGemm* g) {
+    cublasLtMatmulPreference_t pref = nullptr;
+    int found = 0;
+    const bool ok = lt_ok(cublasLtMatmulPreferenceCreate(&pref)) &&
+                    lt_ok(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g->workspace_bytes,
+                                                               sizeof(g->workspace_bytes))) &&
+                    lt_ok(cublasLtMatmulAlgoGetHeuristic(g->handle, g->op, g->la, g->lb, g->lc, g->lc, pref, 8, g->cand, &found)) &&
+                    found > 0;
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    if (!ok) return false;
+    g->n_cand = found;
+    set_algo(g, 0);
+    return true;
+}
 }
 
 const char* lt_kind_name(LtKind k) {
@@ -127,6 +168,10 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
                      const float* x_scale, const float* w_scale) {
     if (!out || M < 1 || N < 1 || K < 1) return CudaStatus::bad_argument;
     if (kind == LtKind::fp8 && (!x_scale || !w_scale)) return CudaStatus::bad_argument;
+    // cuBLASLt's FP8 kernels refuse (NOT_SUPPORTED, at cublasLtMatmul only) scale pointers that
+    // are merely 4-byte aligned: seen on an H200 with cuBLAS 13, where scales 4 bytes apart
+    // failed every algorithm and the same scales 256 bytes apart ran. Ask for 16.
+    if (kind == LtKind::fp8 && (((uintptr_t)x_scale | (uintptr_t)w_scale) & 15u) != 0) return CudaStatus::bad_argument;
     t_last_status = 0;
     *out = nullptr;
     LtGemm* g = new (std::nothrow) LtGemm;
@@ -154,25 +199,16 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
               lt_ok(cublasLtMatrixLayoutCreate(&g->la, ab, K, N, K)) && lt_ok(cublasLtMatrixLayoutCreate(&g->lb, ab, K, M, K)) &&
               lt_ok(cublasLtMatrixLayoutCreate(&g->lc, cd, N, M, N));
     if (ok && kind == LtKind::fp8) {
-        const int8_t fast = 1;
-        ok = lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_FAST_ACCUM, &fast, sizeof(fast)));
-        // The per-tensor scales (device pointers) are part of the descriptor the heuristic sees;
-        // A is W, B is X.
-        ok = ok && lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale, sizeof(w_scale))) &&
-             lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale, sizeof(x_scale)));
+        // The first variant the heuristic has algorithms for.
+        ok = false;
+        for (int v = 0; v < kFp8Variants && !ok; ++v) {
+            g->fp8_variant = v;
+            ok = set_fp8_attrs(g, v) && query_algos(g);
+        }
+    } else {
+        ok = ok && query_algos(g);
     }
     if (!ok) { lt_destroy(g); return CudaStatus::cublas_error; }
-
-    cublasLtMatmulPreference_t pref = nullptr;
-    int found = 0;
-    ok = lt_ok(cublasLtMatmulPreferenceCreate(&pref)) &&
-         lt_ok(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &g->workspace_bytes,
-                                                    sizeof(g->workspace_bytes))) &&
-         lt_ok(cublasLtMatmulAlgoGetHeuristic(g->handle, g->op, g->la, g->lb, g->lc, g->lc, pref, 8, g->cand, &found)) && found > 0;
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
-    if (!ok) { lt_destroy(g); return CudaStatus::cublas_error; }
-    g->n_cand = found;
-    set_algo(g, 0);
     *out = g;
     return CudaStatus::ok;
 }
@@ -188,8 +224,9 @@ void set_algo(LtGemm* g, int i) {
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof(tile), &w);
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof(stages), &w);
     cublasLtMatmulAlgoConfigGetAttribute(&g->algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof(splitk), &w);
-    snprintf(g->desc, sizeof(g->desc), "cublasLt algo %d tile-id %d stages-id %d splitK %d ws %zu%s", id, tile, stages, splitk,
-             g->cand[i].workspaceSize, i ? " (fallback)" : "");
+    snprintf(g->desc, sizeof(g->desc), "cublasLt algo %d tile-id %d stages-id %d splitK %d ws %zu%s%s%s", id, tile, stages, splitk,
+             g->cand[i].workspaceSize, i ? " (fallback)" : "", g->kind == LtKind::fp8 ? ", " : "",
+             g->kind == LtKind::fp8 ? fp8_variant_desc(g->fp8_variant) : "");
 }
 }  // namespace
 
@@ -201,11 +238,9 @@ CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float*
     if (!g || !X || !W || !Y) return CudaStatus::bad_argument;
     if (g->kind == LtKind::fp8 && (x_scale != g->x_scale || w_scale != g->w_scale)) {
         if (!x_scale || !w_scale) return CudaStatus::bad_argument;
-        if (!lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_A_SCALE_POINTER, &w_scale, sizeof(w_scale))) ||
-            !lt_ok(cublasLtMatmulDescSetAttribute(g->op, CUBLASLT_MATMUL_DESC_B_SCALE_POINTER, &x_scale, sizeof(x_scale))))
-            return g->last_status = t_last_status, CudaStatus::cublas_error;
         g->x_scale = x_scale;
         g->w_scale = w_scale;
+        if (!set_fp8_attrs(g, g->fp8_variant)) return g->last_status = t_last_status, CudaStatus::cublas_error;
     }
     // One matmul; if cuBLASLt rejects the chosen algorithm at run time, the next heuristic
     // candidate is tried (and kept).
@@ -220,8 +255,18 @@ CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float*
                                      g->workspace_bytes, stream)))
                 return true;
             g->last_status = t_last_status;
-            if (g->cur + 1 >= g->n_cand) return false;
-            set_algo(g, g->cur + 1);
+            if (g->cur + 1 < g->n_cand) {
+                set_algo(g, g->cur + 1);
+                continue;
+            }
+            // FP8: every candidate refused; the next descriptor variant with candidates, if any.
+            if (g->kind != LtKind::fp8) return false;
+            bool next = false;
+            while (!next && g->fp8_variant + 1 < kFp8Variants) {
+                ++g->fp8_variant;
+                next = set_fp8_attrs(g, g->fp8_variant) && query_algos(g);
+            }
+            if (!next) return false;
         }
     };
     if (g->kind == LtKind::int8) {

@@ -77,6 +77,9 @@ CudaStatus wq_shuffle(const QuantizedMatrix& w, const WqLayout& l, uint8_t* dst)
 
 // How a launch splits the work (computed by wq_plan; the bench prints it).
 struct WqPlan {
+    int path = 0;            // 0: the MMA kernel (cp.async ring, 8 warps per CTA); 1: the streaming
+                             // kernel for M <= 16 (weights straight into registers, 4 warps per CTA)
+    int rows_staged = 0;     // path 1: activation rows staged per CTA (8 or 16)
     int m_blocks = 1;        // 16-row MMA blocks per CTA: 1, 2, 4 or 8 (M <= 16, 32, 64, 128)
     int n_tiles = 0;         // N / 128
     int k_stages = 0;        // K / 128
@@ -85,7 +88,9 @@ struct WqPlan {
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
 };
-// M is the rows of one launch (the launcher runs M > 128 as chunks of 128).
+// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). Small M takes the
+// streaming kernel (see wq_set_stream_max_m) unless its K is too long for it (more than 32
+// splits of 11 k-stages).
 CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 
 // Device workspace for launches of up to max_m rows: split-K partial sums and the per-tile
@@ -95,7 +100,8 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 
 // Tuning and test knobs (process-wide, not thread-safe; set before launching):
-//  * split override: force the split-K factor (capped at K / 128 and 16); 0 = automatic. The
+//  * split override: force the split-K factor (capped at K / 128 and 16; the streaming kernel
+//    clamps it to [the fewest splits whose activation slice fits, 32]); 0 = automatic. The
 //    GPU tests use 1 to run long k loops on small shapes; the bench sweeps it.
 //  * PDL (programmatic dependent launch, sm_90): on by default. The kernel prefetches its
 //    first stages of weights before waiting for the previous kernel in the stream to finish,
@@ -104,7 +110,12 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    2 the evict-first policy as a constant. ptxas 13.0 miscompiles the hinted cp.async in our
 //    k loop ("illegal instruction" on H200, see wna16.cu), so 1 and 2 are for newer
 //    toolchains and for the experiment in tests/gpu/device_run.sh; only M <= 32 has them.
+//  * streaming thresholds: launches of M <= m4 (INT4) or m8 (INT8), at most 16, take the
+//    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
+//    the default (INT4 M <= 2, INT8 never: what the H200 measurements favour, see wna16.cu).
+//    The tests run both kernels at every M <= 16.
 void wq_set_split_override(int splits);
+void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
 
@@ -134,7 +145,8 @@ CudaStatus lt_create(LtKind kind, int M, int N, int K, void* workspace, size_t w
                      const float* x_scale = nullptr, const float* w_scale = nullptr);
 void lt_destroy(LtGemm* g);
 // fp16 / bf16: a_scale.. unused. fp8: x_scale, w_scale = device float* per-tensor scales
-// (value = e4m3 x scale). int8: x_scale = device float[M] per-row, w_scale = device float[N]
+// (value = e4m3 x scale), each 16-byte aligned (bad_argument otherwise: cuBLASLt refuses
+// 4-byte-aligned scale pointers at run time). int8: x_scale = device float[M] per-row, w_scale = device float[N]
 // per-channel, and acc32 = device int32 M x N scratch.
 CudaStatus lt_run(LtGemm* g, const void* X, const void* W, void* Y, const float* x_scale, const float* w_scale,
                   int32_t* acc32, cudaStream_t stream);

@@ -12,9 +12,10 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (docs/cuda-kernels.md): 4 stages of 8 KiB are too few bytes in flight
-//    to cover HBM latency at batch 1 (W4 reaches 42-56% of the copy probe, W8 with 16 KiB
-//    stages 73-98%): a deeper ring for M <= 32 is the first thing to tune.
+//    Measured on an H200 (docs/cuda-kernels.md): W4 reaches 42-60% of the copy probe at batch 1.
+//    The streaming kernel further down (M <= 16, 2-4x the bytes in flight) was hardly faster:
+//    what both kernels pay is the split-K epilogue (dependent L2 round trips growing with
+//    M x splits), the next thing to fix.
 //  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
 //    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
 //    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
@@ -549,6 +550,257 @@ template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
 template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
 template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
 
+// ============================================================================================
+// The small-M streaming kernel (M <= 16): weights straight from HBM into registers
+// ============================================================================================
+//
+// At M <= 16 a weight byte is used by at most 16 rows, so the layer is a weight stream and the
+// only thing that matters is how many bytes each SM keeps in flight. The cp.async ring of the
+// kernel above holds 3 stages of 8 KiB per CTA (INT4), too few to cover HBM latency (measured:
+// 42-56% of the copy probe at M = 1). This kernel drops the shared-memory staging of weights:
+//
+//  * One warp streams one 32-column strip of the shuffled layout, whose atoms along k are
+//    contiguous: one 16-byte ld.global.nc.L1::no_allocate per lane and atom is a fully
+//    coalesced 512-byte warp load of exactly the B fragments that lane needs (the same
+//    wq_shuffle layout as the MMA kernel: one weight buffer serves both paths).
+//  * A register ring of D k-stages (4 atoms = 128 k each) per warp: D x 2 KiB (INT4) in flight
+//    per warp, 16 warps per SM (4 CTAs of 4 warps at <= 128 registers): up to 128 KiB per SM.
+//    The ring is filled before griddepcontrol.wait (PDL), so a layer's weights start streaming
+//    while the previous layer drains.
+//  * The activations of the CTA's k range (R = 8 or 16 rows, rows >= M zero) are staged once in
+//    shared memory (rows padded by 16 bytes: conflict-free ldmatrix) and read as the A operand.
+//  * The product is still mma.sync.m16n8k16 with FP32 accumulation, fed by the same lop3
+//    dequantizers: identical numerics to the MMA kernel, and at M <= 16 the tensor core costs
+//    what a CUDA-core GEMV's conversions would (an FP32-accumulating FMA GEMV needs ~4
+//    instructions per weight, over the ~4 per weight an SM can issue at HBM speed).
+//
+//   CTA (tile t, split s) = 4 warps x 32 columns, k-stages [s KS/S, (s+1) KS/S):
+//
+//        k ->  stage i     stage i+1   ...                 registers of warp w:
+//   n  +-----------+-----------+-----                   [D stages][4 atoms] x 16 B
+//   |  | warp 0: strip 4t    ...                         ld.nc ... ld.nc  (D - 1..D stages in flight)
+//   v  | warp 1: strip 4t+1  ...                         dequant -> mma.m16n8k16 (A: ldmatrix of X in smem)
+//      | warp 2, warp 3 ...
+//      +-----------------------------
+//
+//   S (split-K) is chosen on the host so n_tiles x S CTAs fill whole waves and each CTA's
+//   activation slice fits 48 KiB; partial sums are reduced in split order as in the MMA kernel.
+//
+//   Measured (H200, docs/cuda-kernels.md): correct everywhere, INT4 at M = 1-2 3-22% faster than
+//   the MMA kernel on most formats, but slower at M >= 4 and for INT8, where the split-K
+//   epilogue (shared with the MMA kernel) and the 16-row staging cost more than the deeper ring
+//   gains. Hence the planner's default: this kernel for INT4 at M <= 2 only.
+
+constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
+constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
+constexpr int kStreamMaxSplits = 32;
+constexpr int kStreamMaxM = 16;
+
+// 16 bytes of weights that are read exactly once: no L1 allocation (and nothing else to keep).
+__device__ __forceinline__ uint4 ld_stream(const void* p) {
+    uint4 r;
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+                 : "l"(p));
+    return r;
+}
+
+__device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
+    return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
+}
+
+// Template parameters:
+//   BITS     4 or 8
+//   R        activation rows staged in shared memory: 8 (M <= 8) or 16 (M <= 16)
+//   D        k-stages in the per-warp register ring
+//   GA       atoms (32 k) per scale / zero row: 1 (group 32), 2 (group 64), 4 (group >= 128
+//            or per-channel); a stage of 4 atoms needs 4 / GA rows
+//   ZP       zero points; GROUPED: group scales applied before the MMA (else per-channel FP32
+//            scales on the accumulators)
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
+__global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args a) {
+    extern __shared__ __align__(128) uint8_t smem[];
+    constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
+    constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
+    constexpr int SR = (GROUPED || ZP) ? 4 / GA : 0;    // scale / zero rows per stage
+    constexpr int SRA = SR > 0 ? SR : 1;
+    static_assert(R == 8 || R == 16, "8 or 16 activation rows");
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int g = lane >> 2, t = lane & 3;
+    const int tile = blockIdx.x / a.splits, split = blockIdx.x % a.splits;
+    const int s_begin = (int)((long long)split * a.k_stages / a.splits);
+    const int s_end = (int)((long long)(split + 1) * a.k_stages / a.splits);
+    const int n_iter = s_end - s_begin;
+    const int sp = tile * (kNTile / kAtomN) + warp;   // this warp's strip
+    const int atoms_k = a.K / kAtomK;
+    const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
+    const int row_bytes = n_iter * kKTile * 2 + 16;   // padded activation row in shared memory
+
+    uint4 wr[D][4][NV];
+    uint2 sr[D][SRA];
+    uint32_t zr[D][SRA];
+
+    // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
+    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRA], uint32_t (&z)[SRA], int i) {
+        const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
+#pragma unroll
+        for (int at = 0; at < 4; ++at)
+#pragma unroll
+            for (int v = 0; v < NV; ++v) w[at][v] = ld_stream(p + at * ATOM_BYTES + 16 * v);
+#pragma unroll
+        for (int r = 0; r < SR; ++r) {
+            const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
+            if constexpr (GROUPED)
+                s[r] = __ldg(reinterpret_cast<const uint2*>(a.scales + (size_t)grow * a.N + sp * 32 + g * 4));
+            if constexpr (ZP)
+                z[r] = __ldg(reinterpret_cast<const unsigned short*>(a.zeros + ((size_t)grow * (a.N / kAtomN) + sp) * 16 + g * 2));
+        }
+    };
+
+    float acc[4][4];
+#pragma unroll
+    for (int j = 0; j < 4; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+
+    // Prologue: the weight ring first (constant data), then wait for the previous kernel and
+    // stage the activations of the whole k range.
+    launch_dependents();
+#pragma unroll
+    for (int d = 0; d < D; ++d)
+        if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
+    wait_prior_grid();
+    {
+        const int cpr = n_iter * kKTile / 8;   // 16-byte chunks per row
+        const __half* xs = a.X + (size_t)s_begin * kKTile;
+        for (int idx = tid; idx < R * cpr; idx += kStreamThreads) {
+            const int r = idx / cpr, c = idx % cpr;
+            const bool on = r < a.M;
+            cp_async16_zfill(smem + r * row_bytes + c * 16, xs + (size_t)(on ? r : 0) * a.K + c * 8, on ? 16 : 0);
+        }
+        cp_async_commit();
+        cp_async_wait<0>();
+        __syncthreads();
+    }
+
+    // Lane l gives ldmatrix the address of row (l & 7) of 8x8 matrix l >> 3, i.e. of k octet
+    // l >> 3 of an atom: the four matrices are a0 / a2 of k16 step 0 and a0 / a2 of step 1.
+    const uint8_t* const xrow0 = smem + (lane & 7) * row_bytes + (lane >> 3) * 16;
+    const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
+
+    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRA], const uint32_t (&z)[SRA], int i) {
+#pragma unroll
+        for (int at = 0; at < 4; ++at) {
+            const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
+            uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
+            ldmatrix_x4(lo, xrow0 + koff);
+            if constexpr (R == 16) ldmatrix_x4(hi, xrow8 + koff);
+            uint32_t sc[4], zl[4];
+#pragma unroll
+            for (int j = 0; j < 4; ++j) zl[j] = kSym4Lo;
+            if constexpr (SR > 0) {
+                const int r = at / GA;
+                if constexpr (ZP) {
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) zl[j] = (0x6400u | ((z[r] >> (4 * j)) & 0xfu)) * 0x00010001u;   // half2(1024 + z)
+                }
+                if constexpr (GROUPED) {
+                    sc[0] = h2u(__low2half2(u2h(s[r].x)));
+                    sc[1] = h2u(__high2half2(u2h(s[r].x)));
+                    sc[2] = h2u(__low2half2(u2h(s[r].y)));
+                    sc[3] = h2u(__high2half2(u2h(s[r].y)));
+                }
+            }
+#pragma unroll
+            for (int st = 0; st < 2; ++st) {
+                const uint32_t af[4] = {lo[2 * st], hi[2 * st], lo[2 * st + 1], hi[2 * st + 1]};
+#pragma unroll
+                for (int j = 0; j < 4; ++j) {
+                    uint32_t b[2];
+                    if constexpr (BITS == 4) {
+                        const uint32_t q = word_of(w[at][0], j);
+                        const uint32_t nzh = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl[j]))) : kSym4HiNeg;
+                        dequant4(st == 0 ? q : q >> 8, zl[j], nzh, b);
+                    } else {
+                        const int wi = 2 * j + st;   // word of the 8 a lane holds per atom
+                        dequant8(word_of(w[at][wi >> 2], wi & 3), b);
+                    }
+                    if constexpr (GROUPED) {
+                        b[0] = h2u(__hmul2(u2h(b[0]), u2h(sc[j])));
+                        b[1] = h2u(__hmul2(u2h(b[1]), u2h(sc[j])));
+                    }
+                    mma_16816(acc[j], af, b[0], b[1]);
+                }
+            }
+        }
+    };
+
+    for (int i0 = 0; i0 < n_iter; i0 += D) {
+#pragma unroll
+        for (int d = 0; d < D; ++d) {
+            const int i = i0 + d;   // warp-uniform conditions: no divergence around the mma
+            if (i < n_iter) {
+                compute_stage(wr[d], sr[d], zr[d], i);
+                if (i + D < n_iter) load_stage(wr[d], sr[d], zr[d], i + D);
+            }
+        }
+    }
+
+    // Accumulator (j, e): row g + 8 (e >= 2), column 32 sp + 8 j + 2 t + (e & 1).
+    const int n0 = tile * kNTile;
+    const int m_valid = a.M < R ? a.M : R;
+    if (a.splits == 1) {
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int col = sp * 32 + 8 * j + 2 * t;
+            float s0 = 1.f, s1 = 1.f;
+            if (!GROUPED) { s0 = a.cscales[col]; s1 = a.cscales[col + 1]; }
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = g + 8 * h;
+                if (row < m_valid)
+                    *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) =
+                        __floats2half2_rn(acc[j][2 * h] * s0, acc[j][2 * h + 1] * s1);
+            }
+        }
+        return;
+    }
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+        const int col = sp * 32 + 8 * j + 2 * t;
+#pragma unroll
+        for (int h = 0; h < 2; ++h) {
+            const int row = g + 8 * h;
+            if (row < m_valid)
+                __stcg(reinterpret_cast<float2*>(a.partial + ((size_t)split * a.M + row) * a.N + col),
+                       make_float2(acc[j][2 * h], acc[j][2 * h + 1]));
+        }
+    }
+    __threadfence();
+    __syncthreads();
+    __shared__ int is_last;
+    if (tid == 0) {
+        const int prev = atomicAdd(a.counters + tile, 1);
+        is_last = prev == a.splits - 1;
+        if (is_last) a.counters[tile] = 0;
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    for (int idx = tid; idx < m_valid * (kNTile / 2); idx += kStreamThreads) {
+        const int row = idx / (kNTile / 2), col = n0 + (idx % (kNTile / 2)) * 2;
+        float2 sum = make_float2(0.f, 0.f);
+        for (int s = 0; s < a.splits; ++s) {
+            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
+            sum.x += p.x;
+            sum.y += p.y;
+        }
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
+}
+
 using KernelFn = void (*)(const Args);
 
 struct KernelInfo {
@@ -586,8 +838,43 @@ void fill_row(int b) {
     g_kernels[kHintConstant][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintConstant>();
 }
 
+// The streaming kernels (M <= 16): bits (0: 4, 1: 8) x rows (0: 8, 1: 16) x scale rows per
+// group (0: group 32, 1: group 64, 2: group >= 128 or per-channel) x zp x grouped.
+KernelInfo g_stream[2][2][3][2][2];
+// wq_set_stream_max_m: the largest M that takes the streaming kernel, per bit width. Defaults
+// from the H200 run 20261126t204118z (docs/cuda-kernels.md), where the threshold was 16 for
+// both: INT4 at M = 1 was 0.97-1.06x of the MMA kernel's time (better on 2 of 3 shapes, the
+// decode step 1.82 vs 1.96 ms), but M = 4..16 and every INT8 launch were slower than with
+// the MMA kernel (M = 16: 20.8 vs 15.0 us on 11008x4096). So: INT4 up to M = 2, INT8 never.
+constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
+int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
+
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
+KernelInfo stream_info() {
+    KernelInfo k;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED>;
+    k.smem = kStreamSmem;
+    return k;
+}
+
+// Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
+// when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
+template <int R>
+void fill_stream() {
+    constexpr int ri = R == 16;
+    g_stream[0][ri][0][0][1] = stream_info<4, R, 3, 1, false, true>();
+    g_stream[0][ri][0][1][1] = stream_info<4, R, 3, 1, true, true>();
+    g_stream[0][ri][1][0][1] = stream_info<4, R, 3, 2, false, true>();
+    g_stream[0][ri][1][1][1] = stream_info<4, R, 3, 2, true, true>();
+    g_stream[0][ri][2][0][1] = stream_info<4, R, 4, 4, false, true>();
+    g_stream[0][ri][2][1][1] = stream_info<4, R, 4, 4, true, true>();
+    g_stream[0][ri][2][0][0] = stream_info<4, R, 4, 4, false, false>();
+    g_stream[0][ri][2][1][0] = stream_info<4, R, 4, 4, true, false>();
+    g_stream[1][ri][2][0][0] = stream_info<8, R, 2, 4, false, false>();
+}
+
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
-// and INT8 per-channel without zeros.
+// and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switch
     fill_row<4, false, true>(0);
@@ -595,6 +882,8 @@ void init_kernels() {
     fill_row<4, false, false>(0);
     fill_row<4, true, false>(0);
     fill_row<8, false, false>(1);
+    fill_stream<8>();
+    fill_stream<16>();
     int dev = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
         g_init_status = CudaStatus::cuda_error;
@@ -612,6 +901,18 @@ void init_kernels() {
                         return;
                     }
                 }
+    for (auto& b : g_stream)
+        for (auto& r : b)
+            for (auto& ga : r)
+                for (auto& z : ga)
+                    for (KernelInfo& k : z) {
+                        if (!k.fn) continue;
+                        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+                            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kStreamThreads, k.smem) != cudaSuccess) {
+                            g_init_status = CudaStatus::cuda_error;
+                            return;
+                        }
+                    }
 }
 
 CudaStatus ensure_init() {
@@ -620,6 +921,15 @@ CudaStatus ensure_init() {
 }
 
 int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
+
+int stream_rows(int M) { return M <= 8 ? 8 : 16; }
+int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
+const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
+    return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
+}
+// k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
+int stream_max_stages(int R) { return (kStreamSmem / R - 16) / (kKTile * 2); }
+size_t stream_smem(int R, int stages) { return (size_t)R * ((size_t)stages * kKTile * 2 + 16); }
 
 const KernelInfo& kernel_for(const WqLayout& l, int M) {
     const int mc = m_config(M);
@@ -643,6 +953,20 @@ int choose_splits(int n_tiles, int k_stages, int slots) {
         const int ctas = n_tiles * s;
         const int waves = (ctas + slots - 1) / slots;
         const double cost = (double)waves * ((k_stages + s - 1) / s + 2.0);
+        if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
+    }
+    return best;
+}
+
+// The streaming kernel's split-K factor: at least s_min (the activation slice must fit), the
+// fewest time units as above with a per-CTA overhead of 1.5 stages (activation staging,
+// epilogue); several waves are fine for this kernel (CTAs are short and 4 share an SM).
+int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min) {
+    int best = s_min;
+    double best_cost = 1e30;
+    for (int s = s_min; s <= std::min(kStreamMaxSplits, k_stages); ++s) {
+        const int waves = (n_tiles * s + slots - 1) / slots;
+        const double cost = (double)waves * ((k_stages + s - 1) / s + 1.5);
         if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
     }
     return best;
@@ -753,12 +1077,29 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     if (!out || M < 1 || l.n < kNTile || l.k < kKTile) return CudaStatus::bad_argument;
     if (CudaStatus st = ensure_init(); st != CudaStatus::ok) return st;
     const int rows = std::min(M, kMaxRows);
-    const KernelInfo& k = kernel_for(l, rows);
     WqPlan p;
-    p.m_blocks = 1 << m_config(rows);
     p.n_tiles = l.n / kNTile;
     p.k_stages = l.k / kKTile;
     p.sms = g_sms;
+    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
+        const KernelInfo& k = stream_kernel_for(l, rows);
+        const int R = stream_rows(rows);
+        const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
+        const int s_max = std::min(kStreamMaxSplits, p.k_stages);
+        if (k.fn && s_min <= s_max) {
+            p.path = 1;
+            p.rows_staged = R;
+            p.m_blocks = 1;
+            p.ctas_per_sm = std::max(1, k.ctas_per_sm);
+            p.splits = g_split_override > 0 ? std::min(std::max(g_split_override, s_min), s_max)
+                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min);
+            p.ctas = p.n_tiles * p.splits;
+            *out = p;
+            return CudaStatus::ok;
+        }
+    }
+    const KernelInfo& k = kernel_for(l, rows);
+    p.m_blocks = 1 << m_config(rows);
     p.ctas_per_sm = std::max(1, k.ctas_per_sm);
     p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
                                     : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
@@ -768,12 +1109,17 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
 }
 
 void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
+void wq_set_stream_max_m(int m4, int m8) {
+    g_stream_max_m[0] = m4 < 0 ? kStreamDefaultM4 : std::min(m4, kStreamMaxM);
+    g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
+}
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
-    return align256((size_t)(l.n / kNTile) * sizeof(int)) + (size_t)kMaxSplits * rows * (size_t)l.n * sizeof(float);
+    const size_t parts = std::max((size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM));
+    return align256((size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
 }
 
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
@@ -804,11 +1150,11 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        const KernelInfo& k = kernel_for(l, rows);
+        const KernelInfo& k = p.path == 1 ? stream_kernel_for(l, rows) : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
-        cfg.blockDim = dim3(kThreads);
-        cfg.dynamicSmemBytes = k.smem;
+        cfg.blockDim = dim3(p.path == 1 ? kStreamThreads : kThreads);
+        cfg.dynamicSmemBytes = p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits) : (size_t)k.smem;
         cfg.stream = stream;
         cudaLaunchAttribute attr[1];
         attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
