@@ -15,6 +15,8 @@
 
 using namespace qb;
 
+int cmd_quantize(int argc, char** argv);   // cmd_quantize.cpp
+
 namespace {
 
 constexpr int kExitBadInput = 2;
@@ -312,7 +314,8 @@ void usage() {
         "  predict        one configuration (human table; --json for machines)\n"
         "  sweep          every method x bits x group size for a model on a hardware (--json, --csv,\n"
         "                 --batches 1,8,64, --fitting-only)\n"
-        "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n\n"
+        "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
+        "  quantize       RTN / GPTQ / AWQ / QuIP on real or synthetic layers: errors, SQNR, time (--help)\n\n"
         "selection flags (predict, sweep):\n"
         "  --model ID --method fp16|bf16|int8|w8a8|fp8|rtn|gptq|awq|quip --bits 2|3|4|8\n"
         "  --group-size 32|64|128|256|per-channel --zero-point on|off --act-order on|off\n"
@@ -330,6 +333,7 @@ int main(int argc, char** argv) {
     if (argc < 2) { usage(); return kExitBadInput; }
     const std::string cmd = argv[1];
     if (cmd == "help" || cmd == "--help" || cmd == "-h") { usage(); return 0; }
+    if (cmd == "quantize") return cmd_quantize(argc, argv);
     Args a;
     std::string err;
     if (!parse_args(argc, argv, 2, &a, &err)) return fail(err);

@@ -1,0 +1,18 @@
+// internal.h: what the quantizer files share (not part of the public API).
+#pragma once
+#include <chrono>
+#include <vector>
+
+#include "quant.h"
+
+namespace qb::quant::detail {
+
+// GPTQ's fasterquant on (W, H): dead columns, act-order, dampening, the column loop; the
+// result's packed weights, W_hat and perm are in W's basis. H is taken by value (modified).
+Result gptq_solve(const Matrix& W, std::vector<float> H, const QuantSpec& s, const GptqOptions& o);
+
+inline double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace qb::quant::detail
