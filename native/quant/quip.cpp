@@ -210,6 +210,7 @@ Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const Quant
         for (int i = 0; i < K; ++i)
             for (int j = 0; j < K; ++j) H.at(i, j) = H.at(i, j) / d[(size_t)j] / d[(size_t)i];
     }
+    const double mu_w_rescaled = max_to_rms(W.v.data(), W.v.size());
     // 2. Projection.
     double tr = 0;
     for (int k = 0; k < K; ++k) tr += H.at(k, k);
@@ -246,6 +247,7 @@ Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const Quant
     r.seed = o.seed;
     r.details = q.details;
     r.details.set("mu_w_before", mu_w0);
+    r.details.set("mu_w_rescaled", mu_w_rescaled);   // after the diagonal rescale, before the rotations
     r.details.set("mu_w_after", mu_w1);
     r.details.set("mu_h_before", mu_h0);
     r.details.set("mu_h_after", mu_h1);

@@ -41,6 +41,12 @@ struct Fast {
         const float sum = (float)(u & 0xffff) + (float)((u >> 16) & 0xffff) + (float)((u >> 32) & 0xffff) + (float)(u >> 48);
         return (sum * (1.0f / 65536.0f) - 2.0f) * 1.7320508f;   // variance of the sum: 4/12
     }
+    // A standard normal (Box-Muller, the cosine half): for the weights, whose tails matter.
+    double normal() {
+        const double u1 = ((double)(next() >> 11) + 1.0) * (1.0 / 9007199254740993.0);   // (0, 1]
+        const double u2 = (double)(next() >> 11) * (1.0 / 9007199254740992.0);
+        return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+    }
 };
 
 }  // namespace
@@ -58,7 +64,7 @@ Matrix synthetic_weights(int rows, int cols, const SyntheticSpec& s) {
         if (heavy)
             for (int k = 0; k < cols; ++k) w[k] = (float)(st(rng) / t_sd) * sd;
         else
-            for (int k = 0; k < cols; ++k) w[k] = f.normalish() * sd;
+            for (int k = 0; k < cols; ++k) w[k] = (float)f.normal() * sd;
     }
     return W;
 }

@@ -15,8 +15,9 @@
 //   * e_tk: independent noise of standard deviation `noise`.
 // The channel structure (c, mu, B) depends on (seed, cols) only; sample i's tokens depend on
 // (seed, i) only, so calibration (samples 0..S-1) and held-out evaluation (samples S..) come
-// from the same "model" and each is reproducible on its own. Noise is approximately normal
-// (sum of four uniforms, bounded at 3.46 sigma): cheap enough for 65k x 4096 values.
+// from the same "model" and each is reproducible on its own. The activation noise and latent
+// are approximately normal (sum of four uniforms, bounded at 3.46 sigma: cheap enough for
+// 65k x 4096 values); the weights are properly normal (Box-Muller), since their tails matter.
 #pragma once
 #include <cstdint>
 #include <vector>
