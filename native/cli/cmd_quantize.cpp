@@ -415,8 +415,10 @@ int cmd_quantize(int argc, char** argv) {
         const auto cs = calibration_for(l, &why);
         if (!cs) return fail(why);
         const Matrix Yref = matmul_xwt(cs->eval, W);
-        std::printf("\n%s  [%d x %d]  calibration: %s, %lld tokens, H = 2/n X^T X in %.2f s%s; evaluation: %d held-out tokens\n", l.name.c_str(),
-                    l.rows, l.cols, cs->source.c_str(), (long long)cs->c.tokens, cs->c.seconds, cs->cached ? " (shared, computed earlier)" : "",
+        std::printf("\n%s  [%d x %d]  calibration: %s, %lld tokens, H = 2/n X^T X in %.2f s (thread-seconds: %.2f %s, %.2f rank updates)%s;"
+                    " evaluation: %d held-out tokens\n",
+                    l.name.c_str(), l.rows, l.cols, cs->source.c_str(), (long long)cs->c.tokens, cs->c.seconds, cs->c.source_seconds,
+                    o.calib.empty() ? "generating" : "reading", cs->c.accumulate_seconds, cs->cached ? " (shared, computed earlier)" : "",
                     cs->eval.rows);
         std::printf("  %-6s %11s %11s %9s %9s %9s\n", "method", "weight err", "output err", "SQNR dB", "time s", "bits/w");
         nlohmann::ordered_json jr = nlohmann::ordered_json::array();
@@ -472,7 +474,8 @@ int cmd_quantize(int argc, char** argv) {
         lj["rows"] = l.rows;
         lj["cols"] = l.cols;
         lj["calibration"] = {{"source", cs->source}, {"tokens", cs->c.tokens}, {"eval_tokens", cs->eval.rows},
-                             {"awq_loss_tokens", cs->c.sample.rows}, {"hessian_s", cs->c.seconds}, {"shared", cs->cached}};
+                             {"awq_loss_tokens", cs->c.sample.rows}, {"hessian_s", cs->c.seconds},
+                             {"source_thread_s", cs->c.source_seconds}, {"accumulate_thread_s", cs->c.accumulate_seconds}, {"shared", cs->cached}};
         lj["results"] = jr;
         jl.push_back(lj);
     }

@@ -105,6 +105,8 @@ Result quantize_awq(const Matrix& W, const Calibration& c, const QuantSpec& s, c
     for (int n = 0; n < N; ++n)
         for (int k = 0; k < K; ++k) Ws.at(n, k) = W.at(n, k) * best_s[(size_t)k];
 
+    const double scale_s = detail::seconds_since(t0);
+    const auto t_clip = std::chrono::steady_clock::now();
     // ---- auto_clip on W' = W diag(s), X' = X diag(1/s) ----
     std::vector<float> maxv((size_t)N * G);
     for (int n = 0; n < N; ++n)
@@ -146,14 +148,8 @@ Result quantize_awq(const Matrix& W, const Calibration& c, const QuantSpec& s, c
             for (int g = 0; g < G; ++g) {
                 for (int step = 0; step < steps; ++step) {
                     const float f = 1.0f - (float)step / (float)o.clip_grid;
-                    for (int j = 0; j < R; ++j) {
-                        const float* w = Ws.row(n0 + j) + (size_t)g * gl;
-                        const float m = maxv[(size_t)(n0 + j) * G + g] * f;
-                        for (int i = 0; i < gl; ++i) tmp[(size_t)i] = std::min(std::max(w[i], -m), m);
-                        const Grid gr = grid_for(tmp.data(), gl, 1, s.bits, s.zero_point);
-                        for (int i = 0; i < gl; ++i)
-                            D[(size_t)j * gl + i] = grid_value(grid_code(tmp[(size_t)i], gr, s.bits, s.zero_point), gr, s.bits) - w[i];
-                    }
+                    la::ops().clip_delta(Ws.row(n0) + (size_t)g * gl, K, R, gl, maxv.data() + (size_t)n0 * G + g, G, f, s.bits,
+                                         s.zero_point, tmp.data(), D.data());
                     if (use_gram)
                         la::ops().gemm(R, gl, gl, 1.0f, D.data(), gl, false, gram.data() + (size_t)g * gl * gl, gl, false, 0.0f, E.data(), gl);
                     else   // E = D X'_g^T: R x tokens
@@ -185,12 +181,12 @@ Result quantize_awq(const Matrix& W, const Calibration& c, const QuantSpec& s, c
             }
     }
 
+    const double clip_s = detail::seconds_since(t_clip);
     // ---- pack (quantize_ref) and W_hat ----
     r.packed.allocate(N, K, s);
-    QuantizedMatrix pm = r.packed.view();
-    quantize_ref(Ws.v.data(), pm);
     r.w_hat = Matrix(N, K);
-    dequantize_ref(pm, r.w_hat.v.data());
+    detail::quantize_rows(Ws, r.packed);
+    detail::dequantize_rows(r.packed, r.w_hat);
     for (int n = 0; n < N; ++n)
         for (int k = 0; k < K; ++k) r.w_hat.at(n, k) /= best_s[(size_t)k];
     r.input_scale = best_s;
@@ -203,6 +199,8 @@ Result quantize_awq(const Matrix& W, const Calibration& c, const QuantSpec& s, c
     r.details.set("scale_min", smin);
     r.details.set("scale_max", smax);
     r.details.set("clip_mean_shrink", shrink_sum / ((double)N * G));
+    r.details.set("t_scale_search_s", scale_s);
+    r.details.set("t_clip_s", clip_s);
     r.seconds = detail::seconds_since(t0);
     return r;
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <mutex>
 
+#include "internal.h"
 #include "la.h"
 #include "quant.h"
 #include "thread_pool.h"
@@ -76,6 +77,43 @@ QuantizedMatrix PackedWeights::view() const {
     return m;
 }
 
+namespace detail {
+
+namespace {
+QuantizedMatrix row_view(const PackedWeights& p, int r0, int r1) {
+    QuantizedMatrix m = p.view();
+    const size_t G = (size_t)groups(m), rb = row_bytes(m);
+    m.rows = r1 - r0;
+    m.q += (size_t)r0 * rb;
+    m.scales = static_cast<uint16_t*>(m.scales) + (size_t)r0 * G;
+    if (m.zeros) m.zeros += (size_t)r0 * G * (size_t)m.bits / 8;   // r0 is a multiple of 8
+    return m;
+}
+
+template <class F>
+void row_chunks(int rows, const F& f) {
+    cpu::ThreadPool& pool = cpu::global_pool();
+    const int units = (rows + 7) / 8;
+    int tasks = std::min(units, pool.size() * 4);
+    if (tasks < 1) tasks = 1;
+    const int per = (units + tasks - 1) / tasks * 8;
+    pool.run((rows + per - 1) / per, [&](int t) { f(t * per, std::min(rows, (t + 1) * per)); });
+}
+}  // namespace
+
+void quantize_rows(const Matrix& W, PackedWeights& p) {
+    row_chunks(W.rows, [&](int r0, int r1) {
+        QuantizedMatrix m = row_view(p, r0, r1);
+        quantize_ref(W.row(r0), m);
+    });
+}
+
+void dequantize_rows(const PackedWeights& p, Matrix& out) {
+    row_chunks(p.rows, [&](int r0, int r1) { dequantize_ref(row_view(p, r0, r1), out.row(r0)); });
+}
+
+}  // namespace detail
+
 void MatrixSource::fill(int i, float* out) const {
     const size_t n = (size_t)chunk_tokens(i) * (size_t)m->cols;
     std::copy_n(m->v.data() + (size_t)i * (size_t)chunk * (size_t)m->cols, n, out);
@@ -103,47 +141,72 @@ Calibration calibrate(const TokenSource& src, int sample_tokens) {
     const int P = std::min(pool.size(), nchunks);
     std::vector<std::vector<float>> G((size_t)P);
     std::vector<std::vector<double>> absum((size_t)P);
+    std::vector<double> t_src((size_t)P, 0.0), t_acc((size_t)P, 0.0);
     const la::Ops& ops = la::ops();
     // Task t takes chunks t, t + P, ...: a fixed assignment, so the float sums do not depend
     // on which core was faster.
+    // Chunks are batched into rank updates of up to kBatch tokens: Eigen's triangular product
+    // then reads and writes the K x K accumulator once per batch rather than once per chunk.
+    constexpr int kBatch = 4096;
     pool.run(P, [&](int t) {
         std::vector<float>& g = G[(size_t)t];
         std::vector<double>& a = absum[(size_t)t];
         g.assign((size_t)K * (size_t)K, 0.0f);
         a.assign((size_t)K, 0.0);
-        std::vector<float> buf((size_t)max_chunk * (size_t)K);
+        std::vector<float> buf((size_t)std::max(kBatch, max_chunk) * (size_t)K);
+        int have = 0;
+        auto flush = [&] {
+            const auto t2 = std::chrono::steady_clock::now();
+            ops.syrk_lower(have, K, buf.data(), K, g.data());
+            t_acc[(size_t)t] += detail::seconds_since(t2);
+            have = 0;
+        };
         for (int i = t; i < nchunks; i += P) {
             const int T = src.chunk_tokens(i);
-            src.fill(i, buf.data());
-            ops.syrk_lower(T, K, buf.data(), K, g.data());
+            if (have + T > kBatch && have > 0) flush();
+            float* x0 = buf.data() + (size_t)have * K;
+            const auto t1 = std::chrono::steady_clock::now();
+            src.fill(i, x0);
+            t_src[(size_t)t] += detail::seconds_since(t1);
             for (int r = 0; r < T; ++r) {
-                const float* x = buf.data() + (size_t)r * K;
+                const float* x = x0 + (size_t)r * K;
                 for (int k = 0; k < K; ++k) a[(size_t)k] += std::fabs((double)x[k]);
                 const int64_t tok = start[(size_t)i] + r;
                 if (sample_tokens > 0 && tok % stride == 0 && tok / stride < sample_tokens)
                     std::copy_n(x, K, c.sample.row((int)(tok / stride)));
             }
+            have += T;
         }
+        if (have > 0) flush();
     });
-    // Sum the per-task partials in double, scale by 2/n, round once; mirror the lower triangle
-    // (column-major lower = row-major upper of the buffer) into a full symmetric matrix.
+    // Sum the per-task partials in double, scale by 2/n, round once. A partial's column-major
+    // lower triangle is, read row-major, the upper triangle: rows of H are filled contiguously,
+    // then mirrored in 64 x 64 tiles.
     c.H.assign((size_t)K * (size_t)K, 0.0f);
     const double scale = 2.0 / (double)n;
-    for (int j = 0; j < K; ++j)
+    for (int j = 0; j < K; ++j) {
+        float* h = c.H.data() + (size_t)j * K;
         for (int i = j; i < K; ++i) {
             double s = 0;
             for (int t = 0; t < P; ++t) s += (double)G[(size_t)t][(size_t)j * K + i];
-            const float v = (float)(s * scale);
-            c.H[(size_t)i * K + j] = v;
-            c.H[(size_t)j * K + i] = v;
+            h[i] = (float)(s * scale);
         }
+    }
+    for (int bi = 0; bi < K; bi += 64)
+        for (int bj = 0; bj <= bi; bj += 64)
+            for (int i = bi; i < std::min(K, bi + 64); ++i)
+                for (int j = bj; j < std::min(i, bj + 64); ++j) c.H[(size_t)i * K + j] = c.H[(size_t)j * K + i];
     c.abs_mean.assign((size_t)K, 0.0f);
     for (int k = 0; k < K; ++k) {
         double s = 0;
         for (int t = 0; t < P; ++t) s += absum[(size_t)t][(size_t)k];
         c.abs_mean[(size_t)k] = (float)(s / (double)n);
     }
-    c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (int t = 0; t < P; ++t) {
+        c.source_seconds += t_src[(size_t)t];
+        c.accumulate_seconds += t_acc[(size_t)t];
+    }
+    c.seconds = detail::seconds_since(t0);
     return c;
 }
 

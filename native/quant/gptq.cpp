@@ -84,12 +84,16 @@ Result gptq_solve(const Matrix& W0, std::vector<float> H, const QuantSpec& s, co
     const float damp = (float)(o.damp * mean_diag);
     for (int k = 0; k < K; ++k) H[(size_t)k * K + k] += damp;
     // 6. Upper factor of H^-1 (in place).
+    const auto t_fact = std::chrono::steady_clock::now();
+    const double prep_s = seconds_since(t0);
     const la::Ops& ops = la::ops();
     if (!ops.inverse_upper_factor(K, H.data())) {
         r.error = "H + damp I is not positive definite (raise --damp)";
         return r;
     }
     const std::vector<float>& U = H;
+    const double factor_s = seconds_since(t_fact);
+    const auto t_cols = std::chrono::steady_clock::now();
 
     // Column bookkeeping in processing order.
     std::vector<int32_t> group_of((size_t)K);
@@ -118,13 +122,17 @@ Result gptq_solve(const Matrix& W0, std::vector<float> H, const QuantSpec& s, co
     const size_t rb = row_bytes(pm);
     pool.run(slabs, [&](int t) {
         const int n0 = t * per, R = std::min(N, n0 + per) - n0;
-        std::vector<float> Wt((size_t)K * R), Qt((size_t)K * R), err((size_t)block * R);
+        std::vector<float> Wt((size_t)K * R), Qt((size_t)K * R), err((size_t)(block + 2) * R);
         std::vector<uint8_t> codes((size_t)K * R);
         std::vector<float> scale((size_t)R * G);
         std::vector<uint16_t> sbits((size_t)R * G);
         std::vector<int32_t> zero((size_t)R * G);
-        for (int k = 0; k < K; ++k)
-            for (int j = 0; j < R; ++j) Wt[(size_t)k * R + j] = W.at(n0 + j, perm[(size_t)k]);
+        // Transposed, permuted copy, in tiles of 64 columns so the strided writes stay in cache.
+        for (int kb = 0; kb < K; kb += 64)
+            for (int j = 0; j < R; ++j) {
+                const float* wr = W.row(n0 + j);
+                for (int k = kb; k < std::min(K, kb + 64); ++k) Wt[(size_t)k * R + j] = wr[perm[(size_t)k]];
+            }
         if (fixed_grids)
             for (int j = 0; j < R; ++j)
                 for (int g = 0; g < G; ++g) {
@@ -154,17 +162,22 @@ Result gptq_solve(const Matrix& W0, std::vector<float> H, const QuantSpec& s, co
         ops.gptq_rows(a);
         loss[(size_t)t] = a.loss;
         // Pack: permuted storage keeps processing order, otherwise back to the original columns.
+        for (int kb = 0; kb < K; kb += 64)
+            for (int j = 0; j < R; ++j) {
+                const int n = n0 + j;
+                uint8_t* qrow = r.packed.q.data() + (size_t)n * rb;
+                float* wh = r.w_hat.row(n);
+                for (int k = kb; k < std::min(K, kb + 64); ++k) {
+                    const int c = perm[(size_t)k];
+                    const int col = permuted_storage ? k : c;
+                    const uint32_t code = codes[(size_t)k * R + j];
+                    if (s.bits == 8) qrow[col] = (uint8_t)code;
+                    else set_packed(qrow, s.bits, (size_t)col, code);
+                    wh[c] = Qt[(size_t)k * R + j];
+                }
+            }
         for (int j = 0; j < R; ++j) {
             const int n = n0 + j;
-            uint8_t* qrow = r.packed.q.data() + (size_t)n * rb;
-            for (int k = 0; k < K; ++k) {
-                const int c = perm[(size_t)k];
-                const int col = permuted_storage ? k : c;
-                const uint32_t code = codes[(size_t)k * R + j];
-                if (s.bits == 8) qrow[col] = (uint8_t)code;
-                else set_packed(qrow, s.bits, (size_t)col, code);
-                r.w_hat.at(n, c) = Qt[(size_t)k * R + j];
-            }
             for (int g = 0; g < G; ++g) {
                 r.packed.scales[(size_t)n * G + g] = sbits[(size_t)j * G + g];
                 if (s.zero_point) zeros_all[(size_t)n * G + g] = zero[(size_t)j * G + g];
@@ -181,6 +194,9 @@ Result gptq_solve(const Matrix& W0, std::vector<float> H, const QuantSpec& s, co
     r.details.set("damp", damp);
     r.details.set("dead_columns", dead);
     r.details.set("block", block);
+    r.details.set("t_prepare_s", prep_s);      // copies, dead columns, act-order permutation, dampening
+    r.details.set("t_factor_s", factor_s);     // Cholesky of H and the triangular inverse (one thread)
+    r.details.set("t_columns_s", seconds_since(t_cols));   // the column loop with lazy GEMM updates, and packing
     r.seconds = seconds_since(t0);
     return r;
 }

@@ -60,19 +60,56 @@ static inline Grid grid_for(const float* v, int len, size_t stride, int bits, bo
     return g;
 }
 
-// The stored code of x on grid g: u in [0, 2^b - 1] for sub-byte widths, the int8 byte for INT8.
-static inline uint32_t grid_code(float x, const Grid& g, int bits, bool has_zero) {
-    if (bits == 8) return (uint32_t)(uint8_t)(int8_t)round_half_even(grid_clamp(x / g.s, -127, 127));
+// The element formula of quantize_group, written without branches so that loops over many
+// weights vectorize (the quantizers run it on every weight of every candidate):
+//   u = clamp(rne(clamp(x / s, a, b)) + z, lo, hi)
+// with (a, b, lo, hi, z) = (-2^(b-1) - 1, 2^(b-1), -2^(b-1), 2^(b-1) - 1, 0) symmetric sub-byte
+// (u is the signed level q), (-maxq - 1, maxq + 1, 0, maxq, zero) asymmetric (u is the stored
+// code), (-127, 127, -127, 127, 0) INT8. Same operations in the same order as qformat.cpp; the
+// ternaries compile to min/max and rne is round_half_even's magic-number addition applied to
+// |v| with the sign copied back (identical for |v| < 2^22, which the clamp guarantees, except
+// that -0 stays -0: the integer codes are the same).
+struct Lanes {
+    float a, b, lo, hi;
+    float off;   // stored code = u + off (2^(b-1) for symmetric sub-byte, else 0)
+};
+
+static inline Lanes lanes_for(int bits, bool has_zero) {
+    if (bits == 8) return {-127, 127, -127, 127, 0};
     if (!has_zero) {
         const float lo = -(float)sym_zero(bits), hi = (float)sym_zero(bits) - 1;
-        const float q = grid_clamp(round_half_even(grid_clamp(x / g.s, lo - 1, hi + 1)), lo, hi);
-        return (uint32_t)((int)q + sym_zero(bits));
+        return {lo - 1, hi + 1, lo, hi, (float)sym_zero(bits)};
     }
     const float maxq = (float)code_max(bits);
-    return (uint32_t)grid_clamp(round_half_even(grid_clamp(x / g.s, -maxq - 1, maxq + 1)) + (float)g.z, 0, maxq);
+    return {-maxq - 1, maxq + 1, 0, maxq, 0};
 }
 
-// What a stored code dequantizes to (dequant_at's float: integer level times the scale).
+// The zero that enters the formula: the stored zero when asymmetric, else 0.
+static inline float lane_zero(const Grid& g, bool has_zero) { return has_zero ? (float)g.z : 0.0f; }
+
+static inline float lane_u(float x, float s, float z, const Lanes& l) {
+    float v = x / s;
+    v = v < l.a ? l.a : v;
+    v = v > l.b ? l.b : v;
+    const float m = 12582912.0f;   // 1.5 x 2^23 (round_half_even's magic number)
+    v = __builtin_copysignf((__builtin_fabsf(v) + m) - m, v) + z;
+    v = v < l.lo ? l.lo : v;
+    v = v > l.hi ? l.hi : v;
+    return v;
+}
+
+// The stored code of u (INT8: the two's-complement byte).
+static inline uint32_t lane_code(float u, const Lanes& l) { return (uint32_t)((int)(u + l.off)) & 0xffu; }
+
+// What it dequantizes to: (u - z) x s, dequant_at's integer level times the scale.
+static inline float lane_value(float u, float s, float z) { return (u - z) * s; }
+
+// One weight on grid g: its stored code, and its value.
+static inline uint32_t grid_code(float x, const Grid& g, int bits, bool has_zero) {
+    const Lanes l = lanes_for(bits, has_zero);
+    return lane_code(lane_u(x, g.s, lane_zero(g, has_zero), l), l);
+}
+
 static inline float grid_value(uint32_t code, const Grid& g, int bits) {
     const int level = bits == 8 ? (int)(int8_t)(uint8_t)code : (int)code - g.z;
     return (float)level * g.s;

@@ -46,7 +46,7 @@ struct GptqRows {
     int32_t* zero = nullptr;         // R x groups: the zero (stored or implicit) (in/out)
     uint8_t* codes = nullptr;        // K x R: the stored code of each weight (u; INT8: the int8 byte)
     float* Qt = nullptr;             // K x R: the dequantized value (level x scale, as dequant_at)
-    float* err = nullptr;            // scratch: block x R
+    float* err = nullptr;            // scratch: (block + 2) x R
     double loss = 0;                 // out: GPTQ's loss, sum of (w - q)^2 / U[k][k]^2 / 2
 };
 
@@ -71,6 +71,11 @@ struct Ops {
     // values per group), writing the dequantized values to out (R x K). Exactly quantize_ref's
     // numbers (grid.h), without packing.
     void (*fake_quant_rows)(const float* W, int R, int K, int bits, bool has_zero, int group_len, float* out);
+    // AWQ's clip candidate on one group of R rows: with m_j = maxv[j ldm] x f,
+    // D[j][i] = Q(clamp(w_ji, -m_j, m_j)) - w_ji on the group's own grid (W: row stride ldw,
+    // group_len values from each row start; D: R x group_len; tmp: group_len floats).
+    void (*clip_delta)(const float* W, int ldw, int R, int group_len, const float* maxv, int ldm, float f, int bits, bool has_zero,
+                       float* tmp, float* D);
 };
 
 // ============================================================================================

@@ -121,9 +121,28 @@ bool inverse_upper_factor(int K, float* H) {
     return true;
 }
 
+// One processing column of the slab: codes, values and GPTQ's scaled errors. Restrict
+// pointers: without them the byte stores to `codes` may alias everything and the loop does
+// not vectorize.
+void quant_column(const float* __restrict w, const float* __restrict cs, const float* __restrict cz, float d, const Lanes l, int R,
+                  uint8_t* __restrict codes, float* __restrict qt, float* __restrict e) {
+    for (int r = 0; r < R; ++r) {
+        const float u = lane_u(w[r], cs[r], cz[r], l);
+        const float q = lane_value(u, cs[r], cz[r]);
+        codes[r] = (uint8_t)lane_code(u, l);
+        qt[r] = q;
+        e[r] = (w[r] - q) / d;
+    }
+}
+
 void gptq_rows(GptqRows& a) {
     const int K = a.K, R = a.R;
     const bool z = a.has_zero;
+    const Lanes l = lanes_for(a.bits, z);
+    // The grid of the current group for every row, contiguous so the column loop vectorizes.
+    float* cs = a.err + (size_t)a.block * R;   // R scales
+    float* cz = cs + R;                         // R zeros (as they enter the formula)
+    int cur = -1;
     double loss = 0;
     for (int b0 = 0; b0 < K; b0 += a.block) {
         const int b1 = b0 + a.block < K ? b0 + a.block : K;
@@ -138,24 +157,22 @@ void gptq_rows(GptqRows& a) {
                     a.scale_bits[pi] = gr.s_bits;
                     a.zero[pi] = gr.z;
                 }
+                cur = -1;
+            }
+            if (g != cur) {
+                for (int r = 0; r < R; ++r) {
+                    const size_t pi = (size_t)r * a.groups + g;
+                    cs[r] = a.scale[pi];
+                    cz[r] = z ? (float)a.zero[pi] : 0.0f;
+                }
+                cur = g;
             }
             const float d = a.U[(size_t)k * K + k];
             float* e = a.err + (size_t)(k - b0) * R;
             uint8_t* codes = a.codes + (size_t)k * R;
             float* qt = a.Qt + (size_t)k * R;
-            for (int r = 0; r < R; ++r) {
-                const size_t pi = (size_t)r * a.groups + g;
-                Grid gr;
-                gr.s = a.scale[pi];
-                gr.z = a.zero[pi];
-                const uint32_t c = grid_code(w[r], gr, a.bits, z);
-                const float q = grid_value(c, gr, a.bits);
-                codes[r] = (uint8_t)c;
-                qt[r] = q;
-                const float ev = (w[r] - q) / d;
-                e[r] = ev;
-                loss += (double)ev * (double)ev * 0.5;
-            }
+            quant_column(w, cs, cz, d, l, R, codes, qt, e);
+            for (int r = 0; r < R; ++r) loss += (double)e[r] * (double)e[r] * 0.5;
             // Immediate update of the rest of the block.
             const float* u = a.U + (size_t)k * K;
             for (int j = k + 1; j < b1; ++j) {
@@ -172,19 +189,37 @@ void gptq_rows(GptqRows& a) {
 }
 
 void fake_quant_rows(const float* W, int R, int K, int bits, bool has_zero, int group_len, float* out) {
+    const Lanes l = lanes_for(bits, has_zero);
     for (int r = 0; r < R; ++r) {
         const float* w = W + (size_t)r * K;
         float* o = out + (size_t)r * K;
         for (int k0 = 0; k0 < K; k0 += group_len) {
             const Grid g = grid_for(w + k0, group_len, 1, bits, has_zero);
-            for (int i = 0; i < group_len; ++i) o[k0 + i] = grid_value(grid_code(w[k0 + i], g, bits, has_zero), g, bits);
+            const float s = g.s, zz = lane_zero(g, has_zero);
+            for (int i = 0; i < group_len; ++i) o[k0 + i] = lane_value(lane_u(w[k0 + i], s, zz, l), s, zz);
         }
+    }
+}
+
+void clip_delta(const float* W, int ldw, int R, int gl, const float* maxv, int ldm, float f, int bits, bool has_zero, float* tmp, float* D) {
+    const Lanes l = lanes_for(bits, has_zero);
+    for (int j = 0; j < R; ++j) {
+        const float* w = W + (size_t)j * ldw;
+        const float m = maxv[(size_t)j * ldm] * f, nm = -m;
+        for (int i = 0; i < gl; ++i) {
+            float v = w[i] < nm ? nm : w[i];
+            tmp[i] = v > m ? m : v;
+        }
+        const Grid g = grid_for(tmp, gl, 1, bits, has_zero);
+        const float s = g.s, zz = lane_zero(g, has_zero);
+        float* d = D + (size_t)j * gl;
+        for (int i = 0; i < gl; ++i) d[i] = lane_value(lane_u(tmp[i], s, zz, l), s, zz) - w[i];
     }
 }
 
 #define QB_STR2(x) #x
 #define QB_STR(x) QB_STR2(x)
-const Ops kOps = {QB_STR(QB_LA_VARIANT) + 3, QB_STR(EIGEN_WORLD_VERSION) "." QB_STR(EIGEN_MAJOR_VERSION) "." QB_STR(EIGEN_MINOR_VERSION), gemm, syrk_lower, inverse_upper_factor, gptq_rows, fake_quant_rows};
+const Ops kOps = {QB_STR(QB_LA_VARIANT) + 3, QB_STR(EIGEN_WORLD_VERSION) "." QB_STR(EIGEN_MAJOR_VERSION) "." QB_STR(EIGEN_MINOR_VERSION), gemm, syrk_lower, inverse_upper_factor, gptq_rows, fake_quant_rows, clip_delta};
 
 }  // namespace
 

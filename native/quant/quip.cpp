@@ -207,8 +207,10 @@ Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const Quant
         }
         for (int n = 0; n < N; ++n)
             for (int k = 0; k < K; ++k) W.at(n, k) *= d[(size_t)k];
-        for (int i = 0; i < K; ++i)
-            for (int j = 0; j < K; ++j) H.at(i, j) = H.at(i, j) / d[(size_t)j] / d[(size_t)i];
+        for (int i = 0; i < K; ++i) {
+            float* h = H.row(i);
+            for (int j = 0; j < K; ++j) h[j] = h[j] / d[(size_t)j] / d[(size_t)i];
+        }
     }
     const double mu_w_rescaled = max_to_rms(W.v.data(), W.v.size());
     // 2. Projection.
@@ -224,9 +226,10 @@ Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const Quant
     left_apply(r.u, W, false);    // U W V^T
     right_apply(r.v, H, false);   // H V^T
     left_apply(r.v, H, false);    // V H V^T
-    for (int i = 0; i < K; ++i)   // exact symmetry (the two passes round differently)
-        for (int j = i + 1; j < K; ++j) H.at(j, i) = H.at(i, j) = 0.5f * (H.at(i, j) + H.at(j, i));
+    // (The two passes round differently, so H is symmetric only to rounding; the factorization
+    // reads one triangle.)
     const double mu_w1 = max_to_rms(W.v.data(), W.v.size()), mu_h1 = max_to_rms(H.v.data(), H.v.size());
+    const double transform_s = detail::seconds_since(t0);
     // 3.-4. Dampening and LDLQ.
     GptqOptions g;
     g.damp = o.damp;
@@ -251,6 +254,7 @@ Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const Quant
     r.details.set("mu_w_after", mu_w1);
     r.details.set("mu_h_before", mu_h0);
     r.details.set("mu_h_after", mu_h1);
+    r.details.set("t_transform_s", transform_s);   // rescale and the transforms of W and H
     r.details.set("u_pow2", r.u.pow2);
     r.details.set("u_m", r.u.m);
     r.details.set("v_pow2", r.v.pow2);

@@ -1,7 +1,6 @@
-// rtn.cpp: round to nearest, which is shared/qformat.cpp's quantize_ref itself.
-#include <chrono>
-
-#include "quant.h"
+// rtn.cpp: round to nearest, which is shared/qformat.cpp's quantize_ref itself (on chunks of
+// rows in parallel: the same bytes as one call on the whole matrix).
+#include "internal.h"
 
 namespace qb::quant {
 
@@ -12,12 +11,10 @@ Result quantize_rtn(const Matrix& W, const QuantSpec& s) {
     r.spec = s;
     if (const std::string e = check_spec(s, W.rows, W.cols); !e.empty()) { r.error = e; return r; }
     r.packed.allocate(W.rows, W.cols, s);
-    const QuantizedMatrix m = r.packed.view();
-    QuantizedMatrix mw = m;
-    quantize_ref(W.v.data(), mw);
     r.w_hat = Matrix(W.rows, W.cols);
-    dequantize_ref(m, r.w_hat.v.data());
-    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    detail::quantize_rows(W, r.packed);       // quantize_ref, rows split across threads
+    detail::dequantize_rows(r.packed, r.w_hat);
+    r.seconds = detail::seconds_since(t0);
     return r;
 }
 

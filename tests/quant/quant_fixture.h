@@ -33,15 +33,13 @@ inline qb::quant::Calibration calib_of(const Matrix& X, int sample_tokens = 256)
     return qb::quant::calibrate(src, sample_tokens);
 }
 
-// ||X (W - W_hat)^T||_F^2 in double, plain loops.
+// ||X (W - W_hat)^T||_F^2 (float products through quant.h's matmul, summed in double).
 inline double output_err2(const Matrix& X, const Matrix& W, const Matrix& Wh) {
+    Matrix D(W.rows, W.cols);
+    for (size_t i = 0; i < D.v.size(); ++i) D.v[i] = W.v[i] - Wh.v[i];
+    const Matrix E = qb::quant::matmul_xwt(X, D);
     double s = 0;
-    for (int t = 0; t < X.rows; ++t)
-        for (int n = 0; n < W.rows; ++n) {
-            double e = 0;
-            for (int k = 0; k < W.cols; ++k) e += (double)X.at(t, k) * ((double)W.at(n, k) - (double)Wh.at(n, k));
-            s += e * e;
-        }
+    for (float e : E.v) s += (double)e * (double)e;
     return s;
 }
 

@@ -58,7 +58,30 @@ std::vector<double> inverse(std::vector<double> a, int n) {
 // consecutive in that order with their grid taken from the current (updated) weights. After
 // quantizing column k: w_j -= (w_k - q) / Hinv_kk Hinv_kj for the remaining j, then Hinv loses
 // row and column k by Gaussian elimination (the inverse of H restricted to the rest).
-Matrix obq(const Matrix& W, const std::vector<float>& H, const QuantSpec& s, double damp, bool act_order, std::vector<int>* order_out) {
+// How close a group's grid was to a different one: the wanted scale's relative distance to a
+// binary16 value (fp16_scale_up may then round either way) and, asymmetric, -lo / s's distance
+// to a rounding boundary of the zero.
+float grid_tie(const std::vector<float>& v, const QuantSpec& s) {
+    float lo = 0, hi = 0, amax = 0;
+    for (float x : v) {
+        lo = std::min(lo, x);
+        hi = std::max(hi, x);
+        amax = std::max(amax, std::fabs(x));
+    }
+    const float want = s.zero_point ? (hi - lo) / (float)qb::code_max(s.bits) : amax / ((float)qb::sym_zero(s.bits) - 0.5f);
+    if (!(want > 0)) return 1;
+    const float near = qb::fp16_to_f32(qb::f32_to_fp16(want));
+    float t = std::fabs(want - near) / want * 100.0f;   // relative 1e-5 -> 1e-3
+    if (s.zero_point) {
+        const double z = -(double)lo / qb::fp16_to_f32(qb::fp16_scale_up(want));
+        t = std::min(t, (float)std::fabs(std::fabs(z - std::floor(z)) - 0.5));
+    }
+    return t;
+}
+
+// tie (optional): for each weight, the smaller of its group's grid_tie and how far x / s was from a rounding boundary, in steps.
+Matrix obq(const Matrix& W, const std::vector<float>& H, const QuantSpec& s, double damp, bool act_order, std::vector<int>* order_out,
+           Matrix* tie = nullptr) {
     const int N = W.rows, K = W.cols, gl = s.group_len(K);
     std::vector<double> h(H.begin(), H.end());
     Matrix w0 = W;
@@ -78,10 +101,12 @@ Matrix obq(const Matrix& W, const std::vector<float>& H, const QuantSpec& s, dou
     for (int k = 0; k < K; ++k) h[(size_t)k * K + k] = (double)((float)h[(size_t)k * K + k] + dmp);
     const std::vector<double> hinv0 = inverse(h, K);
     Matrix out(N, K);
+    if (tie) *tie = Matrix(N, K);
     for (int n = 0; n < N; ++n) {
         std::vector<double> hinv = hinv0, w((size_t)K);
         for (int k = 0; k < K; ++k) w[(size_t)k] = W.at(n, k);
         qb::quant::Grid g;
+        float gtie = 1;
         if (gl == K) g = qb::quant::grid_for(W.row(n), K, 1, s.bits, s.zero_point);   // per-channel: the original row
         for (int k = 0; k < K; ++k) w[(size_t)k] = w0.at(n, k);
         for (int idx = 0; idx < K; ++idx) {
@@ -90,9 +115,14 @@ Matrix obq(const Matrix& W, const std::vector<float>& H, const QuantSpec& s, dou
                 std::vector<float> vals((size_t)gl);
                 for (int i = 0; i < gl; ++i) vals[(size_t)i] = (float)w[(size_t)order[(size_t)(idx + i)]];
                 g = qb::quant::grid_for(vals.data(), gl, 1, s.bits, s.zero_point);
+                gtie = grid_tie(vals, s);
             }
             const float q = qb::quant::grid_value(qb::quant::grid_code((float)w[(size_t)k], g, s.bits, s.zero_point), g, s.bits);
             out.at(n, k) = q;
+            if (tie) {
+                const double v = (double)(float)w[(size_t)k] / g.s;
+                tie->at(n, k) = std::min(gtie, (float)std::fabs(std::fabs(v - std::floor(v)) - 0.5));
+            }
             const double d = hinv[(size_t)k * K + k], e = (w[(size_t)k] - q) / d;
             for (int j2 = idx + 1; j2 < K; ++j2) {
                 const int j = order[(size_t)j2];
@@ -130,7 +160,15 @@ void expect_same(const Matrix& a, const Matrix& b, double tol, const std::string
     EXPECT_EQ(diff, 0) << what << ": " << diff << " of " << a.v.size() << " weights differ by more than " << tol;
 }
 
+// GPTQ computes in float, the OBQ here in double. They agree weight for weight, except that a
+// weight whose x / s lies within rounding noise of a .5 boundary may round the other way, after
+// which that row's remaining weights legitimately differ (likewise a group grid whose scale is
+// within rounding of a binary16 value, or whose zero is near a .5 boundary). So: in each row,
+// in processing order, the first weight that differs must be such a near-tie (within 1e-3 of a
+// step: float GPTQ's weights carry ~1e-6 relative error after a hundred updates), and such rows
+// must be rare.
 TEST(QuantGptq, EqualsUnblockedObq) {
+    int near_ties = 0, weights = 0;
     for (int trial = 0; trial < 6; ++trial) {
         const int K = trial % 2 ? 96 : 128;
         const Problem p = problem(12, K, 40 + trial);
@@ -140,10 +178,29 @@ TEST(QuantGptq, EqualsUnblockedObq) {
             o.act_order = act;
             const Result r = qb::quant::quantize_gptq(p.W, p.c.H, s, o);
             ASSERT_TRUE(r.ok()) << r.error;
-            const Matrix ref = obq(p.W, p.c.H, s, 0.01, act, nullptr);
-            expect_same(r.w_hat, ref, 1e-6, "trial " + std::to_string(trial) + (act ? " act-order" : ""));
+            std::vector<int> order;
+            Matrix tie;
+            const Matrix ref = obq(p.W, p.c.H, s, 0.01, act, &order, &tie);
+            const Matrix rtn = qb::quant::quantize_rtn(p.W, s).w_hat;
+            int differs_from_rtn = 0;
+            for (int n = 0; n < p.W.rows; ++n) {
+                for (int idx = 0; idx < K; ++idx) {
+                    const int k = order[(size_t)idx];
+                    differs_from_rtn += r.w_hat.at(n, k) != rtn.at(n, k);
+                    if (std::fabs((double)r.w_hat.at(n, k) - ref.at(n, k)) > 1e-6) {
+                        EXPECT_LT(tie.at(n, k), 1e-3) << "trial " << trial << (act ? " act-order" : "") << " row " << n << " column " << k
+                                                      << ": differs from OBQ without a near-tie";
+                        ++near_ties;
+                        break;
+                    }
+                }
+                weights += K;
+            }
+            EXPECT_GT(differs_from_rtn, K / 4) << "GPTQ should not be RTN here";
         }
     }
+    EXPECT_LE(near_ties * 2000, weights) << near_ties << " rows diverged at near-ties";
+    std::printf("GPTQ vs OBQ: %d weights compared, %d row(s) diverged at a near-tie\n", weights, near_ties);
 }
 
 // The block size only changes when updates are applied, not what they are.

@@ -114,6 +114,23 @@ TEST(QuantRtn, RejectsBadFormats) {
     EXPECT_FALSE(qb::quant::quantize_rtn(qbt::gaussian(2, 128, 1), spec(8, 0, true)).ok());     // INT8 has no zero
 }
 
+// quantize_rtn runs quantize_ref on chunks of rows in parallel: the bytes must be those of one
+// call on the whole matrix (odd row count, 3-bit zeros packed across rows).
+TEST(QuantRtn, ParallelRowsEqualOneCall) {
+    const Matrix W = qbt::gaussian(37, 96, 9);
+    for (bool zero : {false, true}) {
+        const Result r = qb::quant::quantize_rtn(W, spec(3, 32, zero));
+        ASSERT_TRUE(r.ok()) << r.error;
+        qb::quant::PackedWeights p;
+        p.allocate(37, 96, spec(3, 32, zero));
+        qb::QuantizedMatrix m = p.view();
+        ASSERT_TRUE(qb::quantize_ref(W.v.data(), m));
+        EXPECT_EQ(r.packed.q, p.q);
+        EXPECT_EQ(r.packed.scales, p.scales);
+        EXPECT_EQ(r.packed.zeros, p.zeros);
+    }
+}
+
 // grid.h repeats quantize_ref's arithmetic: same scale bits, zero, codes and values on many
 // random groups, including all-zero groups, single outliers and exact ties.
 TEST(QuantRtn, GridAgreesWithQuantizeRef) {
