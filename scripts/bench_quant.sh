@@ -25,8 +25,15 @@ if command -v taskset >/dev/null && [ "$(nproc)" -gt 2 ]; then
   PIN=(taskset -c "0,${other:-1}")
 fi
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) logical cores, runs on 2 threads ${PIN[*]:+(pinned: ${PIN[*]})}"
-run() { local name=$1; shift; echo; echo "== $name"; "${PIN[@]}" "$Q" quantize --threads 2 "$@" --json "$OUT/$name.json"; }
+# The load average is printed with each run: on a shared machine it says how much of the two
+# cores the run really had.
+run() {
+  local name=$1; shift
+  echo; echo "== $name (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
+  "${PIN[@]}" "$Q" quantize --threads 2 "$@" --json "$OUT/$name.json" || echo "($name did not run)"
+}
 run w4g128 --synthetic --rows 4096 --cols 4096 --calib-tokens 128x512
 run w4g128-actorder --synthetic --rows 4096 --cols 4096 --calib-tokens 128x512 --methods gptq --act-order
 run w3g128-zero --synthetic --rows 4096 --cols 4096 --calib-tokens 128x512 --bits 3 --zero-point
+run w4g128-bf16 --synthetic --rows 4096 --cols 4096 --calib-tokens 128x512 --hessian bf16
 run w4g128-calib32 --synthetic --rows 4096 --cols 4096 --calib-tokens 32x512 --methods gptq,awq,quip

@@ -69,6 +69,8 @@ void usage() {
         "  --damp X                     GPTQ/QuIP dampening, fraction of mean(diag H) (default 0.01)\n"
         "  --block N                    GPTQ lazy-update block (default 128)\n"
         "  --awq-tokens N               tokens of AWQ's scale-search loss (default 512)\n"
+        "  --hessian f32|bf16           H = 2/n X^T X in FP32 (default, as the reference) or on AMX with\n"
+        "                               BF16-rounded activations (FP32 sums; CPUs with AMX-BF16)\n"
         "  --threads N                  worker threads (default: all cores)\n"
         "output:\n"
         "  --json FILE                  the qbench.quantize document (written atomically)\n"
@@ -89,6 +91,7 @@ struct Opts {
     AwqOptions awq;
     int awq_tokens = 512;
     int threads = 0;
+    bool hessian_bf16 = false;
 };
 
 bool parse_ll(const std::string& s, long long lo, long long hi, long long* out) {
@@ -192,6 +195,11 @@ int parse(int argc, char** argv, Opts* o) {
             o->gptq.damp = d;
         } else if (f == "block") ok = int_arg(&o->gptq.block, 1, 1 << 16);
         else if (f == "awq-tokens") ok = int_arg(&o->awq_tokens, 1, 1 << 20);
+        else if (f == "hessian") {
+            if (v == "f32") o->hessian_bf16 = false;
+            else if (v == "bf16") o->hessian_bf16 = true;
+            else return fail("--hessian must be f32 or bf16, not '" + v + "'");
+        }
         else if (f == "threads") ok = int_arg(&o->threads, 1, 1024);
         else return fail("unknown flag --" + f + " (see qbench-native quantize --help)");
         if (!ok) return kExitBadInput;
@@ -199,6 +207,7 @@ int parse(int argc, char** argv, Opts* o) {
     if (o->synthetic == !o->safetensors.empty()) return fail("give exactly one of --synthetic and --safetensors FILE");
     if (o->spec.bits == 8 && !o->group_given) o->spec.group = 0;   // INT8 is per-channel
     if (o->gptq.static_groups && !o->gptq.act_order) return fail("--static-groups goes with --act-order");
+    if (o->hessian_bf16 && !amx_bf16_available()) return fail("--hessian bf16 needs AMX-BF16, which this CPU (or kernel) does not offer");
     return 0;
 }
 
@@ -361,7 +370,7 @@ int cmd_quantize(int argc, char** argv) {
             auto cs = std::make_shared<CalibSet>();
             cs->source = "synthetic";
             SyntheticActivations cal(l.cols, 0, o.calib_samples, o.calib_tokens, syn);
-            cs->c = calibrate(cal, o.awq_tokens);
+            cs->c = calibrate(cal, o.awq_tokens, o.hessian_bf16);
             SyntheticActivations ev(l.cols, o.calib_samples, o.eval_samples, o.eval_tokens, syn);
             cs->eval = ev.all();
             cache[key] = cs;
@@ -392,7 +401,7 @@ int cmd_quantize(int argc, char** argv) {
         cal.K = l.cols;
         cal.first = 0;
         cal.count = n - held;
-        cs->c = calibrate(cal, o.awq_tokens);
+        cs->c = calibrate(cal, o.awq_tokens, o.hessian_bf16);
         cs->eval = Matrix((int)held, l.cols);
         calib.read_floats(*t, (n - held) * l.cols, held * l.cols, cs->eval.v.data(), why);
         cache[t->name] = cs;
@@ -415,9 +424,9 @@ int cmd_quantize(int argc, char** argv) {
         const auto cs = calibration_for(l, &why);
         if (!cs) return fail(why);
         const Matrix Yref = matmul_xwt(cs->eval, W);
-        std::printf("\n%s  [%d x %d]  calibration: %s, %lld tokens, H = 2/n X^T X in %.2f s (thread-seconds: %.2f %s, %.2f rank updates)%s;"
+        std::printf("\n%s  [%d x %d]  calibration: %s, %lld tokens, H = 2/n X^T X%s in %.2f s (thread-seconds: %.2f %s, %.2f rank updates)%s;"
                     " evaluation: %d held-out tokens\n",
-                    l.name.c_str(), l.rows, l.cols, cs->source.c_str(), (long long)cs->c.tokens, cs->c.seconds, cs->c.source_seconds,
+                    l.name.c_str(), l.rows, l.cols, cs->source.c_str(), (long long)cs->c.tokens, cs->c.bf16 ? " (BF16 on AMX)" : "", cs->c.seconds, cs->c.source_seconds,
                     o.calib.empty() ? "generating" : "reading", cs->c.accumulate_seconds, cs->cached ? " (shared, computed earlier)" : "",
                     cs->eval.rows);
         std::printf("  %-6s %11s %11s %9s %9s %9s\n", "method", "weight err", "output err", "SQNR dB", "time s", "bits/w");
@@ -474,7 +483,7 @@ int cmd_quantize(int argc, char** argv) {
         lj["rows"] = l.rows;
         lj["cols"] = l.cols;
         lj["calibration"] = {{"source", cs->source}, {"tokens", cs->c.tokens}, {"eval_tokens", cs->eval.rows},
-                             {"awq_loss_tokens", cs->c.sample.rows}, {"hessian_s", cs->c.seconds},
+                             {"awq_loss_tokens", cs->c.sample.rows}, {"hessian_precision", cs->c.bf16 ? "bf16-amx" : "f32"}, {"hessian_s", cs->c.seconds},
                              {"source_thread_s", cs->c.source_seconds}, {"accumulate_thread_s", cs->c.accumulate_seconds}, {"shared", cs->cached}};
         lj["results"] = jr;
         jl.push_back(lj);
@@ -522,6 +531,7 @@ int cmd_quantize(int argc, char** argv) {
         cfg["static_groups"] = o.gptq.static_groups;
         cfg["damp"] = o.gptq.damp;
         cfg["block_size"] = o.gptq.block;
+        cfg["hessian"] = o.hessian_bf16 ? "bf16" : "f32";
         cfg["awq"] = {{"grid", o.awq.grid}, {"clip_grid", o.awq.clip_grid}, {"max_shrink", o.awq.max_shrink}, {"loss_tokens", o.awq_tokens}};
         cfg["quip"] = {{"seed", o.seed}, {"rescale", true}, {"transform", "randomized Hadamard (x small Haar orthogonal when not a power of two)"}};
         doc["config"] = cfg;

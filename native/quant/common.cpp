@@ -119,7 +119,9 @@ void MatrixSource::fill(int i, float* out) const {
     std::copy_n(m->v.data() + (size_t)i * (size_t)chunk * (size_t)m->cols, n, out);
 }
 
-Calibration calibrate(const TokenSource& src, int sample_tokens) {
+bool amx_bf16_available() { return la::amx::available(); }
+
+Calibration calibrate(const TokenSource& src, int sample_tokens, bool bf16) {
     const auto t0 = std::chrono::steady_clock::now();
     Calibration c;
     const int K = src.cols(), nchunks = src.chunks();
@@ -139,6 +141,10 @@ Calibration calibrate(const TokenSource& src, int sample_tokens) {
 
     cpu::ThreadPool& pool = cpu::global_pool();
     const int P = std::min(pool.size(), nchunks);
+    bf16 = bf16 && la::amx::available();
+    // Accumulator layout: element (i, j), i >= j, at G[j ld + i] (Eigen: column-major lower;
+    // AMX: row-major upper with ld rounded up to 32).
+    const int ld = bf16 ? (K + 31) / 32 * 32 : K;
     std::vector<std::vector<float>> G((size_t)P);
     std::vector<std::vector<double>> absum((size_t)P);
     std::vector<double> t_src((size_t)P, 0.0), t_acc((size_t)P, 0.0);
@@ -151,13 +157,14 @@ Calibration calibrate(const TokenSource& src, int sample_tokens) {
     pool.run(P, [&](int t) {
         std::vector<float>& g = G[(size_t)t];
         std::vector<double>& a = absum[(size_t)t];
-        g.assign((size_t)K * (size_t)K, 0.0f);
+        g.assign((size_t)ld * (size_t)ld, 0.0f);
         a.assign((size_t)K, 0.0);
         std::vector<float> buf((size_t)std::max(kBatch, max_chunk) * (size_t)K);
         int have = 0;
         auto flush = [&] {
             const auto t2 = std::chrono::steady_clock::now();
-            ops.syrk_lower(have, K, buf.data(), K, g.data());
+            if (bf16) la::amx::syrk_bf16(have, K, buf.data(), K, g.data(), ld);
+            else ops.syrk_lower(have, K, buf.data(), K, g.data());
             t_acc[(size_t)t] += detail::seconds_since(t2);
             have = 0;
         };
@@ -188,7 +195,7 @@ Calibration calibrate(const TokenSource& src, int sample_tokens) {
         float* h = c.H.data() + (size_t)j * K;
         for (int i = j; i < K; ++i) {
             double s = 0;
-            for (int t = 0; t < P; ++t) s += (double)G[(size_t)t][(size_t)j * K + i];
+            for (int t = 0; t < P; ++t) s += (double)G[(size_t)t][(size_t)j * ld + i];
             h[i] = (float)(s * scale);
         }
     }
@@ -206,6 +213,7 @@ Calibration calibrate(const TokenSource& src, int sample_tokens) {
         c.source_seconds += t_src[(size_t)t];
         c.accumulate_seconds += t_acc[(size_t)t];
     }
+    c.bf16 = bf16;
     c.seconds = detail::seconds_since(t0);
     return c;
 }

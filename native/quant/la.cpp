@@ -24,6 +24,13 @@ const Ops& ops() {
 
 const char* isa_name() { return ops().isa; }
 
+#if !((defined(__x86_64__) || defined(__i386__)) && !defined(QB_LA_GENERIC_ONLY))
+namespace amx {
+bool available() { return false; }
+void syrk_bf16(int, int, const float*, int, float*, int) {}
+}  // namespace amx
+#endif
+
 namespace {
 
 // [0, n) in about four chunks per thread (the pool hands them out dynamically: on a shared

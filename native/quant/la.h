@@ -78,6 +78,15 @@ struct Ops {
                        float* tmp, float* D);
 };
 
+// The optional AMX path of the calibration pass (la_amx.cpp; stubs off x86).
+namespace amx {
+bool available();   // CPUID reports AMX-BF16 and the kernel granted the tile state
+// G (row-major, leading dimension ldg >= K rounded up to 32, as many rows) += bf16(X)^T bf16(X)
+// with FP32 sums; exact on the blocks i >= j (G[j ldg + i]); the diagonal blocks' lower
+// halves are written too and must be ignored. X: T x K, row stride ldx.
+void syrk_bf16(int T, int K, const float* X, int ldx, float* G, int ldg);
+}  // namespace amx
+
 // ============================================================================================
 // [SECTION] 3. Dispatch and parallel helpers (la.cpp, baseline ISA)
 // ============================================================================================

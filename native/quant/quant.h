@@ -109,6 +109,7 @@ struct Calibration {
     double seconds = 0;                // wall time of calibrate()
     double source_seconds = 0;         // thread-seconds producing the tokens (reading / generating)
     double accumulate_seconds = 0;     // thread-seconds in the X^T X rank updates
+    bool bf16 = false;                 // the rank updates ran on AMX with BF16-rounded activations
 };
 
 // H = 2/n X^T X, as the reference accumulates it: float products (GPTQ's add_batch is a float32
@@ -119,7 +120,12 @@ struct Calibration {
 // tokens). The per-thread accumulators are added in double, scaled by 2/n and rounded to
 // float once. sample_tokens (0: none) tokens are kept at stride floor(n / sample_tokens).
 // Deterministic for a given source and thread count (chunks are assigned round-robin).
-Calibration calibrate(const TokenSource& src, int sample_tokens);
+// bf16 = true: the rank updates run on AMX (la_amx.cpp) with the activations rounded to
+// bfloat16 (products and sums still FP32): about ten times the FP32 rate on CPUs that have it.
+// Real LLM activations are BF16 or FP16 to begin with; the rounding (2^-9 relative per value)
+// moves H by far less than the 1% dampening. Requires amx_bf16_available().
+Calibration calibrate(const TokenSource& src, int sample_tokens, bool bf16 = false);
+bool amx_bf16_available();
 
 // ============================================================================================
 // [SECTION] 3. Options
