@@ -104,6 +104,7 @@ check bad-group 2 "group must be a multiple of 32" -- --synthetic --rows 8 --col
 check int8-group 2 "INT8 is per-channel" -- --synthetic --bits 8 --group-size 128
 check bad-tokens 2 "calib-tokens" -- --synthetic --calib-tokens lots
 check bad-damp 2 "damp" -- --synthetic --damp -1
+check bad-hessian 2 "--hessian must be f32 or bf16" -- --synthetic --hessian f64
 check unknown-flag 2 "unknown flag --frobnicate" -- --synthetic --frobnicate 1
 check missing-value 2 "needs a value" -- --synthetic --bits
 check static-alone 2 "static-groups goes with --act-order" -- --synthetic --static-groups
