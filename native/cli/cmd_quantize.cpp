@@ -317,7 +317,6 @@ int cmd_quantize(int argc, char** argv) {
     const auto t_start = std::chrono::steady_clock::now();
     if (o.threads > 0) cpu::set_num_threads(o.threads);
     const int threads = cpu::num_threads();
-    o.awq.grid = 20;
 
     // ---- inputs ----
     st::File model, calib;
