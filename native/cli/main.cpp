@@ -20,6 +20,8 @@
 
 using namespace qb;
 
+int cmd_quantize(int argc, char** argv);   // cmd_quantize.cpp
+
 namespace {
 
 constexpr int kExitBadInput = 2;
@@ -333,6 +335,7 @@ void usage() {
         "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
         "  bench / publish / calibrate  kernel benchmark (CPU; --backend cuda for the GPU), results merge/upload,\n"
         "                 efficiency fit (--help on each)\n"
+        "  quantize       RTN / GPTQ / AWQ / QuIP on real or synthetic layers: errors, SQNR, time (--help)\n"
         "  serve          HTTP server: the site, data/, POST /api/results and /api/events (serve --help)\n\n"
         "selection flags (predict, sweep):\n"
         "  --model ID --method fp16|bf16|int8|w8a8|fp8|rtn|gptq|awq|quip --bits 2|3|4|8\n"
@@ -374,6 +377,7 @@ int main(int argc, char** argv) {
     if (cmd == "serve") { int cmd_serve(int, char**); return cmd_serve(argc, argv); }  // native/cli/cmd_serve.cpp
     if (cmd == "publish") return cmd_publish(argc, argv);
     if (cmd == "calibrate") return cmd_calibrate(argc, argv);
+    if (cmd == "quantize") return cmd_quantize(argc, argv);
     Args a;
     std::string err;
     if (!parse_args(argc, argv, 2, &a, &err)) return fail(err);
