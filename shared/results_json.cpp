@@ -224,11 +224,12 @@ void read_measurement(Reader& r, const json& o, const std::string& p, Measuremen
     r.integer(o, "k", p, &m.k, 1, 1 << 24);
     r.str(o, "shape", p, &m.shape, true, 128);
     r.integer(o, "reps", p, &m.reps, 1, 1 << 24);
-    // All three are read (each reports its own error) before the order is checked.
-    const bool t0 = r.num(o, "median_us", p, &m.median_us, 1e-6, 1e12);
-    const bool t1 = r.num(o, "p10_us", p, &m.p10_us, 0, 1e12);
-    const bool t2 = r.num(o, "p90_us", p, &m.p90_us, 0, 1e12);
-    if (t0 && t1 && t2 && !(m.p10_us <= m.median_us && m.median_us <= m.p90_us)) r.fail(p, "needs p10_us <= median_us <= p90_us");
+    // All three are read (and their errors reported) before the order check.
+    const bool t_med = r.num(o, "median_us", p, &m.median_us, 1e-6, 1e12);
+    const bool t_p10 = r.num(o, "p10_us", p, &m.p10_us, 0, 1e12);
+    const bool t_p90 = r.num(o, "p90_us", p, &m.p90_us, 0, 1e12);
+    const bool t = t_med && t_p10 && t_p90;
+    if (t && !(m.p10_us <= m.median_us && m.median_us <= m.p90_us)) r.fail(p, "needs p10_us <= median_us <= p90_us");
     r.num(o, "bytes", p, &m.bytes, 0, 1e18);
     r.num(o, "flops", p, &m.flops, 0, 1e21);
     r.num(o, "gbps", p, &m.gbps, 0, 1e6);
