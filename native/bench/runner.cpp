@@ -209,15 +209,14 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
     Results& res = rep.results;
     const double load_before = load_average();
     res.env = capture_environment(cpu::num_threads(), spec.hardware_id);
+    // The probe runs before the kernels, before each further shape and after them; the best
+    // figure of each kind counts. On a host whose other tenants come and go, the bandwidth a
+    // kernel sees changes minute to minute: sampling the limit across the run keeps it a limit.
+    std::unique_ptr<BandwidthProbe> probe;
     if (spec.probe) {
         if (progress) progress(0, 1, "bandwidth probe");
-        const ProbeResult pr = run_probe(spec.probe_spec);
-        res.probe.kind = pr.best_kind;
-        res.probe.gbps = pr.best_gbps;
-        res.probe.copy_gbps = pr.copy_gbps;
-        res.probe.triad_gbps = pr.triad_gbps;
-        res.probe.read_gbps = pr.read_gbps;
-        res.probe.array_mb = pr.array_mb;
+        probe = std::make_unique<BandwidthProbe>(spec.probe_spec);
+        probe->run(spec.probe_spec.reps);
     }
     Scrubber scrub;
     const int total = (int)(spec.shapes.size() * spec.batches.size() * spec.configs.size());
@@ -226,6 +225,10 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
     for (size_t si = 0; si < spec.shapes.size(); ++si) {
         const BenchShape& sh = spec.shapes[si];
         const int N = sh.n, K = sh.k;
+        if (probe && si > 0) {
+            if (progress) progress(done, total, "bandwidth probe");
+            probe->run(1);
+        }
         Buffer W, X, Y;
         W.alloc((size_t)N * K * sizeof(float));
         X.alloc((size_t)Mmax * K * sizeof(float));
@@ -349,17 +352,16 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
             }
         }
     }
-    // The probe again at the end: the limit is the best the machine showed during the run.
-    if (spec.probe && !spec.shapes.empty()) {
-        if (progress) progress(total, total, "bandwidth probe (again)");
-        const ProbeResult pr = run_probe(spec.probe_spec);
-        res.probe.copy_gbps = std::max(res.probe.copy_gbps, pr.copy_gbps);
-        res.probe.triad_gbps = std::max(res.probe.triad_gbps, pr.triad_gbps);
-        res.probe.read_gbps = std::max(res.probe.read_gbps, pr.read_gbps);
-        if (pr.best_gbps > res.probe.gbps) {
-            res.probe.gbps = pr.best_gbps;
-            res.probe.kind = pr.best_kind;
-        }
+    if (probe) {
+        if (progress) progress(total, total, "bandwidth probe");
+        const ProbeResult& pr = probe->run(spec.probe_spec.reps);
+        res.probe.kind = pr.best_kind;
+        res.probe.gbps = pr.best_gbps;
+        res.probe.copy_gbps = pr.copy_gbps;
+        res.probe.triad_gbps = pr.triad_gbps;
+        res.probe.read_gbps = pr.read_gbps;
+        res.probe.array_mb = pr.array_mb;
+        probe.reset();
     }
     for (Measurement& m : res.measurements) m.pct_of_probe = res.probe.gbps > 0 ? 100 * m.gbps / res.probe.gbps : 0;
     if (progress) progress(total, total, "done");
