@@ -105,23 +105,32 @@ bool iso_utc(const std::string& s) {
     return mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 60;
 }
 
-// Nesting depth of [ and { outside strings: checked before parsing so a hostile document
-// (a million '[') is rejected in O(n) without building anything.
-int max_depth(const std::string& t) {
-    int d = 0, mx = 0;
+// Nesting depth of [ and { outside strings, and the longest string literal: checked before
+// parsing, so a hostile document (a million '[', a 10 MB string) is rejected in one O(n) pass
+// without building anything.
+struct Shape { int depth = 0; size_t longest_string = 0; };
+Shape scan(const std::string& t) {
+    Shape s;
+    int d = 0;
     bool in_str = false, esc = false;
-    for (char c : t) {
+    size_t start = 0;
+    for (size_t i = 0; i < t.size(); ++i) {
+        const char c = t[i];
         if (in_str) {
             if (esc) esc = false;
             else if (c == '\\') esc = true;
-            else if (c == '"') in_str = false;
+            else if (c == '"') {
+                in_str = false;
+                if (i - start > s.longest_string) s.longest_string = i - start;
+            }
             continue;
         }
-        if (c == '"') in_str = true;
-        else if (c == '[' || c == '{') mx = ++d > mx ? d : mx;
+        if (c == '"') { in_str = true; start = i + 1; }
+        else if (c == '[' || c == '{') s.depth = ++d > s.depth ? d : s.depth;
         else if (c == ']' || c == '}') --d;
     }
-    return mx;
+    if (in_str && t.size() - start > s.longest_string) s.longest_string = t.size() - start;
+    return s;
 }
 
 bool kernel_bits_ok(const std::string& kernel, int bits) {
@@ -309,8 +318,13 @@ bool parse_results(const std::string& text, const std::string& file_name, Result
         r.fail("", "larger than " + std::to_string(kResultsMaxBytes >> 20) + " MB");
         return false;
     }
-    if (max_depth(text) > kResultsMaxDepth) {
+    const Shape sh = scan(text);
+    if (sh.depth > kResultsMaxDepth) {
         r.fail("", "nested deeper than " + std::to_string(kResultsMaxDepth) + " levels");
+        return false;
+    }
+    if (sh.longest_string > kResultsMaxString) {
+        r.fail("", "has a string longer than " + std::to_string(kResultsMaxString) + " bytes");
         return false;
     }
     const json d = json::parse(text, nullptr, false);

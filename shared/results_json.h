@@ -16,6 +16,7 @@ namespace qb {
 inline constexpr size_t kResultsMaxBytes = 32u << 20;       // whole document
 inline constexpr int kResultsMaxDepth = 16;                   // nesting ([ and {); the schema needs 4
 inline constexpr size_t kResultsMaxMeasurements = 100000;
+inline constexpr size_t kResultsMaxString = 4000;             // any string (fields have tighter limits)
 
 struct GpuInfo {
     std::string name, driver, cuda;

@@ -3,7 +3,10 @@
 //
 //   copy   c[i] = a[i]              2 x 4 bytes per element (read a, write c)
 //   triad  a[i] = b[i] + s c[i]     3 x 4 bytes per element (read b, c, write a)
-//   read   sum += a[i]              1 x 4 bytes per element
+//   read   sum += b[i]              1 x 4 bytes per element, each thread reading its share as
+//                                   8 interleaved streams (as a GEMV reads 4-8 weight rows):
+//                                   one stream per core leaves DRAM bandwidth unused here
+//                                   (8 GB/s for 1 stream vs 11-12 GB/s for 8 on this VM)
 // Stores are non-temporal (movntps): they bypass the cache, so no line of the destination is
 // read first (no write-allocate), and the bytes counted above are the bytes that move. With
 // ordinary stores the hardware would also read each destination line, and STREAM's count
@@ -27,6 +30,23 @@ struct ProbeResult {
     double best_gbps = 0;
     std::string best_kind;
     double array_mb = 0;
+};
+
+// Holds the three arrays so a run can probe several times (before each shape and at the end)
+// without paying the page faults again; the best figure of each kind over all calls counts.
+class BandwidthProbe {
+public:
+    explicit BandwidthProbe(const ProbeSpec& spec);
+    ~BandwidthProbe();
+    BandwidthProbe(const BandwidthProbe&) = delete;
+    BandwidthProbe& operator=(const BandwidthProbe&) = delete;
+    const ProbeResult& run(int reps);   // returns the best so far
+    const ProbeResult& best() const { return best_; }
+
+private:
+    float *a_ = nullptr, *b_ = nullptr, *c_ = nullptr;
+    size_t n_ = 0;
+    ProbeResult best_;
 };
 
 ProbeResult run_probe(const ProbeSpec& spec);

@@ -209,15 +209,14 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
     Results& res = rep.results;
     const double load_before = load_average();
     res.env = capture_environment(cpu::num_threads(), spec.hardware_id);
+    // The probe runs before the kernels, before each further shape and after them; the best
+    // figure of each kind counts. On a host whose other tenants come and go, the bandwidth a
+    // kernel sees changes minute to minute: sampling the limit across the run keeps it a limit.
+    std::unique_ptr<BandwidthProbe> probe;
     if (spec.probe) {
         if (progress) progress(0, 1, "bandwidth probe");
-        const ProbeResult pr = run_probe(spec.probe_spec);
-        res.probe.kind = pr.best_kind;
-        res.probe.gbps = pr.best_gbps;
-        res.probe.copy_gbps = pr.copy_gbps;
-        res.probe.triad_gbps = pr.triad_gbps;
-        res.probe.read_gbps = pr.read_gbps;
-        res.probe.array_mb = pr.array_mb;
+        probe = std::make_unique<BandwidthProbe>(spec.probe_spec);
+        probe->run(spec.probe_spec.reps);
     }
     Scrubber scrub;
     const int total = (int)(spec.shapes.size() * spec.batches.size() * spec.configs.size());
@@ -226,6 +225,10 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
     for (size_t si = 0; si < spec.shapes.size(); ++si) {
         const BenchShape& sh = spec.shapes[si];
         const int N = sh.n, K = sh.k;
+        if (probe && si > 0) {
+            if (progress) progress(done, total, "bandwidth probe");
+            probe->run(1);
+        }
         Buffer W, X, Y;
         W.alloc((size_t)N * K * sizeof(float));
         X.alloc((size_t)Mmax * K * sizeof(float));
@@ -255,77 +258,112 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
             if (progress) progress(done, total, "quantizing " + sh.label + " " + c.label());
             quantize_parallel(W.as<float>(), w);
         }
-        for (int M : spec.batches) {
-            for (size_t ci = 0; ci < spec.configs.size(); ++ci) {
-                const BenchConfig& c = spec.configs[ci];
-                if (progress) progress(done, total, sh.label + " M=" + std::to_string(M) + " " + c.label());
-                ++done;
-                if (!qok[ci]) continue;
+        // Per configuration: its own output buffer (checked after the last call) and the
+        // bytes it must move.
+        struct Slot {
+            const BenchConfig* c = nullptr;
+            const QuantizedMatrix* w = nullptr;
+            std::vector<Span> spans;
+            double wbytes = 0;
+            Buffer y;
+            cpu::KernelRun kr;
+            std::vector<double> times;
+        };
+        std::vector<Slot> slots;
+        for (size_t ci = 0; ci < spec.configs.size(); ++ci) {
+            if (!qok[ci]) continue;
+            Slot sl;
+            sl.c = &spec.configs[ci];
+            sl.w = &qm[ci];
+            if (sl.c->method == "fp32") {
+                sl.spans = {{W.p.get(), (size_t)N * K * sizeof(float)}};
+                sl.wbytes = (double)N * K * 4;
+            } else {
                 const QuantizedMatrix& w = qm[ci];
-                const float* x = X.as<float>();
-                float* y = Y.as<float>();
-                std::vector<Span> spans;
-                double wbytes;
-                if (c.method == "fp32") {
-                    spans = {{W.p.get(), (size_t)N * K * sizeof(float)}};
-                    wbytes = (double)N * K * 4;
-                } else {
-                    spans = {{w.q, q_bytes(w)}, {w.scales, scale_bytes(w)}};
-                    if (w.has_zero) spans.push_back({w.zeros, zero_bytes(w)});
-                    wbytes = (double)weight_bytes(w);
-                }
-                cpu::KernelRun kr;
-                auto call = [&] {
-                    if (c.method == "fp32") kr = cpu::gemm_fp32(x, M, W.as<float>(), N, K, y);
-                    else if (c.method == "w8a8") kr = cpu::gemm_w8a8(x, M, w, y);
-                    else kr = cpu::gemm_weight_only(x, M, w, y);
-                };
-                auto evict = [&] {
-                    if (spec.flush == FlushMode::clflush) flush_spans(spans);
+                sl.spans = {{w.q, q_bytes(w)}, {w.scales, scale_bytes(w)}};
+                if (w.has_zero) sl.spans.push_back({w.zeros, zero_bytes(w)});
+                sl.wbytes = (double)weight_bytes(w);
+            }
+            sl.y.alloc((size_t)Mmax * N * sizeof(float));
+            slots.push_back(std::move(sl));
+        }
+        const int skipped = (int)(spec.configs.size() - slots.size());
+        for (int M : spec.batches) {
+            const float* x = X.as<float>();
+            auto call = [&](Slot& sl) {
+                float* y = sl.y.as<float>();
+                if (sl.c->method == "fp32") sl.kr = cpu::gemm_fp32(x, M, W.as<float>(), N, K, y);
+                else if (sl.c->method == "w8a8") sl.kr = cpu::gemm_w8a8(x, M, *sl.w, y);
+                else sl.kr = cpu::gemm_weight_only(x, M, *sl.w, y);
+            };
+            // Round-robin over the configurations, one call each per round: whatever else runs
+            // on the machine (other processes, frequency changes) then hits every method alike,
+            // so the ratios between methods stay meaningful even when absolute times wander.
+            const int rounds = spec.warmup + std::max(1, spec.reps);
+            for (Slot& sl : slots) sl.times.clear();
+            for (int round = 0; round < rounds; ++round) {
+                if (progress)
+                    progress(done, total, sh.label + " M=" + std::to_string(M) + (round < spec.warmup ? " warm-up" : " rep ") +
+                                              (round < spec.warmup ? "" : std::to_string(round - spec.warmup + 1)));
+                for (Slot& sl : slots) {
+                    if (spec.flush == FlushMode::clflush) flush_spans(sl.spans);
                     else if (spec.flush == FlushMode::write) scrub.run();
-                };
-                for (int i = 0; i < spec.warmup; ++i) { evict(); call(); }
-                std::vector<double> times;
-                for (int i = 0; i < std::max(1, spec.reps); ++i) {
-                    evict();
                     const double t0 = now_us();
-                    call();
-                    times.push_back(now_us() - t0);
+                    call(sl);
+                    const double t1 = now_us();
+                    if (round >= spec.warmup) sl.times.push_back(t1 - t0);
                 }
-                if (!kr.ok()) {
-                    rep.warnings.push_back(c.label() + " failed on " + sh.label + ": " + cpu::status_str(kr.status));
+            }
+            done += skipped;
+            for (Slot& sl : slots) {
+                ++done;
+                const BenchConfig& c = *sl.c;
+                if (!sl.kr.ok()) {
+                    rep.warnings.push_back(c.label() + " failed on " + sh.label + ": " + cpu::status_str(sl.kr.status));
                     continue;
                 }
-                const Stats st = stats(times);
-                const Check chk = check_output(x, M, N, K, c.method == "fp32" ? W.as<float>() : nullptr,
-                                               c.method == "fp32" ? nullptr : &w, c.method == "w8a8", y);
+                const Stats st = stats(sl.times);
+                const bool fp32 = c.method == "fp32";
+                const Check chk = check_output(x, M, N, K, fp32 ? W.as<float>() : nullptr, fp32 ? nullptr : sl.w, c.method == "w8a8",
+                                               sl.y.as<float>());
                 Measurement m;
                 m.backend = "cpu";
                 m.kernel = c.method;
-                m.impl = kr.impl;
-                m.isa = cpu::isa_name(kr.isa);
-                m.bits = c.method == "fp32" ? 32 : w.bits;
+                m.impl = sl.kr.impl;
+                m.isa = cpu::isa_name(sl.kr.isa);
+                m.bits = fp32 ? 32 : sl.w->bits;
                 m.group_size = c.method == "w4a16" ? c.group : 0;
                 m.zero_point = c.method == "w4a16" && c.zero;
                 m.m = M;
                 m.n = N;
                 m.k = K;
                 m.shape = sh.label;
-                m.reps = (int)times.size();
+                m.reps = (int)sl.times.size();
                 m.median_us = st.median;
                 m.p10_us = st.p10;
                 m.p90_us = st.p90;
                 // Weights (+ scales, zeros) once, float activations in, float outputs out.
-                m.bytes = wbytes + (double)M * K * 4 + (double)M * N * 4;
+                m.bytes = sl.wbytes + (double)M * K * 4 + (double)M * N * 4;
                 m.flops = 2.0 * M * N * K;
                 m.gbps = m.bytes / (m.median_us * 1e3);
-                m.pct_of_probe = res.probe.gbps > 0 ? 100 * m.gbps / res.probe.gbps : 0;
                 m.correct = chk.ok;
                 m.max_rel_err = chk.max_rel;
                 res.measurements.push_back(m);
             }
         }
     }
+    if (probe) {
+        if (progress) progress(total, total, "bandwidth probe");
+        const ProbeResult& pr = probe->run(spec.probe_spec.reps);
+        res.probe.kind = pr.best_kind;
+        res.probe.gbps = pr.best_gbps;
+        res.probe.copy_gbps = pr.copy_gbps;
+        res.probe.triad_gbps = pr.triad_gbps;
+        res.probe.read_gbps = pr.read_gbps;
+        res.probe.array_mb = pr.array_mb;
+        probe.reset();
+    }
+    for (Measurement& m : res.measurements) m.pct_of_probe = res.probe.gbps > 0 ? 100 * m.gbps / res.probe.gbps : 0;
     if (progress) progress(total, total, "done");
     const double load_after = load_average();
     res.env.load_avg = std::max(load_before, load_after);

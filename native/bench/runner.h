@@ -5,7 +5,10 @@
 // weights once per format (shared by all M), runs `warmup` untimed and `reps` timed calls,
 // evicting the operands from every cache level before each call, records median / p10 / p90,
 // the bytes the kernel must move and the GB/s and % of the probe that implies, and checks the
-// output against the scalar reference of shared/qformat.h.
+// output against the scalar reference of shared/qformat.h. The configurations of one (shape,
+// M) take turns call by call (round-robin), so background load on a shared machine affects
+// them alike; the probe runs before the kernels, between shapes and after them, and the best
+// figure is the limit.
 //
 // Cache eviction ("flush"):
 //   clflush (default): clflush every line of the weights, scales and zeros (not X and Y: in

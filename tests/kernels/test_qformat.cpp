@@ -9,9 +9,13 @@
 #include "memory.h"
 #include "qformat.h"
 
+float qformat_hd_roundtrip(float v);   // qformat_hd_compile.cpp
+
 namespace {
 
 using qbt::QStore;
+
+TEST(Format, HeaderCompilesInTheCudaConfiguration) { EXPECT_EQ(qformat_hd_roundtrip(1.5f), 1.5f); }
 
 uint16_t half_bits(_Float16 h) { uint16_t u; std::memcpy(&u, &h, 2); return u; }
 _Float16 half_of(uint16_t u) { _Float16 h; std::memcpy(&h, &u, 2); return h; }

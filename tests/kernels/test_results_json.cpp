@@ -147,10 +147,16 @@ TEST(ResultsJson, MalformedAndHostileDocuments) {
     d = good;
     d["measurements"][0]["n"] = 18446744073709551615ull;
     EXPECT_TRUE(has_error(parse_errors(d.dump()), "/measurements/0/n", "out of range"));
-    // A 10 MB string is rejected by its field's length limit, not stored.
+    // A 10 MB string is refused by the pre-parse scan (never copied into a JSON value); a
+    // string within the global limit but over its field's limit names the field.
+    t = good.dump();
+    const size_t host = t.find("\"test-host\"");
+    ASSERT_NE(host, std::string::npos);
+    const std::string ten_mb = t.substr(0, host + 1) + std::string(10u << 20, 'a') + t.substr(host + 1);
+    EXPECT_TRUE(has_error(parse_errors(ten_mb), "", "string longer than"));
     d = good;
-    d["environment"]["hostname"] = std::string(10u << 20, 'a');
-    EXPECT_TRUE(has_error(parse_errors(d.dump()), "/environment/hostname", "longer than"));
+    d["environment"]["hostname"] = std::string(300, 'a');
+    EXPECT_TRUE(has_error(parse_errors(d.dump()), "/environment/hostname", "longer than 255"));
     // Deep nesting is refused before parsing (no recursion, no allocation of a million levels).
     const std::string deep = std::string(1000000, '[') + std::string(1000000, ']');
     EXPECT_TRUE(has_error(parse_errors(deep), "", "nested deeper"));

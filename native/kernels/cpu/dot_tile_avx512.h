@@ -29,6 +29,14 @@
 
 namespace qb::cpu::avx512 {
 namespace {
+// Software prefetch distance along each weight row, in bytes. The four rows of a tile are
+// four streams (2-5.5 KB apart for Llama shapes); the hardware prefetchers follow them, but
+// the decode work between loads leaves DRAM latency exposed at M = 1. Asking for the line
+// 4 KB ahead (8192 INT4 weights; past a short row it lands in the rows of the next tile, which
+// follow in memory) keeps more misses in flight: in quiet moments on the development VM the
+// INT4 M = 1 layer went from ~6-7 ms without it to ~2-3 ms (22.5 MB, 11008 x 4096). Prefetches
+// past the end of the buffer are harmless (they never fault).
+inline constexpr int kPrefetchBytes = 4096;
 
 template <class Dec, int NB, int MB>
 inline void tile(const GemmArgs& a, int n0, int m0, int kb0, int kb1, bool first_block) {
@@ -61,6 +69,8 @@ inline void tile(const GemmArgs& a, int n0, int m0, int kb0, int kb1, bool first
         }
         __m512 w0[NB], w1[NB];
         const size_t off = (size_t)k * Dec::kBits / 8;
+#pragma GCC unroll 16
+        for (int r = 0; r < NB; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + kPrefetchBytes), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) Dec::decode(rows[r] + off, st[r], w0[r], w1[r]);
 #pragma GCC unroll 16
