@@ -245,6 +245,19 @@ Calibration calibrate(const Catalog& c, const Hardware& h, const std::vector<Mea
         w.eff(f.kernel) = fitted;
         if (with_kept <= w.sse(pts) * (1 + 1e-12) + 1e-300) w.eff(f.kernel) = e;
         else f.bw_fitted = f.compute_fitted = true;
+        // In linear_time a weight-only class's MMA runs at the fp16 class's rate at best (its
+        // dequantization can only add time), so any compute above the fp16 value fits equally
+        // well: report the fp16 value rather than an arbitrary point of that flat region.
+        if (f.kernel == Kernel::w8a16 || f.kernel == Kernel::w4a16) {
+            Eff& e2 = w.eff(f.kernel);
+            const double c16 = w.eff(Kernel::fp16).compute;
+            if (e2.compute > c16) {
+                const double before_cap = w.sse(pts);
+                const double keep = e2.compute;
+                e2.compute = c16;
+                if (w.sse(pts) > before_cap * (1 + 1e-9) + 1e-300) e2.compute = keep;
+            }
+        }
         f.after = w.eff(f.kernel);
         f.mape_after = w.mape(pts);
         after_sum += f.mape_after * (double)pts.size();

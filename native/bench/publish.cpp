@@ -72,12 +72,22 @@ PublishOutcome publish_results(const std::string& text, const std::string& name,
         index.push_back(index_entry(r, n));
     }
     out.file = run.run_id + ".json";
+    std::string err;
     if (!out.duplicate_of.empty()) {
+        // Nothing new to add, but an index left stale (a failed write, a merge) is repaired here,
+        // as the error message below promises.
+        sort_index(index);
+        const std::string want = results_index_json(index);
+        std::string have, ignored;
+        const std::string ipath = (fs::path(dir) / "index.json").string();
+        if ((!read_text_file(ipath, &have, &ignored, kResultsMaxBytes) || have != want) && !write_file_atomic(ipath, want, &err)) {
+            out.error = err;
+            return out;
+        }
         out.ok = true;
         out.runs_in_index = (int)index.size();
         return out;
     }
-    std::string err;
     if (!write_file_atomic((fs::path(dir) / out.file).string(), results_json(run), &err)) { out.error = err; return out; }
     index.push_back(index_entry(run, out.file));
     sort_index(index);

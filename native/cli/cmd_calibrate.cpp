@@ -2,6 +2,7 @@
 // [--write data/efficiency.json] [--data DIR]`: fits the roofline efficiencies per kernel class
 // to measured results (shared/calibrate.h), prints the error before and after, and optionally
 // writes the fitted factors into efficiency.json's overrides (validated, atomic).
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -118,11 +119,13 @@ int cmd_calibrate(int argc, char** argv) {
         if (!g.in_catalog) continue;
         std::string runs;
         for (const Results& r : g.runs) runs += (runs.empty() ? "" : ", ") + r.run_id;
+        // Four decimals: the fit is not better than that, and the file stays readable.
+        auto r4 = [](double v) { return std::round(v * 1e4) / 1e4; };
         for (const KernelFit& k : cal.fits)
             overrides.push_back({h.id, "fitted by qbench-native calibrate on " + native::utc_timestamp().substr(0, 10) + " from " +
                                            std::to_string(k.points) + " measurements (runs " + runs + "); MAPE " +
                                            std::to_string((int)(k.mape_before + 0.5)) + "% -> " + std::to_string((int)(k.mape_after + 0.5)) + "%",
-                                 k.kernel, k.after});
+                                 k.kernel, Eff{r4(k.after.bw), r4(k.after.compute)}});
     }
     if (!f.given("write")) return 0;
     const std::string out = f.get("write");

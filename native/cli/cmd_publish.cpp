@@ -48,7 +48,7 @@ int cmd_publish(int argc, char** argv) {
     const std::string dir = f.get("dir", "data/results");
     const native::PublishOutcome o = native::publish_results(text, name, dir);
     if (!o.ok) return cli::fail(o.error + " (nothing written)");
-    if (o.added) std::printf("published %s to %s/%s (%d runs in %s/index.json)\n", o.run_id.c_str(), dir.c_str(), o.file.c_str(),
+    if (o.added) std::printf("published %s to %s/%s (%d run(s) in %s/index.json)\n", o.run_id.c_str(), dir.c_str(), o.file.c_str(),
                              o.runs_in_index, dir.c_str());
     else std::printf("not added: run %s is already in %s as %s (same run_id or identical environment + measurements)\n",
                      o.run_id.c_str(), dir.c_str(), o.duplicate_of.c_str());

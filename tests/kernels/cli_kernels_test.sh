@@ -31,6 +31,20 @@ check calibrate 0 "MAPE" -- calibrate --results "$tmp/results"
 check calibrate-write-needs-id 2 "hardware_id" -- calibrate --results "$tmp/results" --write "$tmp/eff.json"
 check calibrate-unknown-hw 2 "unknown --hardware-id" -- calibrate --results "$tmp/results" --hardware-id nope
 check calibrate-no-runs 2 "no results with hardware_id" -- calibrate --results "$tmp/results" --hardware-id h100-sxm
+# A run that names a hardware.json device can be calibrated into efficiency.json's overrides.
+python3 - "$tmp/run.json" "$tmp/run-hw.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["environment"]["hardware_id"] = "xeon-8480-2s"
+d["run_id"] = d["run_id"] + "-hw"
+json.dump(d, open(sys.argv[2], "w"))
+PY
+check publish-hw 0 "published" -- publish "$tmp/run-hw.json" --dir "$tmp/results-hw"
+DATA=$(dirname "$0")/../../data
+cp "$DATA"/*.json "$tmp/" 2>/dev/null
+check calibrate-write 0 "wrote [0-9]+ override" -- calibrate --results "$tmp/results-hw" --hardware-id xeon-8480-2s --write "$tmp/efficiency.json" --data "$tmp"
+check validate-after-write 0 "ok" -- validate-data --data "$tmp"
+grep -Eq '"hardware": ?"xeon-8480-2s"' "$tmp/efficiency.json" && echo "ok   overrides written" || { echo "FAIL overrides not written"; fails=$((fails+1)); }
 check bench-bad-method 2 "unknown method 'int5'" -- bench --methods int5
 check bench-bad-batch 2 "--batches" -- bench --batches 0
 check bench-bad-shape 2 "--shapes" -- bench --shapes 12by3

@@ -45,7 +45,7 @@ inline void tile(const GemmArgs& a, int n0, int m0, int kb0, int kb1, bool first
         const size_t off = (size_t)k * Dec::kBits / 8;
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r)   // see kPrefetchBytes in dot_tile_avx512.h
-            _mm_prefetch(reinterpret_cast<const char*>(W.q + (size_t)(n0 + r) * rb + off + 4096), _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(W.q + (size_t)(n0 + r) * rb + off + 16384), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) {
             __m256 w[4];

@@ -30,13 +30,14 @@
 namespace qb::cpu::avx512 {
 namespace {
 // Software prefetch distance along each weight row, in bytes. The four rows of a tile are
-// four streams (2-5.5 KB apart for Llama shapes); the hardware prefetchers follow them, but
-// the decode work between loads leaves DRAM latency exposed at M = 1. Asking for the line
-// 4 KB ahead (8192 INT4 weights; past a short row it lands in the rows of the next tile, which
-// follow in memory) keeps more misses in flight: in quiet moments on the development VM the
-// INT4 M = 1 layer went from ~6-7 ms without it to ~2-3 ms (22.5 MB, 11008 x 4096). Prefetches
-// past the end of the buffer are harmless (they never fault).
-inline constexpr int kPrefetchBytes = 4096;
+// four streams (2-5.5 KB apart for Llama shapes) that the hardware prefetchers follow, but at
+// M = 1 each core is busy decoding (6 vector uops per 32 INT4 weights) and cannot also keep
+// enough demand misses in flight. Prefetching 16 KB ahead (past a short row this lands in the
+// next tiles' rows, which follow in memory) keeps DRAM busy: on the development VM, quiet,
+// 2 threads, the INT4 11008 x 4096 layer took ~2.7 ms without it, ~2.7 / 1.9 / 1.8 / 1.5 ms at
+// 1 / 4 / 8 / 16 KB and 1.7-2.0 ms at 32-64 KB (INT8 likewise best at 16 KB). Prefetches past
+// the end of the buffer are harmless (they never fault).
+inline constexpr int kPrefetchBytes = 16384;
 
 template <class Dec, int NB, int MB>
 inline void tile(const GemmArgs& a, int n0, int m0, int kb0, int kb1, bool first_block) {
