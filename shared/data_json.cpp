@@ -1,7 +1,6 @@
 #include "data_json.h"
 
-#include <nlohmann/json.hpp>
-
+#include "json_read.h"
 #include "numeric.h"
 #include "share_link.h"
 
@@ -12,96 +11,14 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-// Type-checked field access that records a DataError instead of throwing.
-struct Reader {
-    std::string file;
-    std::vector<DataError>* errs;
+using Reader = JsonReader;
 
-    void fail(const std::string& ptr, const std::string& why) { errs->push_back({file, ptr, why}); }
-
-    const json* member(const json& o, const char* key, const std::string& ptr, bool required) {
-        auto it = o.find(key);
-        if (it == o.end() || it->is_null()) {
-            if (required) fail(ptr + "/" + key, "missing required field");
-            return nullptr;
-        }
-        return &*it;
-    }
-    bool str(const json& o, const char* key, const std::string& ptr, std::string* out, bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_string()) { fail(ptr + "/" + key, "must be a string"); return false; }
-        *out = v->get_ref<const std::string&>();
-        if (out->size() > 4000) { fail(ptr + "/" + key, "longer than 4000 characters"); return false; }
-        return true;
-    }
-    bool num(const json& o, const char* key, const std::string& ptr, double* out, double lo, double hi,
-             bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_number()) { fail(ptr + "/" + key, "must be a number"); return false; }
-        const double d = v->get<double>();
-        if (!(d >= lo && d <= hi)) {
-            fail(ptr + "/" + key, fmt_double(d) + " is out of range " + fmt_double(lo) + ".." + fmt_double(hi));
-            return false;
-        }
-        *out = d;
-        return true;
-    }
-    bool integer(const json& o, const char* key, const std::string& ptr, int* out, long lo, long hi,
-                 bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_number_integer()) { fail(ptr + "/" + key, "must be an integer"); return false; }
-        const long long d = v->get<long long>();
-        if (d < lo || d > hi) {
-            fail(ptr + "/" + key, std::to_string(d) + " is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-            return false;
-        }
-        *out = (int)d;
-        return true;
-    }
-    bool boolean(const json& o, const char* key, const std::string& ptr, bool* out, bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_boolean()) { fail(ptr + "/" + key, "must be true or false"); return false; }
-        *out = v->get<bool>();
-        return true;
-    }
-    // Optional peak: null means "no hardware path" (stored as -1).
-    bool peak(const json& o, const char* key, const std::string& ptr, double* out) {
-        auto it = o.find(key);
-        if (it == o.end() || it->is_null()) { *out = -1; return true; }
-        return num(o, key, ptr, out, 0.001, 1e6);
-    }
-    bool id(const json& o, const std::string& ptr, std::string* out, const char* key = "id") {
-        if (!str(o, key, ptr, out)) return false;
-        auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
-        bool ok = !out->empty() && out->size() <= 64 && alnum((*out)[0]);
-        for (char ch : *out) ok &= alnum(ch) || ch == '-' || ch == '.';
-        if (!ok) fail(ptr + "/" + key, "'" + *out + "' is not a lower-case kebab id");
-        return ok;
-    }
-    // Parses the document and checks its schema name and version.
-    bool doc(const std::string& text, const char* schema, json* out) {
-        *out = json::parse(text, nullptr, false);
-        if (out->is_discarded()) { fail("", "malformed JSON (does not parse)"); return false; }
-        if (!out->is_object()) { fail("", "top level must be an object"); return false; }
-        std::string s;
-        int v = 0;
-        if (!str(*out, "schema", "", &s)) return false;
-        if (s != schema) { fail("/schema", "is '" + s + "', expected '" + schema + "'"); return false; }
-        if (!integer(*out, "version", "", &v, 1, 1000)) return false;
-        if (v != 1) { fail("/version", "version " + std::to_string(v) + " is not supported (this qbench reads 1)"); return false; }
-        return true;
-    }
-    const json* array(const json& o, const char* key, const std::string& ptr, bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return nullptr;
-        if (!v->is_array()) { fail(ptr + "/" + key, "must be an array"); return nullptr; }
-        return v;
-    }
-};
+// Optional peak: null means "no hardware path" (stored as -1).
+bool peak(Reader& r, const json& o, const char* key, const std::string& ptr, double* out) {
+    auto it = o.find(key);
+    if (it == o.end() || it->is_null()) { *out = -1; return true; }
+    return r.num(o, key, ptr, out, 0.001, 1e6);
+}
 
 // The index in its file's array of each entry kept in the catalog: an entry that fails to parse
 // is dropped, so an error about catalog entry i points at element at[i] of the file.
@@ -194,9 +111,9 @@ void read_hardware(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
             if (!pk->is_object()) { r.fail(p + "/peak_tflops", "must be an object"); ok = false; }
             else {
                 const std::string pp = p + "/peak_tflops";
-                ok &= r.peak(*pk, "fp16", pp, &h.peak.fp16) && r.peak(*pk, "bf16", pp, &h.peak.bf16);
-                ok &= r.peak(*pk, "fp8", pp, &h.peak.fp8) && r.peak(*pk, "int8", pp, &h.peak.int8);
-                ok &= r.peak(*pk, "int4", pp, &h.peak.int4);
+                ok &= peak(r, *pk, "fp16", pp, &h.peak.fp16) && peak(r, *pk, "bf16", pp, &h.peak.bf16);
+                ok &= peak(r, *pk, "fp8", pp, &h.peak.fp8) && peak(r, *pk, "int8", pp, &h.peak.int8);
+                ok &= peak(r, *pk, "int4", pp, &h.peak.int4);
                 if (ok && h.peak.fp16 <= 0) { r.fail(pp + "/fp16", "every device needs an FP16 (or its 16-bit) peak"); ok = false; }
             }
         } else ok = false;

@@ -1,7 +1,6 @@
 #include "results_json.h"
 
-#include <nlohmann/json.hpp>
-
+#include "json_read.h"
 #include "numeric.h"
 
 namespace qb {
@@ -11,127 +10,7 @@ using ojson = nlohmann::ordered_json;
 
 namespace {
 
-// Type-checked access that records a DataError instead of throwing (as data_json.cpp does for
-// the catalog files).
-struct Reader {
-    std::string file;
-    std::vector<DataError>* errs;
-    size_t before = 0;
-
-    void fail(const std::string& ptr, const std::string& why) { errs->push_back({file, ptr, why}); }
-    bool ok() const { return errs->size() == before; }
-
-    const json* member(const json& o, const char* key, const std::string& ptr, bool required) {
-        auto it = o.find(key);
-        if (it == o.end() || it->is_null()) {
-            if (required) fail(ptr + "/" + key, "missing required field");
-            return nullptr;
-        }
-        return &*it;
-    }
-    bool str(const json& o, const char* key, const std::string& ptr, std::string* out, bool required = true,
-             size_t max_len = 4000) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_string()) { fail(ptr + "/" + key, "must be a string"); return false; }
-        const std::string& s = v->get_ref<const std::string&>();
-        if (s.size() > max_len) { fail(ptr + "/" + key, "longer than " + std::to_string(max_len) + " characters"); return false; }
-        *out = s;
-        return true;
-    }
-    bool num(const json& o, const char* key, const std::string& ptr, double* out, double lo, double hi, bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_number()) { fail(ptr + "/" + key, "must be a number"); return false; }
-        const double d = v->get<double>();
-        if (!(d >= lo && d <= hi)) {
-            fail(ptr + "/" + key, fmt_double(d) + " is out of range " + fmt_double(lo) + ".." + fmt_double(hi));
-            return false;
-        }
-        *out = d;
-        return true;
-    }
-    bool integer(const json& o, const char* key, const std::string& ptr, int* out, long long lo, long long hi,
-                 bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return !required;
-        if (!v->is_number_integer()) { fail(ptr + "/" + key, "must be an integer"); return false; }
-        const long long d = v->is_number_unsigned() && v->get<unsigned long long>() > 0x7fffffffffffffffull
-                                ? hi + 1 : v->get<long long>();
-        if (d < lo || d > hi) {
-            fail(ptr + "/" + key, "is out of range " + std::to_string(lo) + ".." + std::to_string(hi));
-            return false;
-        }
-        *out = (int)d;
-        return true;
-    }
-    bool boolean(const json& o, const char* key, const std::string& ptr, bool* out) {
-        const json* v = member(o, key, ptr, true);
-        if (!v) return false;
-        if (!v->is_boolean()) { fail(ptr + "/" + key, "must be true or false"); return false; }
-        *out = v->get<bool>();
-        return true;
-    }
-    const json* object(const json& o, const char* key, const std::string& ptr, bool required = true) {
-        const json* v = member(o, key, ptr, required);
-        if (!v) return nullptr;
-        if (!v->is_object()) { fail(ptr + "/" + key, "must be an object"); return nullptr; }
-        return v;
-    }
-};
-
-bool kebab(const std::string& s) {
-    auto alnum = [](char ch) { return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9'); };
-    bool ok = !s.empty() && s.size() <= 64 && alnum(s[0]);
-    for (char ch : s) ok &= alnum(ch) || ch == '-' || ch == '.';
-    return ok;
-}
-
-// "2026-11-26T14:03:07Z" (optionally with fractional seconds before the Z).
-bool iso_utc(const std::string& s) {
-    if (s.size() < 20 || s.size() > 32 || s.back() != 'Z') return false;
-    const char* pat = "dddd-dd-ddTdd:dd:dd";
-    for (size_t i = 0; i < 19; ++i) {
-        const char c = s[i];
-        if (pat[i] == 'd' ? !(c >= '0' && c <= '9') : c != pat[i]) return false;
-    }
-    if (s.size() > 20) {
-        if (s[19] != '.') return false;
-        for (size_t i = 20; i + 1 < s.size(); ++i)
-            if (!(s[i] >= '0' && s[i] <= '9')) return false;
-    }
-    const int mon = (s[5] - '0') * 10 + (s[6] - '0'), day = (s[8] - '0') * 10 + (s[9] - '0');
-    const int hh = (s[11] - '0') * 10 + (s[12] - '0'), mm = (s[14] - '0') * 10 + (s[15] - '0'), ss = (s[17] - '0') * 10 + (s[18] - '0');
-    return mon >= 1 && mon <= 12 && day >= 1 && day <= 31 && hh <= 23 && mm <= 59 && ss <= 60;
-}
-
-// Nesting depth of [ and { outside strings, and the longest string literal: checked before
-// parsing, so a hostile document (a million '[', a 10 MB string) is rejected in one O(n) pass
-// without building anything.
-struct Shape { int depth = 0; size_t longest_string = 0; };
-Shape scan(const std::string& t) {
-    Shape s;
-    int d = 0;
-    bool in_str = false, esc = false;
-    size_t start = 0;
-    for (size_t i = 0; i < t.size(); ++i) {
-        const char c = t[i];
-        if (in_str) {
-            if (esc) esc = false;
-            else if (c == '\\') esc = true;
-            else if (c == '"') {
-                in_str = false;
-                if (i - start > s.longest_string) s.longest_string = i - start;
-            }
-            continue;
-        }
-        if (c == '"') { in_str = true; start = i + 1; }
-        else if (c == '[' || c == '{') s.depth = ++d > s.depth ? d : s.depth;
-        else if (c == ']' || c == '}') --d;
-    }
-    if (in_str && t.size() - start > s.longest_string) s.longest_string = t.size() - start;
-    return s;
-}
+using Reader = JsonReader;
 
 bool kernel_bits_ok(const std::string& kernel, int bits) {
     if (kernel == "fp32") return bits == 32;
@@ -150,7 +29,7 @@ void read_env(Reader& r, const json& d, ResultsEnvironment& e) {
     r.str(*o, "compiler", p, &e.compiler, true, 256);
     r.str(*o, "os", p, &e.os, true, 256);
     r.str(*o, "commit", p, &e.commit, true, 64);
-    if (r.str(*o, "timestamp", p, &e.timestamp, true, 64) && !iso_utc(e.timestamp))
+    if (r.str(*o, "timestamp", p, &e.timestamp, true, 64) && !is_iso_utc(e.timestamp))
         r.fail(p + "/timestamp", "'" + e.timestamp + "' is not a UTC ISO-8601 time (YYYY-MM-DDThh:mm:ssZ)");
     r.integer(*o, "cores", p, &e.cores, 1, 1 << 20);
     r.integer(*o, "threads", p, &e.threads, 1, 1 << 20);
@@ -168,7 +47,7 @@ void read_env(Reader& r, const json& d, ResultsEnvironment& e) {
     auto hw = o->find("hardware_id");
     if (hw == o->end()) r.fail(p + "/hardware_id", "missing required field (null when the machine is not in hardware.json)");
     else if (!hw->is_null()) {
-        if (r.str(*o, "hardware_id", p, &e.hardware_id, true, 64) && !kebab(e.hardware_id))
+        if (r.str(*o, "hardware_id", p, &e.hardware_id, true, 64) && !is_kebab_id(e.hardware_id))
             r.fail(p + "/hardware_id", "'" + e.hardware_id + "' is not a lower-case kebab id");
     }
     auto g = o->find("gpu");
@@ -313,29 +192,9 @@ bool valid_run_id(const std::string& id) {
 }
 
 bool parse_results(const std::string& text, const std::string& file_name, Results* out, std::vector<DataError>* errors) {
-    Reader r{file_name, errors, errors->size()};
-    if (text.size() > kResultsMaxBytes) {
-        r.fail("", "larger than " + std::to_string(kResultsMaxBytes >> 20) + " MB");
-        return false;
-    }
-    const Shape sh = scan(text);
-    if (sh.depth > kResultsMaxDepth) {
-        r.fail("", "nested deeper than " + std::to_string(kResultsMaxDepth) + " levels");
-        return false;
-    }
-    if (sh.longest_string > kResultsMaxString) {
-        r.fail("", "has a string longer than " + std::to_string(kResultsMaxString) + " bytes");
-        return false;
-    }
-    const json d = json::parse(text, nullptr, false);
-    if (d.is_discarded()) { r.fail("", "malformed JSON (does not parse)"); return false; }
-    if (!d.is_object()) { r.fail("", "top level must be an object"); return false; }
-    std::string schema;
-    int version = 0;
-    if (!r.str(d, "schema", "", &schema, true, 64)) return false;
-    if (schema != "qbench.results") { r.fail("/schema", "is '" + schema + "', expected 'qbench.results'"); return false; }
-    if (!r.integer(d, "version", "", &version, 1, 1000)) return false;
-    if (version != 1) { r.fail("/version", "version " + std::to_string(version) + " is not supported (this qbench reads 1)"); return false; }
+    Reader r{file_name, errors};
+    json d;
+    if (!r.doc_limited(text, "qbench.results", kResultsMaxBytes, kResultsMaxDepth, kResultsMaxString, &d)) return false;
     Results res;
     if (r.str(d, "run_id", "", &res.run_id, true, 128) && !valid_run_id(res.run_id))
         r.fail("/run_id", "'" + res.run_id + "' must be [a-z0-9][a-z0-9._-]* (it names a file)");
