@@ -399,4 +399,50 @@ std::string quantize_source_line(const QuantizeReport& r) {
     return s;
 }
 
+std::string quantize_summary_json(const QuantizeReport& r, const std::string& origin, const Selections& s) {
+    ojson j;
+    j["origin"] = origin;
+    j["created_utc"] = r.created_utc;
+    j["source"] = quantize_source_line(r);
+    j["input_kind"] = r.input.kind;
+    j["model"] = r.input.model.empty() ? ojson(nullptr) : ojson(r.input.model);
+    j["selected_model"] = s.model;
+    j["model_matches"] = !r.input.model.empty() && r.input.model == s.model;
+    long long calib = 0, eval = 0;
+    for (const QuantizeLayer& l : r.layers) {
+        calib = std::max(calib, l.calibration.tokens);
+        eval = std::max<long long>(eval, l.calibration.eval_tokens);
+    }
+    j["calibration_tokens"] = calib;
+    j["eval_tokens"] = eval;
+    j["layers"] = r.layers.size();
+    ojson rows = ojson::array(), sel = ojson::array();
+    for (const QuantizeLayer& l : r.layers) {
+        const int pick = quantize_row_for(l, s);
+        for (size_t i = 0; i < l.results.size(); ++i) {
+            const QuantizeRow& x = l.results[i];
+            ojson o;
+            o["layer"] = l.name;
+            o["method"] = x.method;
+            o["ok"] = x.ok;
+            if (x.ok) {
+                o["bits"] = x.bits;
+                o["group_size"] = x.group_size;
+                o["zero_point"] = x.zero_point;
+                o["act_order"] = x.act_order;
+                o["weight_rel_err"] = x.weight_rel_err;
+                o["output_rel_err"] = x.output_rel_err;
+                o["output_sqnr_db"] = finite_or_null(x.output_sqnr_db);
+                o["time_s"] = x.time_s;
+            }
+            o["selected"] = (int)i == pick;
+            if ((int)i == pick) sel.push_back(o);
+            rows.push_back(o);
+        }
+    }
+    j["rows"] = rows;
+    j["selected"] = sel;
+    return dump(j, -1);
+}
+
 }  // namespace qb

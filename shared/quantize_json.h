@@ -126,4 +126,10 @@ int quantize_row_for(const QuantizeLayer& layer, const Selections& s);
 // llama-2-7b, 16,384 calibration / 2,048 held-out tokens".
 std::string quantize_source_line(const QuantizeReport& r);
 
+// What the widget shows of a loaded report, as one JSON object (its state for tests and the
+// page): origin, source line, token counts, whether the report's model is the selected one,
+// and every row with "selected" marking the one that matches the selection in each layer.
+// Figures are copied from the report (measured), never recomputed.
+std::string quantize_summary_json(const QuantizeReport& r, const std::string& origin, const Selections& s);
+
 }  // namespace qb

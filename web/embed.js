@@ -12,6 +12,9 @@
  *                          the widget also carries a built-in copy, so it works offline)
  *   data-results           URL of a benchmark results index (default data/results/index.json next to
  *                          this script; "none" to skip): its runs are drawn as measured vs predicted
+ *   data-quantize          URL of a quantize report (qbench-native quantize --json, "qbench.quantize");
+ *                          its measured layer errors are shown next to the published perplexity
+ *                          (default: none)
  *   data-endpoint          URL that receives the metrics events (batched POSTs of JSON arrays)
  *
  * JS API: element.qbench (also window.qbench.instances[i]; window.qbench.ready is a Promise of the first):
@@ -19,6 +22,8 @@
  *   setSelections(obj)     -> {ok, errors}; obj uses the keys of user_selections (model, method, bits, ...)
  *   applyLink(hash)        -> restores a share link
  *   subscribe(fn)          -> unsubscribe function; fn(metrics) on every change
+ *   loadQuantize(text, origin) -> {ok, error}: replaces the quantize report; a bad one is refused
+ *                          with a message (shown in the widget too) and the previous state is kept
  *   perf()                 -> frame-time statistics; timings: {wasmFetched, firstFrame} (performance.now() ms)
  * Events on the element: "qbench:metrics" (CustomEvent, detail = {type, user_selections,
  * calculated_monthly_cost, comparison_delta, share_link}); inside an iframe the same object is
@@ -166,6 +171,12 @@
       };
       api.applyLink = function (h) { return call("qb_apply_link", "number", ["string"], [String(h)]) === 1; };
       api.subscribe = function (fn) { subscribers.push(fn); return function () { subscribers = subscribers.filter(function (f) { return f !== fn; }); }; };
+      api.loadQuantize = function (text, origin) {
+        var ok = call("qb_load_quantize", "number", ["string", "string"], [String(text), String(origin || "loadQuantize()")]) === 1;
+        if (ok) return { ok: true, error: null };
+        var msgs = api.getState().data_messages;
+        return { ok: false, error: msgs.length ? msgs[msgs.length - 1] : "not loaded" };
+      };
       api.perf = function () { return JSON.parse(call("qb_perf", "string", [], [])); };
       api.resetPerf = function () { call("qb_reset_perf", null, [], []); };
 
@@ -198,6 +209,18 @@
           showStatus(msg, true);
           call("qb_data_error", null, ["string"], [msg]);
         });
+      });
+      // A quantize report: measured layer errors, shown beside the published perplexity.
+      var quantize = option(el, "quantize", "none");
+      if (quantize !== "none") fetch(quantize, { cache: "no-cache" }).then(function (r) {
+        if (!r.ok) throw new Error("HTTP " + r.status);
+        return r.text();
+      }).then(function (text) {
+        call("qb_load_quantize", "number", ["string", "string"], [text, quantize]);
+      }).catch(function (e) {
+        var msg = "Could not load the quantize report " + quantize + " (" + e.message + ")";
+        showStatus(msg, true);
+        call("qb_data_error", null, ["string"], [msg]);
       });
       // Benchmark results (qbench-native publish writes the index): newest runs first, at most 6.
       var index = option(el, "results", base + "data/results/index.json");

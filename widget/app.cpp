@@ -133,6 +133,24 @@ bool app_load_results(AppState& s, const std::string& text, const std::string& o
     return true;
 }
 
+bool app_load_quantize(AppState& s, const std::string& text, const std::string& origin) {
+    qb::QuantizeReport q;
+    std::vector<qb::DataError> errs;
+    if (!qb::parse_quantize(text, origin, &q, &errs)) {
+        std::string why = errs.empty() ? "invalid" : errs.front().str();
+        if (errs.size() > 1) why += " (and " + std::to_string(errs.size() - 1) + " more)";
+        const std::string msg = "quantize report " + origin + " not loaded" + (s.has_quantize ? " (the previous one is kept)" : "") + ": " + why;
+        s.data_messages.push_back(msg);
+        platform::show_status(msg, true);
+        return false;
+    }
+    s.quantize.origin = origin;
+    s.quantize.report = std::move(q);
+    s.has_quantize = true;
+    s.emit = true;   // the page's text summary mentions the measured error
+    return true;
+}
+
 bool app_apply_link(AppState& s, const std::string& hash) {
     const qb::LinkDecode d = qb::decode_link(s.catalog, hash);
     s.link_problems.clear();
@@ -229,6 +247,24 @@ std::string app_summary(const AppState& s) {
     else
         std::snprintf(b, sizeof b, "No accuracy figure. ");
     out += b;
+    if (s.has_quantize) {
+        // Measured by qbench on the report's layers (not a perplexity): the mean over the layers
+        // that have a row for this selection.
+        double err = 0, sqnr = 0;
+        int n = 0;
+        for (const qb::QuantizeLayer& l : s.quantize.report.layers)
+            if (const int i = qb::quantize_row_for(l, p.sel); i >= 0) {
+                err += l.results[(size_t)i].output_rel_err;
+                sqnr += l.results[(size_t)i].output_sqnr_db;
+                ++n;
+            }
+        if (n > 0)
+            std::snprintf(b, sizeof b, "Measured layer output error (quantize report, %d layer(s)): %.2f%%, SQNR %.1f dB. ", n,
+                          100 * err / n, sqnr / n);
+        else
+            std::snprintf(b, sizeof b, "The quantize report has no row for %s. ", q.c_str());
+        out += b;
+    }
     out += "Monthly cost " + fmt_usd(p.cost.usd_month) + " (" + std::to_string(p.cost.gpus) + " devices)";
     for (const qb::ApiComparison& a : p.vs_api) {
         std::snprintf(b, sizeof b, "; vs %s %s (%+.0f%%)", a.id.c_str(), fmt_usd(a.usd_month).c_str(), a.delta_pct);
@@ -266,6 +302,7 @@ std::string app_state_json(const AppState& s) {
         }
         return a + "]";
     };
+    j += ",\"quantize\":" + (s.has_quantize ? qb::quantize_summary_json(s.quantize.report, s.quantize.origin, s.sel) : std::string("null"));
     j += ",\"link_problems\":" + arr(s.link_problems) + ",\"data_messages\":" + arr(s.data_messages);
     j += ",\"tab\":" + std::to_string(s.active_tab) + ",\"layout\":{";
     for (size_t i = 0; i < s.layout.size(); ++i) {

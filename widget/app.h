@@ -15,6 +15,9 @@ bool app_load_data(AppState& s, int which, const std::string& text, const std::s
 bool app_apply_link(AppState& s, const std::string& hash);
 // Adds a benchmark results document (qbench.results); a malformed one is reported, not loaded.
 bool app_load_results(AppState& s, const std::string& text, const std::string& origin);
+// Replaces the quantize report (qbench.quantize); a malformed one is reported and the previous
+// report, if any, is kept.
+bool app_load_quantize(AppState& s, const std::string& text, const std::string& origin);
 // Applies a change made by a panel: keeps it if valid, otherwise the nearest valid selection,
 // saying what was adjusted.
 void app_set(AppState& s, const qb::Selections& next);
@@ -27,6 +30,7 @@ void app_status(AppState& s, const std::string& text);
 // Panels and plots: each draws into the current window and returns true when it changed s.sel.
 bool panel_selections(AppState& s);
 void panel_results(AppState& s);
+void panel_quantize(AppState& s);
 void panel_compare(AppState& s);
 void panel_recipe(AppState& s);
 bool plot_pareto(AppState& s, ImVec2 size);

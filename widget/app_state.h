@@ -9,6 +9,7 @@
 #include "data_json.h"
 #include "results_json.h"
 #include "predict.h"
+#include "quantize_json.h"
 #include "sweep.h"
 
 struct Rect { float x = 0, y = 0, w = 0, h = 0; };
@@ -29,6 +30,13 @@ struct MeasuredRun {
     std::vector<int> index;   // measurement index of each point
 };
 
+// A quantize report (qbench-native quantize --json) loaded by the page: layer errors measured by
+// qbench itself, shown beside the published perplexity.
+struct LoadedQuantize {
+    std::string origin;                  // the URL (or name) it came from
+    qb::QuantizeReport report;
+};
+
 struct AppState {
     // Data: the catalog in use and what happened loading it.
     qb::Catalog catalog;
@@ -42,6 +50,8 @@ struct AppState {
     std::vector<Curve> batch_curves;           // TPOT vs batch per method family
     std::vector<std::string> link_problems;    // from the share link the page was opened with
     std::vector<MeasuredRun> runs;             // benchmark results loaded by the page
+    bool has_quantize = false;                 // a quantize report is loaded (the last good one)
+    LoadedQuantize quantize;
 
     // Bookkeeping.
     bool dirty = true;          // selections changed: recompute this frame

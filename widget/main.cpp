@@ -126,6 +126,12 @@ EMSCRIPTEN_KEEPALIVE int qb_load_results(const char* text, const char* origin) {
     return app_load_results(g_app, text ? text : "", origin ? origin : "results") ? 1 : 0;
 }
 
+// Replaces the quantize report (qbench.quantize); 0 and a message in the widget when it is
+// malformed, in which case the previous report and everything else are kept.
+EMSCRIPTEN_KEEPALIVE int qb_load_quantize(const char* text, const char* origin) {
+    return app_load_quantize(g_app, text ? text : "", origin ? origin : "quantize report") ? 1 : 0;
+}
+
 EMSCRIPTEN_KEEPALIVE void qb_data_error(const char* msg) {
     g_app.data_messages.push_back(msg ? msg : "data load failed");
 }

@@ -83,6 +83,7 @@ void panel_results(AppState& s) {
     if (!p.acc.source.empty()) ImGui::TextDisabled("Source: %s", p.acc.source.c_str());
     if (!p.acc.basis.empty()) ImGui::TextDisabled("Basis: %s", p.acc.basis.c_str());
     ImGui::PopTextWrapPos();
+    panel_quantize(s);
 
     ImGui::Separator();
     ImGui::Text("calculated_monthly_cost: %s", fmt_usd(p.cost.usd_month).c_str());

@@ -2,7 +2,8 @@
 // file, or a synthetic layer with LLM-like outlier structure) with RTN / GPTQ / AWQ / QuIP,
 // and reports per layer and method the weight error, the output error and SQNR on held-out
 // activations, and the time taken. --json writes the "qbench.quantize" document
-// (docs/quantizers.md), --out-dir the packed weights (native/quant/packed_io.h).
+// (docs/quantizers.md; defined once in shared/quantize_json.h, which the widget also reads),
+// --out-dir the packed weights (native/quant/packed_io.h).
 // Argument parsing, orchestration and printing only: the numbers come from native/quant.
 #include <sys/utsname.h>
 
@@ -17,7 +18,6 @@
 #include <fstream>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -25,8 +25,10 @@
 #include <vector>
 
 #include "cpu_kernels.h"
+#include "data_json.h"
 #include "la.h"
 #include "packed_io.h"
+#include "quantize_json.h"
 #include "quant.h"
 #include "safetensors.h"
 #include "synthetic.h"
@@ -36,6 +38,9 @@ using namespace qb;
 using namespace qb::quant;
 
 namespace {
+
+// shared/selections.h (through quantize_json.h) has its own qb::Method, the catalog's list.
+using Method = qb::quant::Method;
 
 constexpr int kExitBadInput = 2;
 constexpr int kExitFailed = 1;
@@ -52,6 +57,9 @@ void usage() {
         "input:\n"
         "  --synthetic                  a seeded synthetic layer with LLM-like outlier channels\n"
         "    --rows N --cols N          its shape (default 4096 x 4096)\n"
+        "  --model ID                   a model-catalog id recorded in the report; with --synthetic, one\n"
+        "                               synthetic layer per Llama projection (q k v o gate up down) shaped\n"
+        "                               as that model's (filtered by --layers)\n"
         "  --safetensors FILE           the 2-D F16/BF16/F32 tensors of a model file\n"
         "    --layers REGEX             which tensors (default: Llama linear layers, *_proj.weight)\n"
         "  --calib FILE                 activations: a safetensors file with '<layer>.input' per layer or\n"
@@ -80,7 +88,7 @@ void usage() {
 
 struct Opts {
     bool synthetic = false;
-    std::string safetensors, layers = kDefaultLayers, calib, json, out_dir;
+    std::string safetensors, layers = kDefaultLayers, calib, json, out_dir, model;
     int rows = 4096, cols = 4096;
     int calib_samples = 128, calib_tokens = 512, eval_samples = 4, eval_tokens = 512;
     uint64_t seed = kDefaultSeed;
@@ -157,6 +165,7 @@ int parse(int argc, char** argv, Opts* o) {
         bool ok = true;
         if (f == "safetensors") o->safetensors = v;
         else if (f == "layers") o->layers = v;
+        else if (f == "model") o->model = v;
         else if (f == "calib") o->calib = v;
         else if (f == "json") o->json = v;
         else if (f == "out-dir") o->out_dir = v;
@@ -217,6 +226,7 @@ struct LayerRef {
     std::string name;
     const st::TensorInfo* t = nullptr;   // safetensors input
     int rows = 0, cols = 0;
+    uint64_t seed_offset = 0;            // synthetic: added to --seed, so same-shaped layers differ
 };
 
 // Llama order: layer index, then q k v o gate up down; other names after, by name.
@@ -288,30 +298,30 @@ std::string utc_now() {
     return b;
 }
 
-nlohmann::ordered_json environment(int threads) {
-    nlohmann::ordered_json e;
+QuantizeEnvironment environment(int threads) {
+    QuantizeEnvironment e;
     struct utsname u {};
     uname(&u);
-    e["cpu"] = cpu_model();
-    e["logical_cores"] = std::thread::hardware_concurrency();
-    e["threads"] = threads;
-    e["isa"] = la::isa_name();
-    std::vector<std::string> feats = cpu::cpu_feature_list();
-    e["cpu_features"] = feats;
-    e["os"] = std::string(u.sysname) + " " + u.release + " " + u.machine;
-    e["compiler"] = std::string("g++ ") + __VERSION__;
+    e.cpu = cpu_model();
+    e.logical_cores = (int)std::thread::hardware_concurrency();
+    e.threads = threads;
+    e.isa = la::isa_name();
+    e.cpu_features = cpu::cpu_feature_list();
+    e.os = std::string(u.sysname) + " " + u.release + " " + u.machine;
+    e.compiler = std::string("g++ ") + __VERSION__;
 #ifdef NDEBUG
-    e["build"] = "release";
+    e.build = "release";
 #else
-    e["build"] = "debug";
+    e.build = "debug";
 #endif
-    e["eigen"] = la::ops().eigen;
+    e.eigen = la::ops().eigen;
     return e;
 }
 
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
+    using Method = qb::quant::Method;
     Opts o;
     if (const int rc = parse(argc, argv, &o); rc != 0) return rc < 0 ? 0 : rc;
     const auto t_start = std::chrono::steady_clock::now();
@@ -324,16 +334,34 @@ int cmd_quantize(int argc, char** argv) {
     std::vector<LayerRef> layers;
     SyntheticSpec syn;
     syn.seed = o.seed;
-    if (o.synthetic) {
+    std::regex re;
+    try {
+        re = std::regex(o.layers, std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+        return fail("--layers is not a valid regular expression: " + std::string(e.what()));
+    }
+    const ModelArch* arch = nullptr;
+    Catalog catalog;
+    if (!o.model.empty()) {
+        std::vector<DataError> derrs;
+        if (!load_catalog(embedded_data(), &catalog, &derrs)) return fail("built-in catalog: " + derrs.front().str());
+        if (!(arch = catalog.model(o.model))) return fail("--model: unknown model '" + o.model + "' (ids are in data/model-catalog.json)");
+    }
+    if (o.synthetic && arch) {
+        // The linear layers of one decoder block, named as in a Hugging Face Llama checkpoint.
+        const int h = arch->hidden, q = arch->heads * arch->head_dim, kv = arch->kv_heads * arch->head_dim, f = arch->intermediate;
+        const struct { const char* name; int rows, cols; } proj[] = {
+            {"self_attn.q_proj", q, h}, {"self_attn.k_proj", kv, h}, {"self_attn.v_proj", kv, h}, {"self_attn.o_proj", h, q},
+            {"mlp.gate_proj", f, h},    {"mlp.up_proj", f, h},       {"mlp.down_proj", h, f}};
+        for (uint64_t i = 0; i < 7; ++i) {
+            const std::string name = std::string("model.layers.0.") + proj[i].name + ".weight";
+            if (std::regex_match(name, re)) layers.push_back({name, nullptr, proj[i].rows, proj[i].cols, i});
+        }
+        if (layers.empty()) return fail("--layers '" + o.layers + "' matches none of " + o.model + "'s projections (model.layers.0.self_attn.q_proj.weight ...)");
+    } else if (o.synthetic) {
         layers.push_back({"synthetic." + std::to_string(o.rows) + "x" + std::to_string(o.cols), nullptr, o.rows, o.cols});
     } else {
         if (!model.open(o.safetensors, &err)) return fail(err);
-        std::regex re;
-        try {
-            re = std::regex(o.layers, std::regex::ECMAScript);
-        } catch (const std::regex_error& e) {
-            return fail("--layers is not a valid regular expression: " + std::string(e.what()));
-        }
         for (const st::TensorInfo& t : model.tensors()) {
             if (!std::regex_match(t.name, re)) continue;
             if (t.shape.size() != 2) continue;
@@ -408,7 +436,7 @@ int cmd_quantize(int argc, char** argv) {
     };
 
     // ---- run ----
-    nlohmann::ordered_json jl = nlohmann::ordered_json::array();
+    QuantizeReport report;
     const std::string gname = o.spec.group == 0 ? "per-channel" : "g" + std::to_string(o.spec.group);
     std::printf("qbench-native quantize: %zu layer(s), W%d %s%s%s, methods:", layers.size(), o.spec.bits, gname.c_str(),
                 o.spec.zero_point ? " +zero" : "", o.gptq.act_order ? " act-order" : "");
@@ -417,7 +445,11 @@ int cmd_quantize(int argc, char** argv) {
     int failures = 0;
     for (const LayerRef& l : layers) {
         Matrix W(l.rows, l.cols);
-        if (o.synthetic) W = synthetic_weights(l.rows, l.cols, syn);
+        if (o.synthetic) {
+            SyntheticSpec ls = syn;
+            ls.seed += l.seed_offset;
+            W = synthetic_weights(l.rows, l.cols, ls);
+        }
         else if (!model.read_floats(*l.t, 0, (int64_t)l.rows * l.cols, W.v.data(), &err)) return fail(err);
         std::string why;
         const auto cs = calibration_for(l, &why);
@@ -429,7 +461,7 @@ int cmd_quantize(int argc, char** argv) {
                     o.calib.empty() ? "generating" : "reading", cs->c.accumulate_seconds, cs->cached ? " (shared, computed earlier)" : "",
                     cs->eval.rows);
         std::printf("  %-6s %11s %11s %9s %9s %9s\n", "method", "weight err", "output err", "SQNR dB", "time s", "bits/w");
-        nlohmann::ordered_json jr = nlohmann::ordered_json::array();
+        QuantizeLayer ql;
         for (Method m : o.methods) {
             Result r;
             if (m == Method::rtn) r = quantize_rtn(W, o.spec);
@@ -442,50 +474,58 @@ int cmd_quantize(int argc, char** argv) {
                 q.block = o.gptq.block;
                 r = quantize_quip(W, cs->c.H, o.spec, q);
             }
-            nlohmann::ordered_json j;
-            j["method"] = method_name(m);
-            j["ok"] = r.ok();
+            QuantizeRow row;
+            row.method = method_name(m);
+            row.ok = r.ok();
             if (!r.ok()) {
                 ++failures;
-                j["error"] = r.error;
+                row.error = r.error;
                 std::printf("  %-6s failed: %s\n", method_name(m), r.error.c_str());
-                jr.push_back(j);
+                ql.results.push_back(row);
                 continue;
             }
             const ErrorStats e = evaluate(W, r.w_hat, cs->eval, &Yref);
             const double bpw = (double)r.packed.bytes() * 8.0 / ((double)l.rows * l.cols);
             std::printf("  %-6s %11.5f %11.5f %9.2f %9.3f %9.3f\n", method_name(m), e.weight_rel, e.output_rel, e.sqnr_db, r.seconds, bpw);
-            j["bits"] = o.spec.bits;
-            j["group_size"] = o.spec.group;
-            j["zero_point"] = o.spec.zero_point;
-            j["act_order"] = m == Method::gptq && o.gptq.act_order;
-            j["weight_rel_err"] = e.weight_rel;
-            j["output_rel_err"] = e.output_rel;
-            j["output_sqnr_db"] = e.sqnr_db;
-            j["time_s"] = r.seconds;
-            j["packed_bytes"] = r.packed.bytes();
-            j["bits_per_weight"] = bpw;
-            j["sidecars"] = {{"perm", !r.perm.empty()}, {"input_scale", !r.input_scale.empty()}, {"transform", r.has_transform ? "quip" : "none"}};
-            if (m == Method::quip) j["seed"] = r.seed;
-            nlohmann::ordered_json d = nlohmann::ordered_json::object();
-            for (const auto& [k, v] : r.details.values) d[k] = v;
-            j["details"] = d;
+            row.bits = o.spec.bits;
+            row.group_size = o.spec.group;
+            row.zero_point = o.spec.zero_point;
+            row.act_order = m == Method::gptq && o.gptq.act_order;
+            row.weight_rel_err = e.weight_rel;
+            row.output_rel_err = e.output_rel;
+            row.output_sqnr_db = e.sqnr_db;
+            row.time_s = r.seconds;
+            row.packed_bytes = (long long)r.packed.bytes();
+            row.bits_per_weight = bpw;
+            row.sidecar_perm = !r.perm.empty();
+            row.sidecar_input_scale = !r.input_scale.empty();
+            row.transform = r.has_transform ? "quip" : "none";
+            if (m == Method::quip) {
+                row.has_seed = true;
+                row.seed = r.seed;
+            }
+            row.details = r.details.values;
             if (!o.out_dir.empty()) {
                 const std::string path = o.out_dir + "/" + file_safe(strip_weight(l.name)) + "." + method_name(m) + ".safetensors";
                 if (!write_packed(path, r, l.name, o.synthetic ? "synthetic" : o.safetensors, &err)) return fail(err);
-                j["file"] = path;
+                row.file = path;
             }
-            jr.push_back(j);
+            ql.results.push_back(std::move(row));
         }
-        nlohmann::ordered_json lj;
-        lj["name"] = l.name;
-        lj["rows"] = l.rows;
-        lj["cols"] = l.cols;
-        lj["calibration"] = {{"source", cs->source}, {"tokens", cs->c.tokens}, {"eval_tokens", cs->eval.rows},
-                             {"awq_loss_tokens", cs->c.sample.rows}, {"hessian_precision", cs->c.bf16 ? "bf16-amx" : "f32"}, {"hessian_s", cs->c.seconds},
-                             {"source_thread_s", cs->c.source_seconds}, {"accumulate_thread_s", cs->c.accumulate_seconds}, {"shared", cs->cached}};
-        lj["results"] = jr;
-        jl.push_back(lj);
+        ql.name = l.name;
+        ql.rows = l.rows;
+        ql.cols = l.cols;
+        QuantizeLayerCalibration& qc = ql.calibration;
+        qc.source = cs->source;
+        qc.tokens = (long long)cs->c.tokens;
+        qc.eval_tokens = cs->eval.rows;
+        qc.awq_loss_tokens = cs->c.sample.rows;
+        qc.hessian_precision = cs->c.bf16 ? "bf16-amx" : "f32";
+        qc.hessian_s = cs->c.seconds;
+        qc.source_thread_s = cs->c.source_seconds;
+        qc.accumulate_thread_s = cs->c.accumulate_seconds;
+        qc.shared = cs->cached;
+        report.layers.push_back(std::move(ql));
     }
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     std::printf("\ntotal %.2f s. Errors are relative Frobenius norms; output error and SQNR on held-out tokens;\n"
@@ -493,50 +533,49 @@ int cmd_quantize(int argc, char** argv) {
                 total);
 
     if (!o.json.empty()) {
-        nlohmann::ordered_json doc;
-        doc["schema"] = "qbench.quantize";
-        doc["version"] = 1;
-        doc["created_utc"] = utc_now();
-        doc["tool"] = {{"name", "qbench-native quantize"}, {"version", "0.1.0"}};
-        doc["environment"] = environment(threads);
-        nlohmann::ordered_json in;
-        in["kind"] = o.synthetic ? "synthetic" : "safetensors";
+        report.created_utc = utc_now();
+        report.tool_version = "0.1.0";
+        report.env = environment(threads);
+        QuantizeInput& in = report.input;
+        in.kind = o.synthetic ? "synthetic" : "safetensors";
+        in.model = o.model;
         if (!o.synthetic) {
-            in["path"] = o.safetensors;
-            in["layers_regex"] = o.layers;
+            in.path = o.safetensors;
+            in.layers_regex = o.layers;
         }
-        nlohmann::ordered_json cj;
-        cj["kind"] = o.calib.empty() ? "synthetic" : "file";
-        if (!o.calib.empty()) cj["path"] = o.calib;
+        in.calib_kind = o.calib.empty() ? "synthetic" : "file";
+        if (!o.calib.empty()) in.calib_path = o.calib;
         else {
-            cj["samples"] = o.calib_samples;
-            cj["tokens_per_sample"] = o.calib_tokens;
-            cj["eval_samples"] = o.eval_samples;
-            cj["eval_tokens_per_sample"] = o.eval_tokens;
+            in.calib_samples = o.calib_samples;
+            in.calib_tokens_per_sample = o.calib_tokens;
+            in.eval_samples = o.eval_samples;
+            in.eval_tokens_per_sample = o.eval_tokens;
         }
-        if (o.synthetic || o.calib.empty())
-            cj["synthetic"] = {{"seed", o.seed}, {"outlier_frac", syn.outlier_frac}, {"outlier_min", syn.outlier_min}, {"outlier_max", syn.outlier_max},
-                               {"rank", syn.rank}, {"noise", syn.noise}, {"ar", syn.ar}, {"heavy_row_frac", syn.heavy_row_frac}};
-        in["calibration"] = cj;
-        doc["input"] = in;
-        nlohmann::ordered_json cfg;
-        nlohmann::ordered_json ms = nlohmann::ordered_json::array();
-        for (Method m : o.methods) ms.push_back(method_name(m));
-        cfg["methods"] = ms;
-        cfg["bits"] = o.spec.bits;
-        cfg["group_size"] = o.spec.group;
-        cfg["zero_point"] = o.spec.zero_point;
-        cfg["act_order"] = o.gptq.act_order;
-        cfg["static_groups"] = o.gptq.static_groups;
-        cfg["damp"] = o.gptq.damp;
-        cfg["block_size"] = o.gptq.block;
-        cfg["hessian"] = o.hessian_bf16 ? "bf16" : "f32";
-        cfg["awq"] = {{"grid", o.awq.grid}, {"clip_grid", o.awq.clip_grid}, {"max_shrink", o.awq.max_shrink}, {"loss_tokens", o.awq_tokens}};
-        cfg["quip"] = {{"seed", o.seed}, {"rescale", true}, {"transform", "randomized Hadamard (x small Haar orthogonal when not a power of two)"}};
-        doc["config"] = cfg;
-        doc["layers"] = jl;
-        doc["total_s"] = total;
-        const std::string text = doc.dump(2) + "\n";
+        in.has_synthetic = o.synthetic || o.calib.empty();
+        in.synthetic = {o.seed, syn.outlier_frac, syn.outlier_min, syn.outlier_max, syn.rank, syn.noise, syn.ar, syn.heavy_row_frac};
+        QuantizeConfig& cfg = report.config;
+        for (Method m : o.methods) cfg.methods.push_back(method_name(m));
+        cfg.bits = o.spec.bits;
+        cfg.group_size = o.spec.group;
+        cfg.zero_point = o.spec.zero_point;
+        cfg.act_order = o.gptq.act_order;
+        cfg.static_groups = o.gptq.static_groups;
+        cfg.damp = o.gptq.damp;
+        cfg.block_size = o.gptq.block;
+        cfg.hessian = o.hessian_bf16 ? "bf16" : "f32";
+        cfg.awq_grid = o.awq.grid;
+        cfg.awq_clip_grid = o.awq.clip_grid;
+        cfg.awq_max_shrink = o.awq.max_shrink;
+        cfg.awq_loss_tokens = o.awq_tokens;
+        cfg.quip_seed = o.seed;
+        cfg.quip_rescale = true;
+        cfg.quip_transform = "randomized Hadamard (x small Haar orthogonal when not a power of two)";
+        report.total_s = total;
+        const std::string text = quantize_json(report);
+        // What is written must read back: the widget and validate-data use the same parser.
+        std::vector<DataError> perrs;
+        QuantizeReport check;
+        if (!parse_quantize(text, o.json, &check, &perrs)) return fail("internal error: the report does not validate: " + perrs.front().str());
         if (!st::write_atomic(o.json, text.data(), text.size(), &err)) return fail(err);
     }
     return failures ? kExitFailed : 0;

@@ -1,7 +1,9 @@
 // qbench-native: command-line front end of the shared model (predict, sweep, validate-data).
 // Argument parsing and printing only; every number comes from shared/.
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -11,6 +13,7 @@
 #include "data_json.h"
 #include "numeric.h"
 #include "predict.h"
+#include "quantize_json.h"
 #include "recipe.h"
 #include "share_link.h"
 #include "sweep.h"
@@ -318,9 +321,35 @@ int cmd_validate(const Args& a) {
     }
     Catalog c;
     if (!load(dir, &c)) return kExitBadInput;
+    // Quantize reports: DIR/quantize/*.json (the ones the site serves) and any --quantize FILE.
+    std::vector<std::string> reports;
+    if (std::string f = get(a, "quantize"); !f.empty()) reports.push_back(f);
+    std::error_code ec;
+    if (!dir.empty() && std::filesystem::is_directory(dir + "/quantize", ec)) {
+        std::vector<std::string> found;
+        for (const auto& e : std::filesystem::directory_iterator(dir + "/quantize", ec))
+            if (e.path().extension() == ".json") found.push_back(e.path().string());
+        std::sort(found.begin(), found.end());
+        reports.insert(reports.end(), found.begin(), found.end());
+    }
+    size_t quantize_rows = 0;
+    for (const std::string& f : reports) {
+        std::string text, err;
+        if (!read_file(f, &text, &err)) return fail(err);
+        QuantizeReport q;
+        std::vector<DataError> errs;
+        if (!parse_quantize(text, f, &q, &errs)) {
+            for (const DataError& e : errs) std::fprintf(stderr, "qbench-native: %s\n", e.str().c_str());
+            return kExitBadInput;
+        }
+        if (!q.input.model.empty() && !c.model(q.input.model))
+            return fail(f + ": /input/model: '" + q.input.model + "' is not in model-catalog.json");
+        for (const QuantizeLayer& l : q.layers) quantize_rows += l.results.size();
+    }
     std::printf("ok: %s: %zu models, %zu API models, %zu hardware, %zu efficiency classes (%zu overrides), %zu accuracy rows from %zu sources\n",
                 dir.empty() ? "built-in data" : dir.c_str(), c.models.size(), c.api_models.size(), c.hardware.size(), c.eff_classes.size(),
                 c.eff_overrides.size(), c.accuracy.size(), c.acc_sources.size());
+    if (!reports.empty()) std::printf("ok: %zu quantize report(s), %zu rows\n", reports.size(), quantize_rows);
     return 0;
 }
 
@@ -332,7 +361,8 @@ void usage() {
         "  sweep          every method x bits x group size for a model on a hardware (--json, --csv,\n"
         "                 --batches 1,8,64, --fitting-only)\n"
         "  recipe         the GPTQModel / AutoAWQ / llm-compressor / vLLM / llama.cpp commands for a selection\n"
-        "  validate-data  check data/*.json (--data DIR; default ./data if present, else built-in)\n"
+        "  validate-data  check data/*.json and data/quantize/*.json (--data DIR; default ./data if present,\n"
+        "                 else built-in; --quantize FILE checks one quantize report too)\n"
         "  bench / publish / calibrate  kernel benchmark (CPU; --backend cuda for the GPU), results merge/upload,\n"
         "                 efficiency fit (--help on each)\n"
         "  quantize       RTN / GPTQ / AWQ / QuIP on real or synthetic layers: errors, SQNR, time (--help)\n"

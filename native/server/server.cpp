@@ -211,6 +211,7 @@ const char* kBuiltinPage = R"(<!doctype html>
 <li><a href="/data/model-catalog.json">/data/model-catalog.json</a>, <a href="/data/hardware.json">/data/hardware.json</a>,
 <a href="/data/efficiency.json">/data/efficiency.json</a>, <a href="/data/accuracy.json">/data/accuracy.json</a></li>
 <li><code>/data/results/&lt;run_id&gt;.json</code>: measured runs</li>
+<li><code>/data/quantize/&lt;name&gt;.json</code>: quantize reports (measured layer errors)</li>
 <li><code>POST /api/results</code> (Bearer token) and <code>POST /api/events</code></li>
 </ul>
 </body></html>
@@ -414,20 +415,22 @@ struct Server::Impl {
             return fail(res, 405, "use POST on " + p);
         }
         if (starts_with(p, "/api/")) return fail(res, 404, "no such endpoint: GET " + p);
-        if (p == "/data" || p == "/data/") return fail(res, 404, "no listing: ask for /data/<name>.json or /data/results/<run_id>.json");
+        if (p == "/data" || p == "/data/") return fail(res, 404, "no listing: ask for /data/<name>.json, /data/results/<run_id>.json or /data/quantize/<name>.json");
         if (starts_with(p, "/data/")) return serve_data(req, res, std::string_view(p).substr(6));
         serve_site(req, res, std::string_view(p).substr(1));
     }
 
     // ---- GET: files ----------------------------------------------------------------------
 
-    // Only <name>.json and results/<name>.json: the data directory may hold other things.
+    // Only <name>.json, results/<name>.json and quantize/<name>.json (quantize reports): the
+    // data directory may hold other things.
     void serve_data(const Request& req, Response& res, std::string_view rel) {
         const size_t slash = rel.find('/');
         const bool top = slash == std::string_view::npos;
-        const bool result = !top && rel.substr(0, slash) == "results" && rel.find('/', slash + 1) == std::string_view::npos;
-        if (!(top || result) || !ends_with(rel, ".json"))
-            return fail(res, 404, "not found (data is served as /data/<name>.json and /data/results/<run_id>.json)");
+        const bool sub = !top && (rel.substr(0, slash) == "results" || rel.substr(0, slash) == "quantize") &&
+                         rel.find('/', slash + 1) == std::string_view::npos;
+        if (!(top || sub) || !ends_with(rel, ".json"))
+            return fail(res, 404, "not found (data is served as /data/<name>.json, /data/results/<run_id>.json and /data/quantize/<name>.json)");
         const Resolved r = resolve_under(opt.data_dir, rel);
         if (r.status != 200) return fail(res, r.status == 301 ? 404 : r.status, r.status == 301 ? "not found" : r.error);
         send_file(req, res, r.file);

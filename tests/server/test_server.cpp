@@ -42,6 +42,8 @@ protected:
             write_file(data() / f, std::string("{\"file\": \"") + f + "\"}\n");
         write_file(data() / "notes.md", "not a data file");
         write_file(results() / "seed-run.json", valid_run("seed-run").dump(2) + "\n");
+        write_file(data() / "quantize" / "report.json", "{\"schema\": \"qbench.quantize\"}\n");
+        write_file(data() / "quantize" / "notes.md", "not a report");
         fs::create_directories(logs());
     }
 
@@ -162,13 +164,18 @@ TEST_F(ServerTest, DataFiles) {
     ASSERT_TRUE(run);
     EXPECT_EQ(run->status, 200);
     EXPECT_EQ(body_json(run)["run_id"], "seed-run");
+    auto report = c.Get("/data/quantize/report.json");   // quantize reports the widget loads
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->status, 200);
+    EXPECT_EQ(body_json(report)["schema"], "qbench.quantize");
 }
 
 TEST_F(ServerTest, NotFoundAnswersJson) {
     RunningServer s(options());
     auto c = client(s);
     for (const char* p : {"/missing.html", "/data/missing.json", "/data/notes.md", "/data/results/missing.json", "/data/results/",
-                          "/data/", "/data/results", "/.hidden.txt", "/api/nope", "/sub/index.html/"}) {
+                          "/data/", "/data/results", "/.hidden.txt", "/api/nope", "/sub/index.html/", "/data/quantize/notes.md",
+                          "/data/quantize/missing.json", "/data/quantize/a/b.json", "/data/other/x.json"}) {
         auto r = c.Get(p);
         ASSERT_TRUE(r) << p;
         EXPECT_EQ(r->status, 404) << p;
