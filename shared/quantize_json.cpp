@@ -255,8 +255,12 @@ ojson row_obj(const QuantizeRow& x) {
     j["sidecars"] = {{"perm", x.sidecar_perm}, {"input_scale", x.sidecar_input_scale}, {"transform", x.transform}};
     if (x.has_seed) j["seed"] = x.seed;
     if (!x.file.empty()) j["file"] = x.file;
+    // Keys sorted: the parser's object is a sorted map, so this is the form that round-trips
+    // byte for byte.
+    std::vector<std::pair<std::string, double>> sorted = x.details;
+    std::sort(sorted.begin(), sorted.end(), [](const auto& p, const auto& q) { return p.first < q.first; });
     ojson d = ojson::object();
-    for (const auto& [k, v] : x.details)
+    for (const auto& [k, v] : sorted)
         if (std::isfinite(v)) d[k] = v;   // a diagnostic without a finite value is left out
     j["details"] = d;
     return j;

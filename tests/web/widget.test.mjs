@@ -332,6 +332,103 @@ test('i. the Copy link button copies a #v=1 link', T, async () => {
   } finally { await w.close(); }
 });
 
+// The committed report index.html loads (data-quantize); its figures are what the widget must show.
+const REPORT = JSON.parse(fs.readFileSync(path.join(REPO, 'data', 'quantize', 'synthetic-llama2-7b.json'), 'utf8'));
+
+test('k. quantize report: measured layer errors beside the published perplexity; a bad report changes nothing', T, async () => {
+  const w = await open('index.html');
+  try {
+    const { page } = w;
+    let st = await W.until(page, (s) => s.quantize !== null, 'the quantize report to load');
+    const q = st.quantize;
+    assert.equal(q.origin, 'data/quantize/synthetic-llama2-7b.json');
+    assert.equal(q.model, 'llama-2-7b');
+    assert.equal(q.input_kind, 'synthetic');
+    assert.equal(q.layers, REPORT.layers.length);
+    assert.equal(q.rows.length, REPORT.layers.reduce((n, l) => n + l.results.length, 0));
+    assert.equal(q.calibration_tokens, REPORT.layers[0].calibration.tokens);
+    assert.equal(q.eval_tokens, REPORT.layers[0].calibration.eval_tokens);
+    assert.match(q.source, /synthetic layers shaped as llama-2-7b/);
+    // The default selection (llama-2-7b, GPTQ W4 g128) has one row per layer, with the report's figures.
+    await setAndCapture(page, { model: 'llama-2-7b', method: 'gptq', bits: 4, group_size: 128 }, { model: 'llama-2-7b', method: 'gptq', bits: 4 });
+    st = await W.until(page, (s) => s.quantize && s.quantize.model_matches && s.quantize.selected.length === REPORT.layers.length, 'GPTQ rows selected');
+    for (const r of st.quantize.selected) {
+      const layer = REPORT.layers.find((l) => l.name === r.layer);
+      const want = layer.results.find((x) => x.method === 'gptq');
+      assert.equal(r.method, 'gptq');
+      assert.equal(r.output_rel_err, want.output_rel_err, r.layer);
+      assert.equal(r.output_sqnr_db, want.output_sqnr_db, r.layer);
+      assert.equal(r.time_s, want.time_s, r.layer);
+      assert.ok(r.output_rel_err > 0 && r.output_rel_err < 1);
+    }
+    assert.equal(st.quantize.rows.filter((r) => r.selected).length, REPORT.layers.length);
+    assert.ok(st.prediction.accuracy.provenance, 'the published/estimated perplexity is still there');
+    await page.waitForFunction(() => /Measured layer output error/.test(document.querySelector('.qbench-summary').textContent), null, { timeout: 10000 });
+    await W.until(page, (s) => s.layout.quantize_table && s.layout.quantize_table[3] > 0, 'the quantize table to be drawn');
+    // Another method: QuIP rows selected; a model the report is not for: all rows, model_matches false.
+    await setAndCapture(page, { method: 'quip', bits: 4, group_size: 128 }, { method: 'quip' });
+    st = await W.until(page, (s) => s.quantize.selected.length === REPORT.layers.length && s.quantize.selected.every((r) => r.method === 'quip'), 'QuIP rows');
+    await setAndCapture(page, { model: 'llama-3.1-8b', method: 'awq' }, { model: 'llama-3.1-8b', method: 'awq' });
+    st = await W.until(page, (s) => !s.quantize.model_matches && s.quantize.selected_model === 'llama-3.1-8b', 'a model the report is not for');
+    assert.equal(st.quantize.rows.length, q.rows.length, 'all rows are still listed');
+    await setAndCapture(page, { method: 'rtn', bits: 3 }, { method: 'rtn', bits: 3 });
+    st = await W.until(page, (s) => s.quantize.selected.length === 0, 'no 3-bit row');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await setAndCapture(page, { model: 'llama-2-7b', method: 'gptq', bits: 4, group_size: 128 }, { model: 'llama-2-7b', method: 'gptq' });
+    await W.frames(page, 3);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'widget-quantize.png'), clip: await W.box(page, '.qbench') });
+
+    // A bad report: refused with a message naming the field; the loaded report and the selections stay.
+    const before = await W.state(page);
+    for (const [text, pattern] of [
+      ['{"schema": "qbench.quantize", "version": 1, "layers": "x"', /malformed JSON/],
+      [JSON.stringify({ ...REPORT, schema: 'qbench.results' }), /\/schema/],
+      [JSON.stringify({ ...REPORT, layers: [{ ...REPORT.layers[0], rows: 'many' }] }), /\/layers\/0\/rows: must be an integer/],
+    ]) {
+      const r = await page.evaluate((t) => document.querySelector('.qbench').qbench.loadQuantize(t, 'bad-report.json'), text);
+      assert.equal(r.ok, false);
+      assert.match(r.error, /quantize report bad-report\.json not loaded \(the previous one is kept\)/);
+      assert.match(r.error, pattern);
+    }
+    const after = await W.state(page);
+    assert.deepEqual(after.quantize, before.quantize, 'the loaded report changed');
+    assert.deepEqual(sel(after), sel(before), 'the selections changed');
+    assert.equal(after.data_messages.length, before.data_messages.length + 3);
+    await page.locator('.qbench-status').waitFor({ state: 'visible', timeout: 10000 });
+    assert.match(await page.locator('.qbench-status').textContent(), /bad-report\.json/);
+    assertDrawn(await canvasStats(page), 'after a bad report');
+    // A good one through the same API replaces it.
+    const one = { ...REPORT, layers: [REPORT.layers[0]] };
+    const ok = await page.evaluate((t) => document.querySelector('.qbench').qbench.loadQuantize(t, 'one-layer.json'), JSON.stringify(one));
+    assert.deepEqual(ok, { ok: true, error: null });
+    st = await W.until(page, (s) => s.quantize.origin === 'one-layer.json', 'the replacement report');
+    assert.equal(st.quantize.layers, 1);
+    assert.deepEqual(w.log.pageErrors, []);
+    console.log(`# quantize: ${q.layers} layers, ${q.rows.length} rows; GPTQ output error ${REPORT.layers.map((l) => l.results.find((x) => x.method === 'gptq').output_rel_err.toFixed(4)).join(', ')}`);
+  } finally { await w.close(); }
+});
+
+for (const [name, query, pattern] of [
+  ['missing', '?qb-quantize=/does-not-exist.json', /quantize report \/does-not-exist\.json \(HTTP 404\)/],
+  ['malformed', '?qb-quantize=/fixtures/bad.json', /quantize report \/fixtures\/bad\.json not loaded: .*malformed JSON/],
+]) {
+  test(`l. a ${name} quantize report URL shows a message and nothing else is lost`, T, async () => {
+    const w = await open('index.html' + query);
+    try {
+      const { page } = w;
+      const st = await W.until(page, (s) => s.data_messages.length > 0, 'data_messages');
+      assert.match(st.data_messages.join(' | '), pattern);
+      assert.equal(st.quantize, null);
+      assert.ok(st.metrics && st.metrics.calculated_monthly_cost.usd > 0, 'no metrics');
+      assert.ok(st.prediction.accuracy.provenance !== 'none', 'the published perplexity is gone');
+      await page.locator('.qbench-status').waitFor({ state: 'visible', timeout: 10000 });
+      assertDrawn(await canvasStats(page), `${name} quantize report`);
+      assert.deepEqual(w.log.pageErrors, []);
+      console.log(`# ${name} quantize report: ${st.data_messages.join(' | ')}`);
+    } finally { await w.close(); }
+  });
+}
+
 test('j. screenshots: default view, Plots tab, dark theme', T, async () => {
   const files = [];
   let light;
