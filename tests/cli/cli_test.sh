@@ -52,6 +52,15 @@ import json,sys; p=sys.argv[1]; d=json.load(open(p)); del d['models'][1]['layers
 PY
 check missing-field 2 "model-catalog.json: /models/1/layers: missing required field" -- validate-data --data "$tmp"
 check missing-dir 2 "cannot open" -- validate-data --data /nonexistent
+# data/quantize/*.json (the reports the site shows) are validated with the catalog files.
+cp "$DATA"/model-catalog.json "$tmp"/
+mkdir -p "$tmp/quantize"
+python3 - "$DATA/quantize/synthetic-llama2-7b.json" "$tmp/quantize/r.json" <<'PY'
+import json,sys; d=json.load(open(sys.argv[1])); d['input']['model']='gpt-5'; json.dump(d,open(sys.argv[2],'w'))
+PY
+check quantize-unknown-model 2 "r.json: /input/model: 'gpt-5' is not in model-catalog.json" -- validate-data --data "$tmp"
+echo '{"schema": "qbench.quantize", "version": 1, "layers": []}' > "$tmp/quantize/r.json"
+check quantize-bad-report 2 "r.json: /created_utc: missing required field" -- validate-data --data "$tmp"
 
 # Share link from predict --json reproduces the same prediction.
 link=$("$Q" predict --model qwen2.5-7b --method awq --hardware l40s --batch 4 --json | python3 -c "import json,sys;print(json.load(sys.stdin)['share_link'])")

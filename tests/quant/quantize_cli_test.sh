@@ -96,6 +96,31 @@ else
   echo "FAIL model run: $(cat "$W/model.txt")"; fails=$((fails+1))
 fi
 
+# --model: synthetic layers shaped as a catalog model's projections; the report reads back
+# (validate-data --quantize parses it with shared/quantize_json, as the widget does).
+if "$Q" quantize --synthetic --model smollm2-135m --layers '.*(k|down)_proj.*' --calib-tokens 2x64 --eval-tokens 64 \
+     --methods rtn,gptq --group-size 64 --json "$W/smol.json" >"$W/smol.txt" && "$Q" validate-data --quantize "$W/smol.json" >/dev/null; then
+  python3 - "$W/smol.json" <<'EOF2' && echo "ok   --model run, report validates" || { echo "FAIL --model report"; fails=$((fails+1)); }
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["input"]["model"] == "smollm2-135m", d["input"]
+names = [(l["name"], l["rows"], l["cols"]) for l in d["layers"]]
+assert names == [("model.layers.0.self_attn.k_proj.weight", 192, 576), ("model.layers.0.mlp.down_proj.weight", 576, 1536)], names
+EOF2
+else
+  echo "FAIL --model run: $(cat "$W/smol.txt")"; fails=$((fails+1))
+fi
+python3 - "$W/smol.json" "$W/bad-report.json" <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1])); d["layers"][0]["results"][0]["output_rel_err"] = "small"
+json.dump(d, open(sys.argv[2], "w"))
+EOF2
+err=$("$Q" validate-data --quantize "$W/bad-report.json" 2>&1 >/dev/null); rc=$?
+if [ "$rc" = 2 ] && grep -q "bad-report.json: /layers/0/results/0/output_rel_err: must be a number" <<<"$err"; then echo "ok   validate-data refuses a bad report"
+else echo "FAIL validate-data on a bad report: exit $rc, '$err'"; fails=$((fails+1)); fi
+check unknown-model 2 "unknown model 'nope'" -- --synthetic --model nope
+check model-no-layers 2 "matches none of smollm2-135m's projections" -- --synthetic --model smollm2-135m --layers 'x'
+
 check no-input 2 "exactly one of --synthetic and --safetensors" --
 check both-inputs 2 "exactly one of" -- --synthetic --safetensors "$W/model.safetensors"
 check unknown-method 2 "unknown method 'obq'" -- --synthetic --methods rtn,obq
