@@ -84,7 +84,8 @@ int main() {
     const std::string qt = quantize_json(q, -1);
     QuantizeReport qb2;
     errs.clear();
-    std::printf("quantize report: %s parse %d\n%s\n", qt.c_str(), (int)parse_quantize(qt, "q.json", &qb2, &errs), quantize_json(qb2, -1).c_str());
+    const bool parsed = parse_quantize(qt, "q.json", &qb2, &errs);   // before the print: argument order is unspecified
+    std::printf("quantize report: %s parse %d\n%s\n", qt.c_str(), (int)parsed, quantize_json(qb2, -1).c_str());
     Selections qs;
     qs.method = Method::gptq;
     std::printf("quantize summary: %s\n", quantize_summary_json(qb2, "q.json", qs).c_str());
