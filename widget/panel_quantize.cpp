@@ -43,8 +43,16 @@ void panel_quantize(AppState& s) {
     std::string want = qb::method_name(sel.method);
     if (!qb::fixed_bits(sel.method)) want += " W" + std::to_string(sel.bits) + (sel.group_size ? " g" + std::to_string(sel.group_size) : " per-channel");
     int picked = 0;
-    const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp;
-    if (ImGui::BeginTable("quantize", 6, flags)) {
+    bool zero_differs = false, act_differs = false;   // the highlighted rows are the nearest, not exact
+    size_t rows = 0;
+    for (const qb::QuantizeLayer& l : r.layers) rows += l.results.size();
+    // A 7B model's 224 layers x 4 methods would bury the cost below: scroll past 12 rows.
+    const float row_h = ImGui::GetTextLineHeightWithSpacing() + 2;
+    const float table_h = rows > 12 ? row_h * 13 : 0;
+    const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp |
+                                  (rows > 12 ? ImGuiTableFlags_ScrollY : 0);
+    if (ImGui::BeginTable("quantize", 6, flags, ImVec2(0, table_h))) {
+        ImGui::TableSetupScrollFreeze(0, 1);
         ImGui::TableSetupColumn("layer");
         ImGui::TableSetupColumn("method");
         ImGui::TableSetupColumn("output error");
@@ -56,6 +64,10 @@ void panel_quantize(AppState& s) {
         for (const qb::QuantizeLayer& l : r.layers) {
             const int pick = qb::quantize_row_for(l, sel);
             picked += pick >= 0;
+            if (pick >= 0) {
+                zero_differs |= l.results[(size_t)pick].zero_point != sel.zero_point;
+                act_differs |= sel.method == qb::Method::gptq && l.results[(size_t)pick].act_order != sel.act_order;
+            }
             for (size_t i = 0; i < l.results.size(); ++i) {
                 const qb::QuantizeRow& x = l.results[i];
                 ImGui::TableNextRow();
@@ -88,5 +100,11 @@ void panel_quantize(AppState& s) {
         layout_item(s, "quantize_table");
     }
     if (picked == 0) ImGui::TextDisabled("No row of this report is %s: nothing highlighted.", want.c_str());
-    else ImGui::TextDisabled("Highlighted (>): the rows for the selected %s. Time: the method alone, calibration excluded.", want.c_str());
+    else {
+        ImGui::PushTextWrapPos(0);
+        ImGui::TextDisabled("Highlighted (>): the rows for the selected %s%s%s. Time: the method alone, calibration excluded.", want.c_str(),
+                            zero_differs ? (sel.zero_point ? "; the report's rows have no zero point" : "; the report's rows have a zero point") : "",
+                            act_differs ? (sel.act_order ? "; run without act-order" : "; run with act-order") : "");
+        ImGui::PopTextWrapPos();
+    }
 }

@@ -365,10 +365,14 @@ test('k. quantize report: measured layer errors beside the published perplexity;
     assert.ok(st.prediction.accuracy.provenance, 'the published/estimated perplexity is still there');
     await page.waitForFunction(() => /Measured layer output error/.test(document.querySelector('.qbench-summary').textContent), null, { timeout: 10000 });
     await W.until(page, (s) => s.layout.quantize_table && s.layout.quantize_table[3] > 0, 'the quantize table to be drawn');
-    // Another method: QuIP rows selected; a model the report is not for: all rows, model_matches false.
-    await setAndCapture(page, { method: 'quip', bits: 4, group_size: 128 }, { method: 'quip' });
-    st = await W.until(page, (s) => s.quantize.selected.length === REPORT.layers.length && s.quantize.selected.every((r) => r.method === 'quip'), 'QuIP rows');
-    await setAndCapture(page, { model: 'llama-3.1-8b', method: 'awq' }, { model: 'llama-3.1-8b', method: 'awq' });
+    // Another method: AWQ rows selected. QuIP in the calculator is QuIP# (per-channel, lattice), which
+    // the report's QuIP-style g128 rows are not: nothing is highlighted rather than a wrong row.
+    await setAndCapture(page, { method: 'awq', bits: 4, group_size: 128 }, { method: 'awq' });
+    st = await W.until(page, (s) => s.quantize.selected.length === REPORT.layers.length && s.quantize.selected.every((r) => r.method === 'awq'), 'AWQ rows');
+    await setAndCapture(page, { method: 'quip' }, { method: 'quip' });
+    st = await W.until(page, (s) => s.quantize.selected.length === 0, 'no row for QuIP# per-channel');
+    // A model the report is not for: all rows stay listed, model_matches false.
+    await setAndCapture(page, { model: 'llama-3.1-8b', method: 'awq', bits: 4, group_size: 128 }, { model: 'llama-3.1-8b', method: 'awq' });
     st = await W.until(page, (s) => !s.quantize.model_matches && s.quantize.selected_model === 'llama-3.1-8b', 'a model the report is not for');
     assert.equal(st.quantize.rows.length, q.rows.length, 'all rows are still listed');
     await setAndCapture(page, { method: 'rtn', bits: 3 }, { method: 'rtn', bits: 3 });
