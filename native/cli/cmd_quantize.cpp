@@ -95,6 +95,7 @@ struct Opts {
     std::vector<Method> methods = {Method::rtn, Method::gptq, Method::awq, Method::quip};
     QuantSpec spec;
     bool group_given = false;
+    bool shape_given = false;          // --rows / --cols (not with --model)
     GptqOptions gptq;
     AwqOptions awq;
     int awq_tokens = 512;
@@ -169,8 +170,8 @@ int parse(int argc, char** argv, Opts* o) {
         else if (f == "calib") o->calib = v;
         else if (f == "json") o->json = v;
         else if (f == "out-dir") o->out_dir = v;
-        else if (f == "rows") ok = int_arg(&o->rows, 1, 1 << 16);
-        else if (f == "cols") ok = int_arg(&o->cols, 1, 1 << 16);
+        else if (f == "rows") { ok = int_arg(&o->rows, 1, 1 << 16); o->shape_given = true; }
+        else if (f == "cols") { ok = int_arg(&o->cols, 1, 1 << 16); o->shape_given = true; }
         else if (f == "calib-tokens") {
             if (!parse_tokens(v, &o->calib_samples, &o->calib_tokens)) return fail("--calib-tokens takes SAMPLESxTOKENS (e.g. 128x512) or a token count, not '" + v + "'");
         } else if (f == "eval-tokens") {
@@ -214,6 +215,7 @@ int parse(int argc, char** argv, Opts* o) {
         if (!ok) return kExitBadInput;
     }
     if (o->synthetic == !o->safetensors.empty()) return fail("give exactly one of --synthetic and --safetensors FILE");
+    if (o->synthetic && !o->model.empty() && o->shape_given) return fail("--rows / --cols do not go with --model (the model gives the shapes)");
     if (o->spec.bits == 8 && !o->group_given) o->spec.group = 0;   // INT8 is per-channel
     if (o->gptq.static_groups && !o->gptq.act_order) return fail("--static-groups goes with --act-order");
     if (o->hessian_bf16 && !amx_bf16_available()) return fail("--hessian bf16 needs AMX-BF16, which this CPU (or kernel) does not offer");

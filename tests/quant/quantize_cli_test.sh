@@ -119,6 +119,7 @@ err=$("$Q" validate-data --quantize "$W/bad-report.json" 2>&1 >/dev/null); rc=$?
 if [ "$rc" = 2 ] && grep -q "bad-report.json: /layers/0/results/0/output_rel_err: must be a number" <<<"$err"; then echo "ok   validate-data refuses a bad report"
 else echo "FAIL validate-data on a bad report: exit $rc, '$err'"; fails=$((fails+1)); fi
 check unknown-model 2 "unknown model 'nope'" -- --synthetic --model nope
+check model-and-shape 2 "--rows / --cols do not go with --model" -- --synthetic --model smollm2-135m --rows 64
 check model-no-layers 2 "matches none of smollm2-135m's projections" -- --synthetic --model smollm2-135m --layers 'x'
 
 check no-input 2 "exactly one of --synthetic and --safetensors" --
