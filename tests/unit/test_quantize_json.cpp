@@ -279,6 +279,39 @@ TEST(QuantizeJson, RowForSelection) {
     EXPECT_EQ(qb::quantize_row_for(l, s), 1);
 }
 
+// What the widget's getState().quantize holds: figures copied from the report, the selected rows.
+TEST(QuantizeJson, SummaryForTheWidget) {
+    qb::Selections s;
+    s.model = "llama-2-7b";
+    s.method = qb::Method::gptq;
+    s.bits = 4;
+    s.group_size = 128;
+    const json j = json::parse(qb::quantize_summary_json(sample(), "data/quantize/x.json", s));
+    EXPECT_EQ(j["origin"], "data/quantize/x.json");
+    EXPECT_EQ(j["model"], "llama-2-7b");
+    EXPECT_TRUE(j["model_matches"].get<bool>());
+    EXPECT_EQ(j["layers"], 2);
+    EXPECT_EQ(j["calibration_tokens"], 16384);
+    EXPECT_EQ(j["eval_tokens"], 2048);
+    EXPECT_EQ(j["rows"].size(), 9u);
+    ASSERT_EQ(j["selected"].size(), 2u);
+    for (const json& r : j["selected"]) {
+        EXPECT_EQ(r["method"], "gptq");
+        EXPECT_EQ(r["output_rel_err"], 0.0428);
+        EXPECT_TRUE(r["selected"].get<bool>());
+    }
+    EXPECT_FALSE(j["rows"][8]["ok"].get<bool>());   // the failed row is listed, with no figures
+    EXPECT_FALSE(j["rows"][8].contains("output_rel_err"));
+    s.model = "llama-3.1-8b";
+    s.method = qb::Method::fp8;
+    s.bits = 8;
+    const json k = json::parse(qb::quantize_summary_json(sample(), "x", s));
+    EXPECT_FALSE(k["model_matches"].get<bool>());
+    EXPECT_EQ(k["selected_model"], "llama-3.1-8b");
+    EXPECT_EQ(k["rows"].size(), 9u);   // every row is still listed
+    EXPECT_TRUE(k["selected"].empty());
+}
+
 TEST(QuantizeJson, SourceLine) {
     EXPECT_EQ(qb::quantize_source_line(sample()),
               "synthetic layers shaped as llama-2-7b, synthetic activations: 16,384 calibration / 2,048 held-out tokens");
