@@ -27,6 +27,9 @@ if [ "$mode" = quick ]; then
   CUBLASLT_LOG_LEVEL=1 ./qbench_gpu_tests --tiny 2>&1 | tee "$OUT/tests-tiny.txt" | grep -v "^ok " | tail -40
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -4 "$OUT/sanitizer.txt"
+  # Registers / spills of our kernels (no cuobjdump on the build machine).
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" "$OUT/resources.txt" | sort | uniq -c
   timeout 300 ./qbench-native bench --backend cuda --batches 1,4,16 --no-group-sweep --no-cold --split-sweep --replays 10 \
     --out "$OUT/quick-$gpu.json" > "$OUT/quick-bench.txt" 2>&1
   echo "bench exit $?"; grep -v "^  sweep" "$OUT/quick-bench.txt" | tail -90; grep "sweep" "$OUT/quick-bench.txt" | cut -c1-400

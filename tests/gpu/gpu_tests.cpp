@@ -29,6 +29,7 @@
 
 #include "cuda_kernels.h"
 #include "qformat.h"
+#include "ref_check.h"
 
 using namespace qb;
 using cuda::CudaStatus;
@@ -149,33 +150,27 @@ std::vector<float> reference(int R, int N, const std::vector<int>& cols,
     return out;
 }
 
-// Compares the first M rows of Y (FP16 or BF16 bits) with ref (R >= M rows).
+// Compares the first M rows of Y (FP16 or BF16 bits) with ref (R >= M rows): shared/ref_check.h,
+// the same check the bench makes before timing.
 bool check(const std::string& name, const std::vector<uint16_t>& y, int M, int N, const std::vector<int>& cols,
-           const std::vector<float>& ref, double tol, float (*decode)(uint16_t)) {
+           const std::vector<float>& ref, double tol, bool bf16 = false) {
     ++g_checks;
-    for (size_t i = 0; i < (size_t)M * N; ++i)
-        if (!std::isfinite(decode(y[i]))) {
-            fail(name + ": output " + std::to_string(i) + " not written or not finite");
-            return false;
-        }
-    double max_ref = 0, max_err = 0;
-    for (int r = 0; r < M; ++r)
-        for (size_t j = 0; j < cols.size(); ++j) {
-            const double a = decode(y[(size_t)r * N + cols[j]]), b = ref[(size_t)r * cols.size() + j];
-            max_ref = std::max(max_ref, std::fabs(b));
-            max_err = std::max(max_err, std::fabs(a - b));
-        }
-    const double rel = max_ref > 0 ? max_err / max_ref : max_err;
-    if (!(rel <= tol)) {
+    std::vector<int> rows(M);
+    for (int r = 0; r < M; ++r) rows[r] = r;
+    const RefCheck rc = check_against_ref(y, M, N, rows, cols, ref.data(), tol, bf16);
+    if (!rc.finite) {
+        fail(name + ": output " + std::to_string(rc.first_bad) + " not written or not finite");
+        return false;
+    }
+    if (!rc.ok) {
         char buf[64];
-        std::snprintf(buf, sizeof(buf), ": max rel err %.3e > %.1e", rel, tol);
+        std::snprintf(buf, sizeof(buf), ": max rel err %.3e > %.1e", rc.max_rel, tol);
         fail(name + buf);
         return false;
     }
     return true;
 }
 
-float dec_fp16(uint16_t h) { return fp16_to_f32(h); }
 float dec_bf16(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
 
 struct Acts {
@@ -233,9 +228,26 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         std::vector<uint16_t> yh((size_t)M * N), yh2((size_t)M * N);
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-        if (check(name, yh, M, N, cols, ref, 4e-3, dec_fp16)) {
+        if (check(name, yh, M, N, cols, ref, 4e-3)) {
             ++g_checks;
             if (yh != yh2) fail(name + ": two launches gave different bits (nondeterministic or stale workspace)");
+        }
+        cuda::WqPlan plan;
+        if (M <= 128 && cuda::wq_plan(l, M, &plan) == CudaStatus::ok && plan.cluster > 0) {
+            // The same split reduced through the workspace instead of the cluster: same bits.
+            cuda::wq_set_split_override(plan.splits);
+            cuda::wq_set_cluster_reduce(false);
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sw = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            cuda::wq_set_cluster_reduce(true);
+            cuda::wq_set_split_override(0);
+            ++g_checks;
+            if (sw != CudaStatus::ok) fail(name + " workspace reduction: launch failed");
+            else {
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (yh != yh2) fail(name + ": cluster and workspace reductions of the same split differ");
+            }
         }
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.
@@ -248,7 +260,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         if (s1 != CudaStatus::ok) { fail(name + " split 1: launch failed"); continue; }
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-        check(name + " split 1", yh, M, N, cols, ref, 4e-3, dec_fp16);
+        check(name + " split 1", yh, M, N, cols, ref, 4e-3);
         if (M <= 16) {
             // Both kernels at every M <= 16, whichever the planner picked above: the streaming
             // kernel forced on, then off.
@@ -261,7 +273,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 if (s2 != CudaStatus::ok) { fail(nm2 + ": launch failed"); continue; }
                 CK(cudaDeviceSynchronize());
                 CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-                check(nm2, yh, M, N, cols, ref, 4e-3, dec_fp16);
+                check(nm2, yh, M, N, cols, ref, 4e-3);
             }
         }
     }
@@ -341,7 +353,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (s != CudaStatus::ok) { fail(name + ": lt_run"); continue; }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name, yh, M, N, cols, ref, bf ? 1e-2 : 2e-3, bf ? dec_bf16 : dec_fp16);
+            check(name, yh, M, N, cols, ref, bf ? 1e-2 : 2e-3, bf);
         }
     }
     // INT8 W8A8: activation quantization on the GPU (bit-exact with quantize_act_ref), cuBLASLt
@@ -382,7 +394,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name, yh, M, N, cols, ref, 2e-3, dec_fp16);
+            check(name, yh, M, N, cols, ref, 2e-3);
         }
     }
     // FP8 E4M3 (sm_89+): weights as random valid E4M3 bytes, activations converted on the GPU.
@@ -435,7 +447,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (s != CudaStatus::ok) { fail(name + ": lt_run, cublas status " + std::to_string(lst) + " " + algo); continue; }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            if (check(name, yh, M, N, cols, ref, 1e-2, dec_fp16)) std::printf("ok %s: %s\n", name.c_str(), algo.c_str());
+            if (check(name, yh, M, N, cols, ref, 1e-2)) std::printf("ok %s: %s\n", name.c_str(), algo.c_str());
         }
     }
 }

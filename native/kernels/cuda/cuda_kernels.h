@@ -84,6 +84,9 @@ struct WqPlan {
     int n_tiles = 0;         // N / 128
     int k_stages = 0;        // K / 128
     int splits = 1;          // split-K factor: CTAs per 128-column tile
+    int cluster = 0;         // > 0: the splits of a tile run as one thread-block cluster of this
+                             // size and reduce through distributed shared memory (sm_90); 0: the
+                             // FP32 workspace and the last CTA of the tile (atomic counter)
     int ctas = 0;            // n_tiles x splits
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
@@ -114,10 +117,22 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
 //    the default (INT4 M <= 2, INT8 never: what the H200 measurements favour, see wna16.cu).
 //    The tests run both kernels at every M <= 16.
+//  * cluster reduction (sm_90, on by default): split-K partials of a tile are summed through
+//    distributed shared memory by the tile's S CTAs, launched as one cluster (S <= 16); off,
+//    or where clusters are unavailable or S > 16, the FP32 workspace path runs. Both add the
+//    partials in split order, so they give the same bits (tested).
+//  * debug (ablation for the bench only, results wrong), bits: 1 = no split-K reduction, each
+//    CTA stores its own partial as Y; 2 = the streaming kernel for INT4 g128 without zeros at
+//    M <= 8 only loads its weights (no dequant / MMA). 0 = off.
+//  * timing: device buffer of >= 4 x CTAs stamps (%globaltimer, ns): per CTA start, after
+//    waiting for the previous grid, after the main loop, done. null = off.
 void wq_set_split_override(int splits);
 void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
+void wq_set_cluster_reduce(bool on);
+void wq_set_debug(int mode);
+void wq_set_timing(unsigned long long* stamps, size_t entries);
 
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.

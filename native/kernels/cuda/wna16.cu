@@ -51,6 +51,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "cuda_kernels.h"
@@ -237,7 +238,9 @@ struct Cfg {
     static constexpr int STAGE = B_STAGE + A_STAGE + S_STAGE + Z_STAGE;
     static constexpr int ACC = MB * WS * 4 * 4;                          // FP32 accumulators / lane
     static constexpr int RED = (WK - 1) * WN * 32 * ACC * 4;             // cross-warp k reduction
-    static constexpr int SMEM = STAGE * STAGES > RED ? STAGE * STAGES : RED;
+    static constexpr int CLU = 16 * MB * (kNTile + 8) * 4;                // cluster split-K partial
+    static constexpr int SMEM_RING = STAGE * STAGES > RED ? STAGE * STAGES : RED;
+    static constexpr int SMEM = SMEM_RING > CLU ? SMEM_RING : CLU;
 };
 
 // Kernel arguments (one struct: the launcher fills it, the kernel reads it from param space).
@@ -248,10 +251,78 @@ struct Args {
     const uint8_t* zeros;    // [G][N/32][16 B] or null
     const __half* X;         // [M][K]
     __half* Y;               // [M][N]
-    float* partial;          // [splits][M][N] FP32, when splits > 1
+    float* partial;          // [splits][M][N] FP32, when splits > 1 and not cluster
     int* counters;           // [n_tiles]
     int M, N, K, group, splits, k_stages;
+    int cluster;             // 1: the splits of a tile are one thread-block cluster and reduce
+                             // through distributed shared memory (no workspace, no counter)
+    int debug;               // ablation (wq_set_debug): 1 = no split-K reduction, every CTA
+                             // stores its own partial as Y (wrong sums when splits > 1)
+    unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
 };
+
+// Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
+// the main loop, 3 done. Only for the bench's breakdown of where a launch's time goes.
+__device__ __forceinline__ void stamp(const Args& a, int i) {
+    if (a.timing != nullptr && threadIdx.x == 0) {
+        unsigned long long t;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+        a.timing[(size_t)blockIdx.x * 4 + i] = t;
+    }
+}
+
+// ============================================================================================
+// Split-K reduction inside a thread-block cluster (sm_90)
+// ============================================================================================
+// The S CTAs of one 128-column tile run as one cluster (rank = split). Each writes its FP32
+// partial [rows][kRedStride] into its own shared memory; after a cluster barrier, CTA r sums
+// slice r of the tile's outputs from all S peers' shared memory (independent loads, issued
+// together, added in split order: the same additions as the workspace path, so both give the
+// same bits) and writes Y; a second barrier keeps every CTA's shared memory alive until its
+// peers have read it. This replaces the workspace round trip (stores, fence, atomic counter,
+// then S dependent L2 loads by the last CTA) that the H200 timings blamed for the fixed cost.
+constexpr int kClusterMax = 16;          // non-portable cluster size (Hopper allows 16)
+constexpr int kRedStride = 128 + 8;      // floats per partial row: 8-byte stores of one
+                                         // half-warp (rows g, columns 2t) hit 32 distinct banks
+
+__device__ __forceinline__ void cluster_sync_all() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+template <int NT, bool GROUPED>
+__device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, int rows, int n0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    cluster_sync_all();   // every peer's partial is in its shared memory (release / acquire)
+    uint32_t rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    const int S = a.splits;
+    const int total = rows * (128 / 2), per = (total + S - 1) / S;
+    const int beg = (int)rank * per, end = min(total, beg + per);
+    for (int i = beg + (int)threadIdx.x; i < end; i += NT) {
+        const int row = i / 64, c2 = (i % 64) * 2;
+        const uint32_t local = static_cast<uint32_t>(__cvta_generic_to_shared(buf + row * kRedStride + c2));
+        float2 v[kClusterMax];
+#pragma unroll
+        for (int s = 0; s < kClusterMax; ++s)
+            if (s < S) {
+                uint32_t remote;
+                asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(s));
+                asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];" : "=f"(v[s].x), "=f"(v[s].y) : "r"(remote));
+            }
+        float2 sum = make_float2(0.f, 0.f);
+#pragma unroll
+        for (int s = 0; s < kClusterMax; ++s)
+            if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        const int col = n0 + c2;
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
+    cluster_sync_all();   // peers are done reading this CTA's shared memory
+#else
+    (void)a; (void)buf; (void)rows; (void)n0;   // never launched as a cluster below sm_90
+#endif
+}
 
 template <class C, bool ZP, bool GROUPED, int HINT>
 __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) {
@@ -342,11 +413,13 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // waiting for the previous kernel (PDL); then the activations, one commit group per stage
     // (group 0 also holds every prologue weight load, which only makes it complete later than
     // strictly needed). Empty groups past the end keep the group count right.
+    stamp(a, 0);
     launch_dependents();
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s)
         if (s < n_iter) load_weights(s, s_begin + s);
     wait_prior_grid();
+    stamp(a, 1);
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < n_iter) load_acts(s, s_begin + s);
@@ -441,6 +514,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     }
 
     // --- Epilogue -----------------------------------------------------------------------------
+    stamp(a, 2);
     cp_async_wait<0>();
     __syncthreads();   // the ring is free: reuse it for the cross-warp reduction
 
@@ -478,7 +552,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // Accumulator (mb, ws, j, e) is output row mb*16 + g + 8 (e >= 2), column
     // n0 + (wn*WS + ws)*32 + 8j + 2t + (e & 1), t = lane & 3.
     const int t = lane & 3;
-    if (a.splits == 1) {
+    if (a.splits == 1 || a.debug == 1) {
         if (wk == 0) {
 #pragma unroll
             for (int mb = 0; mb < MB; ++mb)
@@ -498,6 +572,30 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
                         }
                     }
         }
+        stamp(a, 3);
+        return;
+    }
+
+    if (a.cluster) {   // split-K through distributed shared memory (see cluster_reduce)
+        __syncthreads();   // the cross-warp reduction buffer has been read
+        float* buf = reinterpret_cast<float*>(smem);
+        if (wk == 0) {
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+                for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                    for (int j = 0; j < 4; ++j)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h) {
+                            const int row = mb * 16 + g + 8 * h;
+                            if (row < m_valid)
+                                *reinterpret_cast<float2*>(buf + row * kRedStride + (wn * WS + ws) * 32 + 8 * j + 2 * t) =
+                                    make_float2(acc[mb][ws][j][2 * h], acc[mb][ws][j][2 * h + 1]);
+                        }
+        }
+        cluster_reduce<kThreads, GROUPED>(a, buf, m_valid, n0);
+        stamp(a, 3);
         return;
     }
 
@@ -528,7 +626,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
     }
     __syncthreads();
-    if (!is_last) return;
+    if (!is_last) { stamp(a, 3); return; }
     __threadfence();
     // Columns in pairs: m_valid x 64 float2 per tile.
     for (int i = tid; i < m_valid * (kNTile / 2); i += kThreads) {
@@ -542,6 +640,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
         *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
     }
+    stamp(a, 3);
 }
 
 // The four configurations per bit width (see Cfg for the parameters).
@@ -617,7 +716,9 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            or per-channel); a stage of 4 atoms needs 4 / GA rows
 //   ZP       zero points; GROUPED: group scales applied before the MMA (else per-channel FP32
 //            scales on the accumulators)
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
+//   LOADONLY ablation (wq_set_debug 2, one instantiation): the same loads, no dequant / MMA, so
+//            the bench can tell the stream's own rate from the main loop's
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false>
 __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
@@ -666,11 +767,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 
     // Prologue: the weight ring first (constant data), then wait for the previous kernel and
     // stage the activations of the whole k range.
+    stamp(a, 0);
     launch_dependents();
 #pragma unroll
     for (int d = 0; d < D; ++d)
         if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
     wait_prior_grid();
+    stamp(a, 1);
     {
         const int cpr = n_iter * kKTile / 8;   // 16-byte chunks per row
         const __half* xs = a.X + (size_t)s_begin * kKTile;
@@ -689,7 +792,15 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
     const uint8_t* const xrow0 = smem + (lane & 7) * row_bytes + (lane >> 3) * 16;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
+    uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
     auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRA], const uint32_t (&z)[SRA], int i) {
+        if constexpr (LOADONLY) {
+#pragma unroll
+            for (int at = 0; at < 4; ++at)
+#pragma unroll
+                for (int v = 0; v < NV; ++v) sink ^= w[at][v].x ^ w[at][v].y ^ w[at][v].z ^ w[at][v].w;
+            (void)s; (void)z; (void)i;
+        } else {
 #pragma unroll
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
@@ -734,6 +845,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                 }
             }
         }
+        }
     };
 
     for (int i0 = 0; i0 < n_iter; i0 += D) {
@@ -747,10 +859,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
         }
     }
 
+    stamp(a, 2);
+    if constexpr (LOADONLY) acc[0][0] += __uint_as_float(sink & 0x007fffffu);   // a denormal at most
+
     // Accumulator (j, e): row g + 8 (e >= 2), column 32 sp + 8 j + 2 t + (e & 1).
     const int n0 = tile * kNTile;
     const int m_valid = a.M < R ? a.M : R;
-    if (a.splits == 1) {
+    if (a.splits == 1 || a.debug == 1) {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             const int col = sp * 32 + 8 * j + 2 * t;
@@ -764,6 +879,23 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                         __floats2half2_rn(acc[j][2 * h] * s0, acc[j][2 * h + 1] * s1);
             }
         }
+        stamp(a, 3);
+        return;
+    }
+    if (a.cluster) {   // split-K through distributed shared memory (see cluster_reduce)
+        __syncthreads();   // every warp is done with the activation slice: reuse it
+        float* buf = reinterpret_cast<float*>(smem);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = g + 8 * h;
+                if (row < m_valid)
+                    *reinterpret_cast<float2*>(buf + row * kRedStride + warp * 32 + 8 * j + 2 * t) =
+                        make_float2(acc[j][2 * h], acc[j][2 * h + 1]);
+            }
+        cluster_reduce<kStreamThreads, GROUPED>(a, buf, m_valid, n0);
+        stamp(a, 3);
         return;
     }
 #pragma unroll
@@ -786,7 +918,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
         if (is_last) a.counters[tile] = 0;
     }
     __syncthreads();
-    if (!is_last) return;
+    if (!is_last) { stamp(a, 3); return; }
     __threadfence();
     for (int idx = tid; idx < m_valid * (kNTile / 2); idx += kStreamThreads) {
         const int row = idx / (kNTile / 2), col = n0 + (idx % (kNTile / 2)) * 2;
@@ -799,6 +931,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
         if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
         *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
     }
+    stamp(a, 3);
 }
 
 using KernelFn = void (*)(const Args);
@@ -822,6 +955,7 @@ KernelInfo info_of() {
 // for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
 KernelInfo g_kernels[3][2][4][2][2];
 int g_hint = kHintNone;     // wq_set_l2_hint
+bool g_has_clusters = false;   // sm_90+: split-K may reduce inside a thread-block cluster
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
 int g_sms = 0;
@@ -849,13 +983,15 @@ KernelInfo g_stream[2][2][3][2][2];
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY>;
     k.smem = kStreamSmem;
     return k;
 }
+// The load-only ablation of INT4 g128 without zeros at M <= 8 (wq_set_debug 2).
+KernelInfo g_stream_loadonly;
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
 // when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
@@ -884,8 +1020,25 @@ void init_kernels() {
     fill_row<8, false, false>(1);
     fill_stream<8>();
     fill_stream<16>();
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
+    int dev = 0, cc = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&cc, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+        g_init_status = CudaStatus::cuda_error;
+        return;
+    }
+    g_has_clusters = cc >= 9;
+    auto setup = [](KernelInfo& k, int threads) {
+        if (!k.fn) return true;
+        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, threads, k.smem) != cudaSuccess)
+            return false;
+        // Clusters of up to 16 CTAs (one per split) are "non-portable": ask for them.
+        if (g_has_clusters && cudaFuncSetAttribute(k.fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
+            g_has_clusters = false;
+        return true;
+    };
+    if (!setup(g_stream_loadonly, kStreamThreads)) {
         g_init_status = CudaStatus::cuda_error;
         return;
     }
@@ -893,26 +1046,20 @@ void init_kernels() {
       for (auto& b : h)
         for (auto& m : b)
             for (auto& z : m)
-                for (KernelInfo& k : z) {
-                    if (!k.fn) continue;
-                    if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-                        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kThreads, k.smem) != cudaSuccess) {
+                for (KernelInfo& k : z)
+                    if (!setup(k, kThreads)) {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
-                }
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
                 for (auto& z : ga)
-                    for (KernelInfo& k : z) {
-                        if (!k.fn) continue;
-                        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-                            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kStreamThreads, k.smem) != cudaSuccess) {
+                    for (KernelInfo& k : z)
+                        if (!setup(k, kStreamThreads)) {
                             g_init_status = CudaStatus::cuda_error;
                             return;
                         }
-                    }
 }
 
 CudaStatus ensure_init() {
@@ -924,7 +1071,9 @@ int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
 
 int stream_rows(int M) { return M <= 8 ? 8 : 16; }
 int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
+int g_debug = 0;   // wq_set_debug
 const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
+    if ((g_debug & 2) && l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped) return g_stream_loadonly;
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
@@ -940,6 +1089,38 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
 constexpr int kMaxSplits = 16;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
+bool g_cluster = true;      // wq_set_cluster_reduce
+unsigned long long* g_timing = nullptr;   // wq_set_timing
+size_t g_timing_entries = 0;
+
+// Whether a cluster of S CTAs of kernel k can be resident at all (the occupancy calculator
+// knows the GPC layout); cached per kernel and S.
+bool cluster_fits(const KernelInfo& k, int threads, int S) {
+    static std::mutex mu;
+    static std::map<std::pair<const void*, int>, bool> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    const auto key = std::make_pair(reinterpret_cast<const void*>(k.fn), S);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(S);
+    cfg.blockDim = dim3(threads);
+    cfg.dynamicSmemBytes = (size_t)k.smem;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = (unsigned)S;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    int n = 0;
+    const bool ok = cudaOccupancyMaxActiveClusters(&n, k.fn, &cfg) == cudaSuccess && n > 0;
+    if (!ok) cudaGetLastError();   // a refusal is an answer, not a sticky error
+    cache[key] = ok;
+    return ok;
+}
+int cluster_for(const KernelInfo& k, int threads, int S) {
+    return g_cluster && g_has_clusters && S > 1 && S <= kClusterMax && cluster_fits(k, threads, S) ? S : 0;
+}
 constexpr int kMaxRows = 128;   // rows per launch
 size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
 
@@ -961,10 +1142,10 @@ int choose_splits(int n_tiles, int k_stages, int slots) {
 // The streaming kernel's split-K factor: at least s_min (the activation slice must fit), the
 // fewest time units as above with a per-CTA overhead of 1.5 stages (activation staging,
 // epilogue); several waves are fine for this kernel (CTAs are short and 4 share an SM).
-int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min) {
+int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_max) {
     int best = s_min;
     double best_cost = 1e30;
-    for (int s = s_min; s <= std::min(kStreamMaxSplits, k_stages); ++s) {
+    for (int s = s_min; s <= std::min(s_max, k_stages); ++s) {
         const int waves = (n_tiles * s + slots - 1) / slots;
         const double cost = (double)waves * ((k_stages + s - 1) / s + 1.5);
         if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
@@ -1091,8 +1272,11 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             p.rows_staged = R;
             p.m_blocks = 1;
             p.ctas_per_sm = std::max(1, k.ctas_per_sm);
+            // With cluster reduction available, the automatic split stays within one cluster.
+            const int s_auto = g_cluster && g_has_clusters && s_min <= kClusterMax ? std::min(s_max, kClusterMax) : s_max;
             p.splits = g_split_override > 0 ? std::min(std::max(g_split_override, s_min), s_max)
-                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min);
+                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min, s_auto);
+            p.cluster = cluster_for(k, kStreamThreads, p.splits);
             p.ctas = p.n_tiles * p.splits;
             *out = p;
             return CudaStatus::ok;
@@ -1103,6 +1287,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     p.ctas_per_sm = std::max(1, k.ctas_per_sm);
     p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
                                     : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
+    p.cluster = cluster_for(k, kThreads, p.splits);
     p.ctas = p.n_tiles * p.splits;
     *out = p;
     return CudaStatus::ok;
@@ -1114,6 +1299,12 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_cluster_reduce(bool on) { g_cluster = on; }
+void wq_set_debug(int mode) { g_debug = mode & 3; }
+void wq_set_timing(unsigned long long* stamps, size_t entries) {
+    g_timing = stamps;
+    g_timing_entries = stamps ? entries : 0;
+}
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
@@ -1144,7 +1335,10 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.group = l.group;
         a.splits = p.splits;
         a.k_stages = p.k_stages;
-        if (p.splits > 1) {
+        a.cluster = p.cluster > 0;
+        a.debug = g_debug & 1;
+        a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
+        if (p.splits > 1 && !a.cluster) {
             const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
@@ -1155,12 +1349,25 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 1 ? kStreamThreads : kThreads);
         cfg.dynamicSmemBytes = p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits) : (size_t)k.smem;
+        if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
+            cfg.dynamicSmemBytes = std::max(cfg.dynamicSmemBytes, (size_t)p.rows_staged * kRedStride * sizeof(float));
         cfg.stream = stream;
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchAttribute attr[2];
+        int na = 0;
+        if (g_pdl) {
+            attr[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+            attr[na].val.programmaticStreamSerializationAllowed = 1;
+            ++na;
+        }
+        if (a.cluster) {
+            attr[na].id = cudaLaunchAttributeClusterDimension;
+            attr[na].val.clusterDim.x = (unsigned)p.cluster;
+            attr[na].val.clusterDim.y = 1;
+            attr[na].val.clusterDim.z = 1;
+            ++na;
+        }
         cfg.attrs = attr;
-        cfg.numAttrs = g_pdl ? 1 : 0;
+        cfg.numAttrs = na;
         if (cudaLaunchKernelEx(&cfg, k.fn, a) != cudaSuccess) return CudaStatus::cuda_error;
     }
     return CudaStatus::ok;
