@@ -477,28 +477,40 @@ std::vector<float> quant_ref(const QuantizedMatrix& w, const std::vector<float>&
 // design): the same launch with the split-K reduction through the workspace instead of the
 // cluster, without any reduction, without dequant / MMA (weights loaded only), both; then the
 // per-CTA %globaltimer stamps of the last launch of a graph (wq_set_timing).
-bool ablate(Ctx& c, const std::function<bool(int)>& launch, int M, int copies) {
+bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout& l, int M, int copies) {
     std::string* err = c.err;
     Timer ts{c.s, copies, c.opt->launches, 10, err};
     std::string line = "  ablation M=" + std::to_string(M) + " (us):";
-    struct V { const char* name; int stream_m; bool cluster; int debug; };
-    const V vs[] = {{"default", -1, true, 0},          {"stream", 16, true, 0},          {"stream workspace", 16, false, 0},
-                    {"stream no-reduce", 16, true, 1}, {"stream load-only", 16, true, 2}, {"stream load-only no-reduce", 16, true, 3},
-                    {"mma", 0, true, 0},               {"mma workspace", 0, false, 0},   {"mma no-reduce", 0, true, 1}};
+    // Workspace reduction unless "cluster"; "depth d": the streaming kernel's ring-depth variant.
+    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; };
+    const V vs[] = {{"default", -1, false, 0, 0},          {"stream", 16, false, 0, 0},
+                    {"stream cluster", 16, true, 0, 0},    {"stream no-reduce", 16, false, 1, 0},
+                    {"stream load-only", 16, false, 2, 0}, {"stream load-only no-reduce", 16, false, 3, 0},
+                    {"stream depth 2", 16, false, 0, 2},   {"stream depth 3", 16, false, 0, 3},
+                    {"stream depth 6", 16, false, 0, 6},   {"stream accscale d4", 16, false, 0, 4, true},
+                    {"stream accscale d3", 16, false, 0, 3, true}, {"stream accscale d2", 16, false, 0, 2, true},
+                    {"mma", 0, false, 0, 0},
+                    {"mma cluster", 0, true, 0, 0},        {"mma no-reduce", 0, false, 1, 0}};
     for (const V& v : vs) {
-        if ((v.debug & 2) && M > 8) continue;
+        if (((v.debug & 2) || v.depth) && M > 8) continue;
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
         cuda::wq_set_debug(v.debug);
+        cuda::wq_set_stream_depth(v.depth == 4 ? 0 : v.depth);
+        cuda::wq_set_stream_accscale(v.accs);
         Stats x;
         int r2 = 0;
         const bool ok = time_graph(ts, launch, &x, &r2);
+        cuda::WqPlan p;
+        const bool planned = cuda::wq_plan(l, M, &p) == CudaStatus::ok;
         cuda::wq_set_stream_max_m(-1, -1);
-        cuda::wq_set_cluster_reduce(true);
+        cuda::wq_set_cluster_reduce(false);
         cuda::wq_set_debug(0);
+        cuda::wq_set_stream_depth(0);
+        cuda::wq_set_stream_accscale(false);
         if (!ok) return false;
-        char cell[80];
-        snprintf(cell, sizeof(cell), "  %s %.2f", v.name, x.med);
+        char cell[96];
+        snprintf(cell, sizeof(cell), "  %s %.2f (S=%d, %d/SM)", v.name, x.med, planned ? p.splits : 0, planned ? p.ctas_per_sm : 0);
         line += cell;
     }
     c.progress(line);
@@ -507,7 +519,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, int M, int copies) {
     const size_t entries = 4 * 2048;
     DevPtr stamps;
     if (!dev_alloc(entries * 8, &stamps, err)) return false;
-    for (bool cl : {true, false}) {
+    for (bool cl : {false, true}) {
         cuda::wq_set_cluster_reduce(cl);
         QB_CK(cudaMemset(stamps.get(), 0, entries * 8));
         cuda::wq_set_timing(static_cast<unsigned long long*>(stamps.get()), entries);
@@ -516,7 +528,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, int M, int copies) {
         int r2 = 0;
         const bool ok = time_graph(t1, launch, &x, &r2);
         cuda::wq_set_timing(nullptr, 0);
-        cuda::wq_set_cluster_reduce(true);
+        cuda::wq_set_cluster_reduce(false);
         if (!ok) return false;
         std::vector<unsigned long long> h(entries);
         QB_CK(cudaMemcpy(h.data(), stamps.get(), entries * 8, cudaMemcpyDeviceToHost));
@@ -617,17 +629,18 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             // Tuning data: the same launch with the split-K factor forced, with and without PDL.
             std::string line = "  sweep " + m.shape + " M=" + std::to_string(M) + " (us):";
             Timer ts{c.s, copies, c.opt->launches, 10, err};
-            // Cluster reduction on (S <= 16; beyond, the workspace path), then off, then PDL off.
+            // The default (workspace reduction), the cluster reduction (S <= 16; beyond it the
+            // workspace path runs), then PDL off.
             for (int v = 0; v < 3; ++v) {
                 cuda::wq_set_pdl(v != 2);
-                cuda::wq_set_cluster_reduce(v == 0);
-                line += v == 0 ? "  pdl on:" : v == 1 ? "  cluster off:" : "  pdl off, cluster off:";
+                cuda::wq_set_cluster_reduce(v == 1);
+                line += v == 0 ? "  pdl on:" : v == 1 ? "  cluster:" : "  pdl off:";
                 for (int sp : {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32}) {
                     cuda::wq_set_split_override(sp);
                     Stats x;
                     int r2 = 0;
                     const bool ok = time_graph(ts, launch, &x, &r2);
-                    if (!ok) { cuda::wq_set_split_override(0); cuda::wq_set_pdl(true); cuda::wq_set_cluster_reduce(true); return false; }
+                    if (!ok) { cuda::wq_set_split_override(0); cuda::wq_set_pdl(true); cuda::wq_set_cluster_reduce(false); return false; }
                     char cell[48];
                     snprintf(cell, sizeof(cell), " s%s=%.2f", sp ? std::to_string(sp).c_str() : "auto", x.med);
                     line += cell;
@@ -635,7 +648,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             cuda::wq_set_split_override(0);
             cuda::wq_set_pdl(true);
-            cuda::wq_set_cluster_reduce(true);
+            cuda::wq_set_cluster_reduce(false);
             for (int mode : {16, 0}) {   // each kernel forced on the same launch (pdl on, auto split)
                 cuda::wq_set_stream_max_m(mode, mode);
                 Stats x;
@@ -649,7 +662,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             c.progress(line);
             c.rep->notes.push_back(line.substr(2));
-            if (!ablate(c, launch, M, copies)) return false;
+            if (!ablate(c, launch, l, M, copies)) return false;
         }
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
             Stats cs;

@@ -33,6 +33,27 @@ if [ "$mode" = quick ]; then
   timeout 300 ./qbench-native bench --backend cuda --batches 1,4,16 --no-group-sweep --no-cold --split-sweep --replays 10 \
     --out "$OUT/quick-$gpu.json" > "$OUT/quick-bench.txt" 2>&1
   echo "bench exit $?"; grep -v "^  sweep" "$OUT/quick-bench.txt" | tail -90; grep "sweep" "$OUT/quick-bench.txt" | cut -c1-400
+  # Counters of one W4A16 g128 M = 1 launch of the streaming kernel (issue vs memory bound).
+  timeout 150 ncu --clock-control none --kernel-name regex:wq_stream_kernel --launch-skip 3 --launch-count 1 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section SchedulerStats --section WarpStateStats \
+    --section Occupancy --section LaunchStats --section ComputeWorkloadAnalysis \
+    ./qbench-native bench --backend cuda --shapes 11008x4096 --batches 1 --no-decode --no-cold --no-group-sweep \
+    --large-m none --replays 3 --launches 4 > "$OUT/ncu.txt" 2>&1
+  echo "ncu exit $?"; grep -v "^  *[-]*$" "$OUT/ncu.txt" | grep -A200 "wq_stream_kernel" | head -120
+elif [ "$mode" = exp ]; then
+  # Tuning experiment: correctness of every variant, the ablation / split sweep at M = 1 and 16,
+  # and the decode step with each streaming-kernel variant (set through environment switches).
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  timeout 240 ./qbench-native bench --backend cuda --batches 1,16 --no-group-sweep --no-cold --split-sweep --large-m none \
+    --replays 10 --no-decode --out "$OUT/exp-$gpu.json" > "$OUT/exp-bench.txt" 2>&1
+  echo "bench exit $?"; grep "ablation\|stamps\|qbench-mma  *w4a16  *g128  z0" "$OUT/exp-bench.txt" | cut -c1-900
+  for v in "0 0" "3 0" "2 0" "6 0" "4 1" "3 1" "2 1"; do
+    set -- $v
+    echo "decode variant depth $1 accscale $2:"
+    QB_WQ_STREAM_DEPTH=$1 QB_WQ_ACCSCALE=$2 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 \
+      --no-group-sweep --no-cold --large-m none --replays 10 2>&1 | grep "decode qbench-w4a16\|w4a16    g128  z0"
+  done 2>&1 | tee "$OUT/decode-variants.txt"
 elif [ "$mode" = smoke ]; then
   ./qbench_gpu_tests --tiny
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1

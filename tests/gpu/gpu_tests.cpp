@@ -232,23 +232,27 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             ++g_checks;
             if (yh != yh2) fail(name + ": two launches gave different bits (nondeterministic or stale workspace)");
         }
-        cuda::WqPlan plan;
-        if (M <= 128 && cuda::wq_plan(l, M, &plan) == CudaStatus::ok && plan.cluster > 0) {
-            // The same split reduced through the workspace instead of the cluster: same bits.
-            cuda::wq_set_split_override(plan.splits);
-            cuda::wq_set_cluster_reduce(false);
-            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus sw = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+        cuda::WqPlan plan, cplan;
+        bool clustered = false;
+        if (M <= 128 && cuda::wq_plan(l, M, &plan) == CudaStatus::ok && plan.splits > 1) {
+            // The default launch's split reduced in a cluster instead of the workspace: same bits.
             cuda::wq_set_cluster_reduce(true);
-            cuda::wq_set_split_override(0);
+            cuda::wq_set_split_override(plan.splits);
+            clustered = cuda::wq_plan(l, M, &cplan) == CudaStatus::ok && cplan.cluster > 0 && cplan.splits == plan.splits;
+        }
+        if (clustered) {
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sc = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
             ++g_checks;
-            if (sw != CudaStatus::ok) fail(name + " workspace reduction: launch failed");
+            if (sc != CudaStatus::ok) fail(name + " cluster reduction: launch failed");
             else {
                 CK(cudaDeviceSynchronize());
                 CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
                 if (yh != yh2) fail(name + ": cluster and workspace reductions of the same split differ");
             }
         }
+        cuda::wq_set_cluster_reduce(false);
+        cuda::wq_set_split_override(0);
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.
         cuda::wq_set_split_override(1);
@@ -275,6 +279,23 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
                 check(nm2, yh, M, N, cols, ref, 4e-3);
             }
+            // The ring-depth variants of the streaming kernel (INT4 g128 without zeros, M <= 8).
+            if (bits == 4 && group == 128 && !zero && M <= 8)
+                for (int d : {2, 3, 6, -2, -3, -4}) {   // negative: with group scales on the accumulators
+                    cuda::wq_set_stream_max_m(16, 16);
+                    cuda::wq_set_stream_depth(d == -4 ? 0 : d < 0 ? -d : d);
+                    cuda::wq_set_stream_accscale(d < 0);
+                    CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                    const CudaStatus s3 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                    cuda::wq_set_stream_depth(0);
+                    cuda::wq_set_stream_accscale(false);
+                    cuda::wq_set_stream_max_m(-1, -1);
+                    const std::string nm3 = name + (d < 0 ? " stream accscale depth " : " stream depth ") + std::to_string(d < 0 ? -d : d);
+                    if (s3 != CudaStatus::ok) { fail(nm3 + ": launch failed"); continue; }
+                    CK(cudaDeviceSynchronize());
+                    CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                    check(nm3, yh, M, N, cols, ref, 4e-3);
+                }
         }
     }
 }

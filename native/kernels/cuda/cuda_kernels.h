@@ -117,10 +117,12 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
 //    the default (INT4 M <= 2, INT8 never: what the H200 measurements favour, see wna16.cu).
 //    The tests run both kernels at every M <= 16.
-//  * cluster reduction (sm_90, on by default): split-K partials of a tile are summed through
-//    distributed shared memory by the tile's S CTAs, launched as one cluster (S <= 16); off,
-//    or where clusters are unavailable or S > 16, the FP32 workspace path runs. Both add the
-//    partials in split order, so they give the same bits (tested).
+//  * cluster reduction (sm_90, off by default: slower on the H200, docs/cuda-kernels.md): split-K
+//    partials of a tile are summed through distributed shared memory by the tile's S CTAs,
+//    launched as one cluster (S <= 16); off, or where clusters are unavailable or S > 16, the
+//    FP32 workspace path runs. Both add the partials in split order: the same bits (tested).
+//  * stream depth: register-ring depth of the streaming kernel for INT4 g128 (no zeros, M <= 8):
+//    2, 3 or 6 stages instead of the default configuration's (0); a tuning experiment.
 //  * debug (ablation for the bench only, results wrong), bits: 1 = no split-K reduction, each
 //    CTA stores its own partial as Y; 2 = the streaming kernel for INT4 g128 without zeros at
 //    M <= 8 only loads its weights (no dequant / MMA). 0 = off.
@@ -131,6 +133,10 @@ void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
 void wq_set_cluster_reduce(bool on);
+void wq_set_stream_depth(int d);
+// The same configuration with group scales applied to FP32 accumulators per stage (ACCS in
+// wna16.cu; depth 2, 3 or 4 via wq_set_stream_depth, 6 falls back to 4). A tuning experiment.
+void wq_set_stream_accscale(bool on);
 void wq_set_debug(int mode);
 void wq_set_timing(unsigned long long* stamps, size_t entries);
 

@@ -718,14 +718,21 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            scales on the accumulators)
 //   LOADONLY ablation (wq_set_debug 2, one instantiation): the same loads, no dequant / MMA, so
 //            the bench can tell the stream's own rate from the main loop's
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false>
-__global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args a) {
+//   MINB     CTAs per SM promised to the register allocator
+//   ACCS     group >= 128 only: the MMA takes the bare levels u - z and each stage's FP32
+//            partial is scaled on the accumulators (16 FFMA per stage and lane instead of 64
+//            HMUL2 + 16 PRMT: the kernel is issue-bound at M = 1). One FP32 multiply replaces
+//            the FP16 rounding of level x scale, so its bits differ from the other paths'.
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
+__global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
     constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
     constexpr int SR = (GROUPED || ZP) ? 4 / GA : 0;    // scale / zero rows per stage
     constexpr int SRA = SR > 0 ? SR : 1;
+    constexpr int SRS = ACCS ? 2 : SRA;                 // ACCS: the scales of the lane's 8 output columns
     static_assert(R == 8 || R == 16, "8 or 16 activation rows");
+    static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -739,11 +746,11 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
     const int row_bytes = n_iter * kKTile * 2 + 16;   // padded activation row in shared memory
 
     uint4 wr[D][4][NV];
-    uint2 sr[D][SRA];
+    uint2 sr[D][SRS];
     uint32_t zr[D][SRA];
 
     // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
-    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRA], uint32_t (&z)[SRA], int i) {
+    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
         const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
 #pragma unroll
         for (int at = 0; at < 4; ++at)
@@ -752,7 +759,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 #pragma unroll
         for (int r = 0; r < SR; ++r) {
             const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
-            if constexpr (GROUPED)
+            if constexpr (ACCS) {
+                // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
+                // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
+                const uint4 v = __ldg(reinterpret_cast<const uint4*>(a.scales + (size_t)grow * a.N + sp * 32 + t * 8));
+                s[0] = make_uint2(v.x, v.y);
+                s[1] = make_uint2(v.z, v.w);
+            } else if constexpr (GROUPED)
                 s[r] = __ldg(reinterpret_cast<const uint2*>(a.scales + (size_t)grow * a.N + sp * 32 + g * 4));
             if constexpr (ZP)
                 z[r] = __ldg(reinterpret_cast<const unsigned short*>(a.zeros + ((size_t)grow * (a.N / kAtomN) + sp) * 16 + g * 2));
@@ -793,7 +806,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
-    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRA], const uint32_t (&z)[SRA], int i) {
+    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
         if constexpr (LOADONLY) {
 #pragma unroll
             for (int at = 0; at < 4; ++at)
@@ -801,6 +814,11 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                 for (int v = 0; v < NV; ++v) sink ^= w[at][v].x ^ w[at][v].y ^ w[at][v].z ^ w[at][v].w;
             (void)s; (void)z; (void)i;
         } else {
+        float tmp[4][4];   // ACCS: this stage's unscaled partial
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) tmp[j][e] = 0.f;
 #pragma unroll
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
@@ -816,7 +834,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 #pragma unroll
                     for (int j = 0; j < 4; ++j) zl[j] = (0x6400u | ((z[r] >> (4 * j)) & 0xfu)) * 0x00010001u;   // half2(1024 + z)
                 }
-                if constexpr (GROUPED) {
+                if constexpr (GROUPED && !ACCS) {
                     sc[0] = h2u(__low2half2(u2h(s[r].x)));
                     sc[1] = h2u(__high2half2(u2h(s[r].x)));
                     sc[2] = h2u(__low2half2(u2h(s[r].y)));
@@ -837,11 +855,25 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                         const int wi = 2 * j + st;   // word of the 8 a lane holds per atom
                         dequant8(word_of(w[at][wi >> 2], wi & 3), b);
                     }
-                    if constexpr (GROUPED) {
+                    if constexpr (GROUPED && !ACCS) {
                         b[0] = h2u(__hmul2(u2h(b[0]), u2h(sc[j])));
                         b[1] = h2u(__hmul2(u2h(b[1]), u2h(sc[j])));
                     }
-                    mma_16816(acc[j], af, b[0], b[1]);
+                    mma_16816(ACCS ? tmp[j] : acc[j], af, b[0], b[1]);
+                }
+            }
+        }
+        if constexpr (ACCS) {
+            const __half* h0 = reinterpret_cast<const __half*>(&s[0]);   // column 8j + 2t
+            const __half* h1 = reinterpret_cast<const __half*>(&s[1]);   // column 8j + 2t + 1
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float s0 = __half2float(h0[j]), s1 = __half2float(h1[j]);
+                acc[j][0] = fmaf(tmp[j][0], s0, acc[j][0]);
+                acc[j][1] = fmaf(tmp[j][1], s1, acc[j][1]);
+                if constexpr (R == 16) {   // rows 8..15 exist only in the 16-row variant
+                    acc[j][2] = fmaf(tmp[j][2], s0, acc[j][2]);
+                    acc[j][3] = fmaf(tmp[j][3], s1, acc[j][3]);
                 }
             }
         }
@@ -983,15 +1015,22 @@ KernelInfo g_stream[2][2][3][2][2];
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false>
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS>;
     k.smem = kStreamSmem;
     return k;
 }
 // The load-only ablation of INT4 g128 without zeros at M <= 8 (wq_set_debug 2).
 KernelInfo g_stream_loadonly;
+// Ring-depth variants of the same configuration (wq_set_stream_depth): fewer stages in flight
+// per warp buy registers, hence more warps per SM (D 2: 5 CTAs, D 3: 5, D 6: 3; D 4 is the
+// default above). At M = 1 the H200 showed the kernel issue-bound (ncu: 3.4 warps and 0.37
+// instructions issued per scheduler and cycle), so more warps may beat more bytes per warp.
+KernelInfo g_stream_depth[7], g_stream_accs[7];   // [D]; g_stream_accs: with ACCS
+int g_stream_d = 0;   // 0: the default configuration
+bool g_stream_acc = false;   // wq_set_stream_accscale
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
 // when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
@@ -1012,7 +1051,9 @@ void fill_stream() {
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
-    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switch
+    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
+    if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
+    if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -1021,6 +1062,12 @@ void init_kernels() {
     fill_stream<8>();
     fill_stream<16>();
     g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
+    g_stream_depth[2] = stream_info<4, 8, 2, 4, false, true, false, 5>();
+    g_stream_depth[3] = stream_info<4, 8, 3, 4, false, true, false, 5>();
+    g_stream_depth[6] = stream_info<4, 8, 6, 4, false, true, false, 3>();
+    g_stream_accs[2] = stream_info<4, 8, 2, 4, false, true, false, 5, true>();
+    g_stream_accs[3] = stream_info<4, 8, 3, 4, false, true, false, 4, true>();
+    g_stream_accs[4] = stream_info<4, 8, 4, 4, false, true, false, 4, true>();
     int dev = 0, cc = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&cc, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
@@ -1038,10 +1085,12 @@ void init_kernels() {
             g_has_clusters = false;
         return true;
     };
-    if (!setup(g_stream_loadonly, kStreamThreads)) {
-        g_init_status = CudaStatus::cuda_error;
-        return;
-    }
+    for (KernelInfo* k : {&g_stream_loadonly, &g_stream_depth[2], &g_stream_depth[3], &g_stream_depth[6], &g_stream_accs[2],
+                          &g_stream_accs[3], &g_stream_accs[4]})
+        if (!setup(*k, kStreamThreads)) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
     for (auto& h : g_kernels)
       for (auto& b : h)
         for (auto& m : b)
@@ -1073,7 +1122,11 @@ int stream_rows(int M) { return M <= 8 ? 8 : 16; }
 int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
 int g_debug = 0;   // wq_set_debug
 const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
-    if ((g_debug & 2) && l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped) return g_stream_loadonly;
+    const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
+    if ((g_debug & 2) && g128) return g_stream_loadonly;
+    if (g_stream_acc && g128) return g_stream_accs[g_stream_d > 0 ? g_stream_d : 4].fn ? g_stream_accs[g_stream_d > 0 ? g_stream_d : 4]
+                                                                                       : g_stream_accs[4];
+    if (g_stream_d > 0 && g128 && g_stream_depth[g_stream_d].fn) return g_stream_depth[g_stream_d];
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
@@ -1089,7 +1142,10 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
 constexpr int kMaxSplits = 16;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
-bool g_cluster = true;      // wq_set_cluster_reduce
+// wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
+// the cluster launch was slower than the workspace path at every shape's best split (11008x4096
+// M = 1: 14.3 vs 12.6 us; 8192x28672: 62.1 vs 47.7 us, where only 79 clusters of 6 fit at once).
+bool g_cluster = false;
 unsigned long long* g_timing = nullptr;   // wq_set_timing
 size_t g_timing_entries = 0;
 
@@ -1300,6 +1356,8 @@ void wq_set_stream_max_m(int m4, int m8) {
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
+void wq_set_stream_depth(int d) { g_stream_d = d == 2 || d == 3 || d == 6 ? d : 0; }
+void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
 void wq_set_debug(int mode) { g_debug = mode & 3; }
 void wq_set_timing(unsigned long long* stamps, size_t entries) {
     g_timing = stamps;
