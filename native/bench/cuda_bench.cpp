@@ -483,20 +483,20 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     std::string line = "  ablation M=" + std::to_string(M) + " (us):";
     // Workspace reduction unless "cluster"; "depth d": the streaming kernel's ring-depth variant.
     struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; };
-    const V vs[] = {{"default", -1, false, 0, 0},          {"stream", 16, false, 0, 0},
-                    {"stream cluster", 16, true, 0, 0},    {"stream no-reduce", 16, false, 1, 0},
-                    {"stream load-only", 16, false, 2, 0}, {"stream load-only no-reduce", 16, false, 3, 0},
-                    {"stream depth 2", 16, false, 0, 2},   {"stream depth 3", 16, false, 0, 3},
-                    {"stream depth 6", 16, false, 0, 6},   {"stream accscale d4", 16, false, 0, 4, true},
-                    {"stream accscale d3", 16, false, 0, 3, true}, {"stream accscale d2", 16, false, 0, 2, true},
-                    {"mma", 0, false, 0, 0},
-                    {"mma cluster", 0, true, 0, 0},        {"mma no-reduce", 0, false, 1, 0}};
+    // "fp16-scaled": the streaming kernel before ACCS (depth 4); "serial-reduce": the last CTA's
+    // loads one split after another, as before this change.
+    const V vs[] = {{"default", -1, false, 0, 0, true},           {"stream", 16, false, 0, 0, true},
+                    {"stream fp16-scaled", 16, false, 0, 0, false}, {"stream cluster", 16, true, 0, 0, true},
+                    {"stream no-reduce", 16, false, 1, 0, true},  {"stream serial-reduce", 16, false, 4, 0, true},
+                    {"stream load-only", 16, false, 2, 0, true},  {"stream load-only no-reduce", 16, false, 3, 0, true},
+                    {"mma", 0, false, 0, 0, true},                {"mma cluster", 0, true, 0, 0, true},
+                    {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true}};
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth) && M > 8) continue;
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
         cuda::wq_set_debug(v.debug);
-        cuda::wq_set_stream_depth(v.depth == 4 ? 0 : v.depth);
+        cuda::wq_set_stream_depth(v.depth);
         cuda::wq_set_stream_accscale(v.accs);
         Stats x;
         int r2 = 0;
@@ -507,7 +507,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
         cuda::wq_set_cluster_reduce(false);
         cuda::wq_set_debug(0);
         cuda::wq_set_stream_depth(0);
-        cuda::wq_set_stream_accscale(false);
+        cuda::wq_set_stream_accscale(true);
         if (!ok) return false;
         char cell[96];
         snprintf(cell, sizeof(cell), "  %s %.2f (S=%d, %d/SM)", v.name, x.med, planned ? p.splits : 0, planned ? p.ctas_per_sm : 0);

@@ -54,6 +54,16 @@ elif [ "$mode" = exp ]; then
     QB_WQ_STREAM_DEPTH=$1 QB_WQ_ACCSCALE=$2 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 \
       --no-group-sweep --no-cold --large-m none --replays 10 2>&1 | grep "decode qbench-w4a16\|w4a16    g128  z0"
   done 2>&1 | tee "$OUT/decode-variants.txt"
+elif [ "$mode" = verify ]; then
+  # Before a full run: every kernel variant on small shapes, memcheck, registers, the ablation.
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -2 "$OUT/sanitizer.txt"
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" "$OUT/resources.txt" | sort | uniq -c | sort -k2 | tail -12
+  timeout 200 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008 --batches 1,16 --no-group-sweep --no-cold \
+    --split-sweep --large-m none --replays 10 --no-decode --out "$OUT/verify-$gpu.json" > "$OUT/verify-bench.txt" 2>&1
+  echo "bench exit $?"; grep "ablation\|stamps\|qbench-mma  *w4a16  *g128  z0\|sweep" "$OUT/verify-bench.txt" | cut -c1-700
 elif [ "$mode" = smoke ]; then
   ./qbench_gpu_tests --tiny
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1

@@ -268,12 +268,14 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         if (M <= 16) {
             // Both kernels at every M <= 16, whichever the planner picked above: the streaming
             // kernel forced on, then off.
-            for (int mode : {16, 0}) {
-                cuda::wq_set_stream_max_m(mode, mode);
+            for (int mode : {16, 0, -16}) {   // -16: the streaming kernel with FP16-scaled levels (accscale off)
+                cuda::wq_set_stream_max_m(mode < 0 ? -mode : mode, mode < 0 ? -mode : mode);
+                cuda::wq_set_stream_accscale(mode >= 0);
                 CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
                 const CudaStatus s2 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
                 cuda::wq_set_stream_max_m(-1, -1);
-                const std::string nm2 = name + (mode ? " stream path" : " mma path");
+                cuda::wq_set_stream_accscale(true);
+                const std::string nm2 = name + (mode > 0 ? " stream path" : mode < 0 ? " stream path accscale off" : " mma path");
                 if (s2 != CudaStatus::ok) { fail(nm2 + ": launch failed"); continue; }
                 CK(cudaDeviceSynchronize());
                 CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
@@ -283,7 +285,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             if (bits == 4 && group == 128 && !zero && M <= 8)
                 for (int d : {2, 3, 6, -2, -3, -4}) {   // negative: with group scales on the accumulators
                     cuda::wq_set_stream_max_m(16, 16);
-                    cuda::wq_set_stream_depth(d == -4 ? 0 : d < 0 ? -d : d);
+                    cuda::wq_set_stream_depth(d < 0 ? -d : d);
                     cuda::wq_set_stream_accscale(d < 0);
                     CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
                     const CudaStatus s3 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);

@@ -121,11 +121,12 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    partials of a tile are summed through distributed shared memory by the tile's S CTAs,
 //    launched as one cluster (S <= 16); off, or where clusters are unavailable or S > 16, the
 //    FP32 workspace path runs. Both add the partials in split order: the same bits (tested).
-//  * stream depth: register-ring depth of the streaming kernel for INT4 g128 (no zeros, M <= 8):
-//    2, 3 or 6 stages instead of the default configuration's (0); a tuning experiment.
+//  * stream depth: register-ring depth of the streaming kernel for INT4 g128 (no zeros, M <= 8),
+//    a tuning experiment: with accscale on 2 or 4 (3 is the default), off 2, 3 or 6 (0: 4).
 //  * debug (ablation for the bench only, results wrong), bits: 1 = no split-K reduction, each
 //    CTA stores its own partial as Y; 2 = the streaming kernel for INT4 g128 without zeros at
-//    M <= 8 only loads its weights (no dequant / MMA). 0 = off.
+//    M <= 8 only loads its weights (no dequant / MMA); 4 = the last CTA of a tile loads the split
+//    partials one after another (the form before the batched loads). 0 = off.
 //  * timing: device buffer of >= 4 x CTAs stamps (%globaltimer, ns): per CTA start, after
 //    waiting for the previous grid, after the main loop, done. null = off.
 void wq_set_split_override(int splits);
@@ -134,8 +135,9 @@ void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
 void wq_set_cluster_reduce(bool on);
 void wq_set_stream_depth(int d);
-// The same configuration with group scales applied to FP32 accumulators per stage (ACCS in
-// wna16.cu; depth 2, 3 or 4 via wq_set_stream_depth, 6 falls back to 4). A tuning experiment.
+// Group scales of INT4 (group >= 128) in the streaming kernel: on (default), applied to each
+// stage's FP32 partial sums (one FP32 multiply: bits differ from the MMA kernel's); off, to the
+// FP16 levels before the MMA as in the MMA kernel (ring depth 4). The tests run both.
 void wq_set_stream_accscale(bool on);
 void wq_set_debug(int mode);
 void wq_set_timing(unsigned long long* stamps, size_t entries);

@@ -282,6 +282,7 @@ __device__ __forceinline__ void stamp(const Args& a, int i) {
 // peers have read it. This replaces the workspace round trip (stores, fence, atomic counter,
 // then S dependent L2 loads by the last CTA) that the H200 timings blamed for the fixed cost.
 constexpr int kClusterMax = 16;          // non-portable cluster size (Hopper allows 16)
+constexpr int kMaxSplitsMma = 16;        // split-K bound of the MMA kernel (kMaxSplits on the host)
 constexpr int kRedStride = 128 + 8;      // floats per partial row: 8-byte stores of one
                                          // half-warp (rows g, columns 2t) hit 32 distinct banks
 
@@ -322,6 +323,53 @@ __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, 
 #else
     (void)a; (void)buf; (void)rows; (void)n0;   // never launched as a cluster below sm_90
 #endif
+}
+
+// Split-K through the FP32 workspace (the default): after this CTA's partial is stored, one
+// thread publishes it (bar.sync orders the CTA's stores before thread 0's fence, which is
+// cumulative, then the atomic counts the tile), and the CTA that arrives last sums the S
+// partials of each output in split order. Its loads of all S partials are issued together
+// (a compile-time bound MAXS with predication; the H200 timings put the serial form at 1.6-3.6
+// us per launch), so the sum is the same as before, bit for bit. a.debug & 4 restores the
+// serial loop for the bench's ablation. Returns after writing Y (or at once if not last).
+template <int NT, int MAXS, bool GROUPED>
+__device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
+    __shared__ int is_last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        const int prev = atomicAdd(a.counters + tile, 1);
+        is_last = prev == a.splits - 1;
+        if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int S = a.splits;
+    // Columns in pairs: m_valid x 64 float2 per tile.
+    for (int i = (int)threadIdx.x; i < m_valid * (kNTile / 2); i += NT) {
+        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+        const float* base = a.partial + (size_t)row * a.N + col;
+        const size_t stride = (size_t)a.M * a.N;
+        float2 sum = make_float2(0.f, 0.f);
+        if (a.debug & 4) {
+            for (int s = 0; s < S; ++s) {
+                const float2 p = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+                sum.x += p.x;
+                sum.y += p.y;
+            }
+        } else {
+            float2 v[MAXS];
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        }
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
 }
 
 template <class C, bool ZP, bool GROUPED, int HINT>
@@ -552,7 +600,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // Accumulator (mb, ws, j, e) is output row mb*16 + g + 8 (e >= 2), column
     // n0 + (wn*WS + ws)*32 + 8j + 2t + (e & 1), t = lane & 3.
     const int t = lane & 3;
-    if (a.splits == 1 || a.debug == 1) {
+    if (a.splits == 1 || (a.debug & 1)) {
         if (wk == 0) {
 #pragma unroll
             for (int mb = 0; mb < MB; ++mb)
@@ -617,29 +665,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
                     }
                 }
     }
-    __threadfence();   // partials visible device-wide before the counter says so
-    __syncthreads();
-    __shared__ int is_last;
-    if (tid == 0) {
-        const int prev = atomicAdd(a.counters + tile, 1);
-        is_last = prev == a.splits - 1;
-        if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
-    }
-    __syncthreads();
-    if (!is_last) { stamp(a, 3); return; }
-    __threadfence();
-    // Columns in pairs: m_valid x 64 float2 per tile.
-    for (int i = tid; i < m_valid * (kNTile / 2); i += kThreads) {
-        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
-        float2 sum = make_float2(0.f, 0.f);
-        for (int s = 0; s < a.splits; ++s) {
-            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
-            sum.x += p.x;
-            sum.y += p.y;
-        }
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
-    }
+    workspace_reduce<kThreads, kMaxSplitsMma, GROUPED>(a, tile, n0, m_valid);
     stamp(a, 3);
 }
 
@@ -897,7 +923,7 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
     // Accumulator (j, e): row g + 8 (e >= 2), column 32 sp + 8 j + 2 t + (e & 1).
     const int n0 = tile * kNTile;
     const int m_valid = a.M < R ? a.M : R;
-    if (a.splits == 1 || a.debug == 1) {
+    if (a.splits == 1 || (a.debug & 1)) {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             const int col = sp * 32 + 8 * j + 2 * t;
@@ -941,28 +967,7 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
                        make_float2(acc[j][2 * h], acc[j][2 * h + 1]));
         }
     }
-    __threadfence();
-    __syncthreads();
-    __shared__ int is_last;
-    if (tid == 0) {
-        const int prev = atomicAdd(a.counters + tile, 1);
-        is_last = prev == a.splits - 1;
-        if (is_last) a.counters[tile] = 0;
-    }
-    __syncthreads();
-    if (!is_last) { stamp(a, 3); return; }
-    __threadfence();
-    for (int idx = tid; idx < m_valid * (kNTile / 2); idx += kStreamThreads) {
-        const int row = idx / (kNTile / 2), col = n0 + (idx % (kNTile / 2)) * 2;
-        float2 sum = make_float2(0.f, 0.f);
-        for (int s = 0; s < a.splits; ++s) {
-            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
-            sum.x += p.x;
-            sum.y += p.y;
-        }
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
-    }
+    workspace_reduce<kStreamThreads, kStreamMaxSplits, GROUPED>(a, tile, n0, m_valid);
     stamp(a, 3);
 }
 
@@ -1025,12 +1030,17 @@ KernelInfo stream_info() {
 // The load-only ablation of INT4 g128 without zeros at M <= 8 (wq_set_debug 2).
 KernelInfo g_stream_loadonly;
 // Ring-depth variants of the same configuration (wq_set_stream_depth): fewer stages in flight
-// per warp buy registers, hence more warps per SM (D 2: 5 CTAs, D 3: 5, D 6: 3; D 4 is the
-// default above). At M = 1 the H200 showed the kernel issue-bound (ncu: 3.4 warps and 0.37
-// instructions issued per scheduler and cycle), so more warps may beat more bytes per warp.
+// per warp buy registers, hence more warps per SM (D 2: 5 CTAs, D 3: 5, D 6: 3). At M = 1 the
+// H200 showed the kernel issue-bound (ncu: 3.4 warps and 0.37 instructions issued per
+// scheduler and cycle); measured, only ACCS paid (see g_stream_acc).
 KernelInfo g_stream_depth[7], g_stream_accs[7];   // [D]; g_stream_accs: with ACCS
 int g_stream_d = 0;   // 0: the default configuration
-bool g_stream_acc = false;   // wq_set_stream_accscale
+// wq_set_stream_accscale. On by default for INT4 with group >= 128: on the H200 (run of e3e129d)
+// ACCS at depth 3 beat the FP16-scaled depth-4 ring by 3-5% at M = 1 on all three shapes
+// (11008x4096 11.98 vs 12.61 us) and the decode step by 5% (1.734 vs 1.824 ms); other depths
+// were slower (2: 13.2, 4: 12.7; without ACCS 2: 15.5, 3: 15.1, 6: 13.1 us).
+bool g_stream_acc = true;
+KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without ACCS (depth 4)
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
 // when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
@@ -1041,8 +1051,10 @@ void fill_stream() {
     g_stream[0][ri][0][1][1] = stream_info<4, R, 3, 1, true, true>();
     g_stream[0][ri][1][0][1] = stream_info<4, R, 3, 2, false, true>();
     g_stream[0][ri][1][1][1] = stream_info<4, R, 3, 2, true, true>();
-    g_stream[0][ri][2][0][1] = stream_info<4, R, 4, 4, false, true>();
-    g_stream[0][ri][2][1][1] = stream_info<4, R, 4, 4, true, true>();
+    g_stream[0][ri][2][0][1] = stream_info<4, R, 3, 4, false, true, false, 4, true>();
+    g_stream[0][ri][2][1][1] = stream_info<4, R, 3, 4, true, true, false, 4, true>();
+    g_stream_plain[ri][0] = stream_info<4, R, 4, 4, false, true>();
+    g_stream_plain[ri][1] = stream_info<4, R, 4, 4, true, true>();
     g_stream[0][ri][2][0][0] = stream_info<4, R, 4, 4, false, false>();
     g_stream[0][ri][2][1][0] = stream_info<4, R, 4, 4, true, false>();
     g_stream[1][ri][2][0][0] = stream_info<8, R, 2, 4, false, false>();
@@ -1066,7 +1078,6 @@ void init_kernels() {
     g_stream_depth[3] = stream_info<4, 8, 3, 4, false, true, false, 5>();
     g_stream_depth[6] = stream_info<4, 8, 6, 4, false, true, false, 3>();
     g_stream_accs[2] = stream_info<4, 8, 2, 4, false, true, false, 5, true>();
-    g_stream_accs[3] = stream_info<4, 8, 3, 4, false, true, false, 4, true>();
     g_stream_accs[4] = stream_info<4, 8, 4, 4, false, true, false, 4, true>();
     int dev = 0, cc = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
@@ -1086,7 +1097,8 @@ void init_kernels() {
         return true;
     };
     for (KernelInfo* k : {&g_stream_loadonly, &g_stream_depth[2], &g_stream_depth[3], &g_stream_depth[6], &g_stream_accs[2],
-                          &g_stream_accs[3], &g_stream_accs[4]})
+                          &g_stream_accs[4], &g_stream_plain[0][0], &g_stream_plain[0][1], &g_stream_plain[1][0],
+                          &g_stream_plain[1][1]})
         if (!setup(*k, kStreamThreads)) {
             g_init_status = CudaStatus::cuda_error;
             return;
@@ -1124,9 +1136,11 @@ int g_debug = 0;   // wq_set_debug
 const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
     const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
     if ((g_debug & 2) && g128) return g_stream_loadonly;
-    if (g_stream_acc && g128) return g_stream_accs[g_stream_d > 0 ? g_stream_d : 4].fn ? g_stream_accs[g_stream_d > 0 ? g_stream_d : 4]
-                                                                                       : g_stream_accs[4];
-    if (g_stream_d > 0 && g128 && g_stream_depth[g_stream_d].fn) return g_stream_depth[g_stream_d];
+    if (g128 && g_stream_d > 0) {   // tuning variants
+        const KernelInfo& v = g_stream_acc ? g_stream_accs[g_stream_d] : g_stream_depth[g_stream_d];
+        if (v.fn) return v;
+    }
+    if (!g_stream_acc && l.bits == 4 && ga_index(l) == 2 && l.grouped) return g_stream_plain[stream_rows(M) == 16][l.has_zero];
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
@@ -1139,7 +1153,7 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
     return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
 }
 
-constexpr int kMaxSplits = 16;
+constexpr int kMaxSplits = kMaxSplitsMma;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
 // wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
@@ -1204,7 +1218,9 @@ int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_
     for (int s = s_min; s <= std::min(s_max, k_stages); ++s) {
         const int waves = (n_tiles * s + slots - 1) / slots;
         const double cost = (double)waves * ((k_stages + s - 1) / s + 1.5);
-        if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
+        // Ties go to more splits (a fuller wave): 4096x11008 at M = 1 ran 12.5 us at S = 16
+        // against 13.1 at S = 15, the same cost here (H200 sweep, workspace reduction).
+        if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; }
     }
     return best;
 }
@@ -1356,9 +1372,9 @@ void wq_set_stream_max_m(int m4, int m8) {
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
-void wq_set_stream_depth(int d) { g_stream_d = d == 2 || d == 3 || d == 6 ? d : 0; }
+void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
 void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
-void wq_set_debug(int mode) { g_debug = mode & 3; }
+void wq_set_debug(int mode) { g_debug = mode & 7; }
 void wq_set_timing(unsigned long long* stamps, size_t entries) {
     g_timing = stamps;
     g_timing_entries = stamps ? entries : 0;
@@ -1394,7 +1410,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.splits = p.splits;
         a.k_stages = p.k_stages;
         a.cluster = p.cluster > 0;
-        a.debug = g_debug & 1;
+        a.debug = g_debug & 5;
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
