@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|exp|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x

@@ -12,10 +12,11 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (docs/cuda-kernels.md): W4 reaches 42-60% of the copy probe at batch 1.
-//    The streaming kernel further down (M <= 16, 2-4x the bytes in flight) was hardly faster:
-//    what both kernels pay is the split-K epilogue (dependent L2 round trips growing with
-//    M x splits), the next thing to fix.
+//    Measured on an H200 (run 20261126t224346z, docs/cuda-kernels.md): W4 g128 at batch 1
+//    streams at 48-63% of the copy probe. The bench's ablation splits a 23 MB launch into the
+//    weight stream alone (82% of the probe: one launch per layer cannot do better), dequant +
+//    MMA (+3.0-3.2 us: the main loop is issue-bound) and the split-K reduction (+1.7-2.0 us;
+//    reducing inside a thread-block cluster instead was slower, see cluster_reduce).
 //  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
 //    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
 //    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
@@ -279,8 +280,12 @@ __device__ __forceinline__ void stamp(const Args& a, int i) {
 // slice r of the tile's outputs from all S peers' shared memory (independent loads, issued
 // together, added in split order: the same additions as the workspace path, so both give the
 // same bits) and writes Y; a second barrier keeps every CTA's shared memory alive until its
-// peers have read it. This replaces the workspace round trip (stores, fence, atomic counter,
-// then S dependent L2 loads by the last CTA) that the H200 timings blamed for the fixed cost.
+// peers have read it. Built to replace the workspace round trip (stores, fence, atomic counter,
+// S L2 loads by the last CTA), and measured slower on the H200 (run 20261126t224346z: 18.6 vs
+// 11.7 us at M = 1 on 11008x4096; 13.8 vs 11.6 us best split against best split): a cluster
+// grid's CTAs start together and wait longer for the previous grid (PDL overlaps less),
+// clusters pack the GPCs worse (ncu: 79 clusters of 6 resident for 86 tiles) and two cluster
+// barriers cost more than one fence and atomic. So it is off by default (wq_set_cluster_reduce).
 constexpr int kClusterMax = 16;          // non-portable cluster size (Hopper allows 16)
 constexpr int kMaxSplitsMma = 16;        // split-K bound of the MMA kernel (kMaxSplits on the host)
 constexpr int kRedStride = 128 + 8;      // floats per partial row: 8-byte stores of one
@@ -711,10 +716,9 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //   S (split-K) is chosen on the host so n_tiles x S CTAs fill whole waves and each CTA's
 //   activation slice fits 48 KiB; partial sums are reduced in split order as in the MMA kernel.
 //
-//   Measured (H200, docs/cuda-kernels.md): correct everywhere, INT4 at M = 1-2 3-22% faster than
-//   the MMA kernel on most formats, but slower at M >= 4 and for INT8, where the split-K
-//   epilogue (shared with the MMA kernel) and the 16-row staging cost more than the deeper ring
-//   gains. Hence the planner's default: this kernel for INT4 at M <= 2 only.
+//   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
+//   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
+//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2.
 
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
