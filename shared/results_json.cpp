@@ -201,7 +201,8 @@ bool parse_results(const std::string& text, const std::string& file_name, Result
     read_env(r, d, res.env);
     read_probe(r, d, res.probe);
     if (const json* a = r.member(d, "measurements", "", true)) {
-        if (!a->is_array()) r.fail("/measurements", "must be an array");
+        // A run without a measurement has nothing to publish, calibrate or plot.
+        if (!a->is_array() || a->empty()) r.fail("/measurements", "must be a non-empty array");
         else if (a->size() > kResultsMaxMeasurements) r.fail("/measurements", "more than " + std::to_string(kResultsMaxMeasurements) + " entries");
         else {
             res.measurements.reserve(a->size());

@@ -16,6 +16,7 @@
 #include "bench_device.h"
 #include "cuda_kernels.h"
 #include "qformat.h"
+#include "ref_check.h"
 
 namespace qb::bench {
 
@@ -277,28 +278,13 @@ int copies_for(const Ctx& c, double weight_bytes) {
     return std::max(2, std::min(64, (int)std::ceil(want / std::max(weight_bytes, 1.0)) + 1));
 }
 
-// Compares Y (downloaded, M x N FP16) with ref(rows x cols) given as a function; all of Y must
-// be finite (the poison was overwritten everywhere).
+// Compares Y (downloaded, M x N FP16 or BF16) with the reference through shared/ref_check.h,
+// the same check the GPU tests make.
 struct CheckResult { bool ok = false; double max_rel = 0; };
 CheckResult compare(const std::vector<uint16_t>& y, int M, int N, const std::vector<int>& rows, const std::vector<int>& cols,
                     const std::vector<float>& ref /* rows.size() x cols.size() */, double tol, bool y_bf16 = false) {
-    CheckResult r;
-    for (size_t i = 0; i < (size_t)M * N; ++i) {
-        const float v = y_bf16 ? bf16_to_f32(y[i]) : fp16_to_f32(y[i]);
-        if (!std::isfinite(v)) return r;
-    }
-    double max_ref = 0, max_err = 0;
-    for (size_t i = 0; i < rows.size(); ++i)
-        for (size_t j = 0; j < cols.size(); ++j) {
-            const size_t yi = (size_t)rows[i] * N + cols[j];
-            const double yv = y_bf16 ? bf16_to_f32(y[yi]) : fp16_to_f32(y[yi]);
-            const double rv = ref[i * cols.size() + j];
-            max_ref = std::max(max_ref, std::fabs(rv));
-            max_err = std::max(max_err, std::fabs(yv - rv));
-        }
-    r.max_rel = max_ref > 0 ? max_err / max_ref : max_err;
-    r.ok = r.max_rel <= tol;
-    return r;
+    const RefCheck rc = check_against_ref(y, M, N, rows, cols, ref.data(), tol, y_bf16);
+    return {rc.ok, rc.finite ? rc.max_rel : 0.0};
 }
 
 bool download_y(Ctx& c, const void* dY, int M, int N, std::vector<uint16_t>* y) {
@@ -487,6 +473,94 @@ std::vector<float> quant_ref(const QuantizedMatrix& w, const std::vector<float>&
     return ref;
 }
 
+// Where a W4A16 launch's time goes (log only; results of the debug variants are wrong by
+// design): the same launch with the split-K reduction through the workspace instead of the
+// cluster, without any reduction, without dequant / MMA (weights loaded only), both; then the
+// per-CTA %globaltimer stamps of the last launch of a graph (wq_set_timing).
+bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout& l, int M, int copies) {
+    std::string* err = c.err;
+    Timer ts{c.s, copies, c.opt->launches, 10, err};
+    std::string line = "  ablation M=" + std::to_string(M) + " (us):";
+    // Workspace reduction unless "cluster"; "depth d": the streaming kernel's ring-depth variant.
+    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; };
+    // "fp16-scaled": the streaming kernel before ACCS (depth 4); "serial-reduce": the last CTA's
+    // loads one split after another, as before this change.
+    const V vs[] = {{"default", -1, false, 0, 0, true},           {"stream", 16, false, 0, 0, true},
+                    {"stream fp16-scaled", 16, false, 0, 0, false}, {"stream cluster", 16, true, 0, 0, true},
+                    {"stream no-reduce", 16, false, 1, 0, true},  {"stream serial-reduce", 16, false, 4, 0, true},
+                    {"stream load-only", 16, false, 2, 0, true},  {"stream load-only no-reduce", 16, false, 3, 0, true},
+                    {"mma", 0, false, 0, 0, true},                {"mma cluster", 0, true, 0, 0, true},
+                    {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true}};
+    for (const V& v : vs) {
+        if (((v.debug & 2) || v.depth) && M > 8) continue;
+        cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
+        cuda::wq_set_cluster_reduce(v.cluster);
+        cuda::wq_set_debug(v.debug);
+        cuda::wq_set_stream_depth(v.depth);
+        cuda::wq_set_stream_accscale(v.accs);
+        Stats x;
+        int r2 = 0;
+        const bool ok = time_graph(ts, launch, &x, &r2);
+        cuda::WqPlan p;
+        const bool planned = cuda::wq_plan(l, M, &p) == CudaStatus::ok;
+        cuda::wq_set_stream_max_m(-1, -1);
+        cuda::wq_set_cluster_reduce(false);
+        cuda::wq_set_debug(0);
+        cuda::wq_set_stream_depth(0);
+        cuda::wq_set_stream_accscale(true);
+        if (!ok) return false;
+        char cell[96];
+        snprintf(cell, sizeof(cell), "  %s %.2f (S=%d, %d/SM)", v.name, x.med, planned ? p.splits : 0, planned ? p.ctas_per_sm : 0);
+        line += cell;
+    }
+    c.progress(line);
+    c.rep->notes.push_back(line.substr(2));
+    // Timestamps: default plan, both reductions.
+    const size_t entries = 4 * 2048;
+    DevPtr stamps;
+    if (!dev_alloc(entries * 8, &stamps, err)) return false;
+    for (bool cl : {false, true}) {
+        cuda::wq_set_cluster_reduce(cl);
+        QB_CK(cudaMemset(stamps.get(), 0, entries * 8));
+        cuda::wq_set_timing(static_cast<unsigned long long*>(stamps.get()), entries);
+        Timer t1{c.s, copies, c.opt->launches, 2, err};
+        Stats x;
+        int r2 = 0;
+        const bool ok = time_graph(t1, launch, &x, &r2);
+        cuda::wq_set_timing(nullptr, 0);
+        cuda::wq_set_cluster_reduce(false);
+        if (!ok) return false;
+        std::vector<unsigned long long> h(entries);
+        QB_CK(cudaMemcpy(h.data(), stamps.get(), entries * 8, cudaMemcpyDeviceToHost));
+        size_t n = 0;
+        while (n < entries / 4 && h[4 * n] != 0) ++n;
+        if (n == 0) continue;
+        unsigned long long t0 = ~0ull, t3 = 0, t2max = 0;
+        std::vector<double> wait, loop, epi;
+        for (size_t i = 0; i < n; ++i) {
+            const unsigned long long* q = &h[4 * i];
+            t0 = std::min(t0, q[0]);
+            t3 = std::max(t3, q[3]);
+            t2max = std::max(t2max, q[2]);
+            wait.push_back((double)(q[1] - q[0]) / 1e3);
+            loop.push_back((double)(q[2] - q[1]) / 1e3);
+            epi.push_back((double)(q[3] - q[2]) / 1e3);
+        }
+        std::vector<double> starts;
+        for (size_t i = 0; i < n; ++i) starts.push_back((double)(h[4 * i] - t0) / 1e3);
+        const Stats sw = stats_of(wait), sl = stats_of(loop), se = stats_of(epi), ss = stats_of(starts);
+        char buf[400];
+        snprintf(buf, sizeof(buf),
+                 "  stamps M=%d %s, %zu CTAs (us, median [p90]): span first start -> last done %.2f; start offset %.2f [%.2f]; "
+                 "wait for prior grid %.2f [%.2f]; main loop %.2f [%.2f]; epilogue %.2f [%.2f]; last loop end -> last done %.2f",
+                 M, cl ? "cluster" : "workspace", n, (double)(t3 - t0) / 1e3, ss.med, ss.p90, sw.med, sw.p90, sl.med, sl.p90, se.med,
+                 se.p90, (double)(t3 - t2max) / 1e3);
+        c.progress(buf);
+        c.rep->notes.push_back(std::string(buf).substr(2));
+    }
+    return true;
+}
+
 bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& batches, int bits, int group, bool zero) {
     std::string* err = c.err;
     const int N = sh.n, K = sh.k;
@@ -537,12 +611,13 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         cuda::WqPlan p;
         if (cuda::wq_plan(l, M, &p) == CudaStatus::ok) {
             char buf[128];
+            const char* red = p.splits == 1 ? "" : p.cluster ? ", cluster" : ", workspace";
             if (p.path == 1)
-                snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM", p.rows_staged, p.n_tiles, p.splits,
-                         p.ctas, p.ctas_per_sm);
+                snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.rows_staged, p.n_tiles, p.splits,
+                         p.ctas, p.ctas_per_sm, red);
             else
-                snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM", p.m_blocks, p.n_tiles, p.splits, p.ctas,
-                         p.ctas_per_sm);
+                snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.m_blocks, p.n_tiles, p.splits, p.ctas,
+                         p.ctas_per_sm, red);
             m.plan = buf;
         }
         Timer t{c.s, copies, c.opt->launches, c.opt->replays, err};
@@ -554,14 +629,18 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             // Tuning data: the same launch with the split-K factor forced, with and without PDL.
             std::string line = "  sweep " + m.shape + " M=" + std::to_string(M) + " (us):";
             Timer ts{c.s, copies, c.opt->launches, 10, err};
-            for (int pdl = 1; pdl >= 0; --pdl) {
-                cuda::wq_set_pdl(pdl != 0);
-                line += pdl ? "  pdl on:" : "  pdl off:";
+            // The default (workspace reduction), the cluster reduction (S <= 16; beyond it the
+            // workspace path runs), then PDL off.
+            for (int v = 0; v < 3; ++v) {
+                cuda::wq_set_pdl(v != 2);
+                cuda::wq_set_cluster_reduce(v == 1);
+                line += v == 0 ? "  pdl on:" : v == 1 ? "  cluster:" : "  pdl off:";
                 for (int sp : {0, 1, 2, 3, 4, 6, 8, 12, 16, 24, 32}) {
                     cuda::wq_set_split_override(sp);
                     Stats x;
                     int r2 = 0;
-                    if (!time_graph(ts, launch, &x, &r2)) { cuda::wq_set_split_override(0); cuda::wq_set_pdl(true); return false; }
+                    const bool ok = time_graph(ts, launch, &x, &r2);
+                    if (!ok) { cuda::wq_set_split_override(0); cuda::wq_set_pdl(true); cuda::wq_set_cluster_reduce(false); return false; }
                     char cell[48];
                     snprintf(cell, sizeof(cell), " s%s=%.2f", sp ? std::to_string(sp).c_str() : "auto", x.med);
                     line += cell;
@@ -569,6 +648,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             cuda::wq_set_split_override(0);
             cuda::wq_set_pdl(true);
+            cuda::wq_set_cluster_reduce(false);
             for (int mode : {16, 0}) {   // each kernel forced on the same launch (pdl on, auto split)
                 cuda::wq_set_stream_max_m(mode, mode);
                 Stats x;
@@ -582,6 +662,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             c.progress(line);
             c.rep->notes.push_back(line.substr(2));
+            if (!ablate(c, launch, l, M, copies)) return false;
         }
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
             Stats cs;

@@ -22,6 +22,8 @@
 #include <vector>
 
 #include "cuda_bench.h"
+#include "environment.h"
+#include "results_json.h"
 
 #ifndef QB_GIT_COMMIT
 #define QB_GIT_COMMIT "unknown"
@@ -83,15 +85,6 @@ bool write_text(const std::string& path, const std::string& text) {
     return (bool)f;
 }
 
-std::string utc_now(bool compact) {
-    std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof(buf), compact ? "%Y%m%dT%H%M%SZ" : "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string cpu_model() {
     std::ifstream f("/proc/cpuinfo");
     std::string line;
@@ -114,75 +107,60 @@ std::string slug(const std::string& s) {
     return o.empty() ? "host" : o.substr(0, 40);
 }
 
-// 64-bit FNV-1a over text: the run fingerprint (environment + measurements, run_id excluded).
-std::string fnv_hex(const std::string& s) {
-    uint64_t h = 1469598103934665603ull;
-    for (unsigned char ch : s) { h ^= ch; h *= 1099511628211ull; }
-    char buf[17];
-    std::snprintf(buf, sizeof(buf), "%016llx", (unsigned long long)h);
-    return buf;
-}
-
-ordered_json measurement_json(const CudaMeasurement& m) {
-    ordered_json o;
-    o["backend"] = "cuda";
-    o["kernel"] = m.kernel;
-    o["impl"] = m.impl;
-    o["bits"] = m.bits;
-    o["group_size"] = m.group_size;
-    o["zero_point"] = m.zero_point;
-    o["m"] = m.m;
-    o["n"] = m.n;
-    o["k"] = m.k;
-    o["shape"] = m.shape;
-    o["reps"] = m.reps;
-    o["median_us"] = m.median_us;
-    o["p10_us"] = m.p10_us;
-    o["p90_us"] = m.p90_us;
-    o["bytes"] = m.bytes;
-    o["flops"] = m.flops;
-    o["gbps"] = m.gbps;
-    o["pct_of_probe"] = m.pct_of_probe;
-    o["correct"] = m.correct;
-    o["max_rel_err"] = m.max_rel_err;
-    return o;
-}
-
-ordered_json results_json(const CudaBenchReport& r) {
-    ordered_json env;
+// The run as a qb::Results: the one writer of "qbench.results" (shared/results_json.cpp) then
+// serialises it, as for CPU runs. The environment keeps the CUDA run's fields: no CPU ISA, no
+// clock or load (the host CPU does not bound a GPU kernel); commit is the configure-time stamp
+// (the GPU machine has no source tree to ask).
+Results to_results(const CudaBenchReport& r) {
+    Results res;
+    ResultsEnvironment& env = res.env;
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
     utsname u{};
     uname(&u);
-    env["hostname"] = host;
-    env["cpu_model"] = cpu_model();
-    env["cores"] = (int)std::thread::hardware_concurrency();
-    env["threads"] = (int)std::thread::hardware_concurrency();
-    env["isa"] = ordered_json::array();
-    env["compiler"] = std::string("g++ ") + __VERSION__ + " + nvcc (CUDA runtime " + r.gpu.cuda + ")";
-    env["os"] = std::string(u.sysname) + " " + u.release;
-    env["commit"] = QB_GIT_COMMIT;
-    env["timestamp"] = utc_now(false);
-    env["hardware_id"] = r.gpu.hardware_id.empty() ? ordered_json(nullptr) : ordered_json(r.gpu.hardware_id);
-    env["gpu"] = {{"name", r.gpu.name},
-                  {"driver", r.gpu.driver},
-                  {"cuda", r.gpu.cuda},
-                  {"clocks", {{"sm_mhz", r.gpu.sm_clock_mhz}, {"mem_mhz", r.gpu.mem_clock_mhz}}},
-                  {"l2_mb", r.gpu.l2_mb}};
-    ordered_json probe = {{"kind", "copy"}, {"gbps", r.probe_gbps}, {"copy_gbps", r.probe_gbps}, {"array_mb", r.probe_array_mb}};
-    ordered_json ms = ordered_json::array();
-    for (const CudaMeasurement& m : r.measurements) ms.push_back(measurement_json(m));
-    ordered_json j;
-    j["schema"] = "qbench.results";
-    j["version"] = 1;
-    const std::string fp = fnv_hex(env.dump() + ms.dump());
-    std::string id = utc_now(true) + "-" + slug(r.gpu.name) + "-" + fp.substr(0, 8);
-    for (char& ch : id) ch = (char)std::tolower((unsigned char)ch);   // run ids are [a-z0-9._-]
-    j["run_id"] = id;
-    j["environment"] = env;
-    j["probe"] = probe;
-    j["measurements"] = ms;
-    return j;
+    env.hostname = host;
+    env.cpu_model = cpu_model();
+    env.cores = env.threads = (int)std::thread::hardware_concurrency();
+    env.compiler = std::string("g++ ") + __VERSION__ + " + nvcc (CUDA runtime " + r.gpu.cuda + ")";
+    env.os = std::string(u.sysname) + " " + u.release;
+    env.commit = QB_GIT_COMMIT;
+    env.timestamp = native::utc_timestamp();
+    env.hardware_id = r.gpu.hardware_id;
+    env.has_gpu = true;
+    env.gpu = {r.gpu.name, r.gpu.driver, r.gpu.cuda, r.gpu.sm_clock_mhz, r.gpu.mem_clock_mhz, r.gpu.l2_mb};
+    res.probe.kind = "copy";
+    res.probe.gbps = res.probe.copy_gbps = r.probe_gbps;
+    res.probe.array_mb = r.probe_array_mb;
+    for (const CudaMeasurement& c : r.measurements) {
+        Measurement m;
+        m.backend = "cuda";
+        m.kernel = c.kernel;
+        m.impl = c.impl;
+        m.bits = c.bits;
+        m.group_size = c.group_size;
+        m.zero_point = c.zero_point;
+        m.m = c.m;
+        m.n = c.n;
+        m.k = c.k;
+        m.shape = c.shape;
+        m.reps = c.reps;
+        m.median_us = c.median_us;
+        m.p10_us = c.p10_us;
+        m.p90_us = c.p90_us;
+        m.bytes = c.bytes;
+        m.flops = c.flops;
+        m.gbps = c.gbps;
+        m.pct_of_probe = c.pct_of_probe;
+        m.correct = c.correct;
+        m.max_rel_err = c.max_rel_err;
+        res.measurements.push_back(m);
+    }
+    // "<UTC yyyymmddthhmmssz>-<GPU name>-<fingerprint>": GPU runs are named by the GPU, not the host.
+    std::string ts = env.timestamp;
+    ts.erase(std::remove_if(ts.begin(), ts.end(), [](char ch) { return ch == '-' || ch == ':'; }), ts.end());
+    res.run_id = ts + "-" + slug(r.gpu.name) + "-" + results_fingerprint(res).substr(0, 8);
+    for (char& ch : res.run_id) ch = (char)std::tolower((unsigned char)ch);   // run ids are [a-z0-9._-]
+    return res;
 }
 
 // ---- tables --------------------------------------------------------------------------------
@@ -320,53 +298,58 @@ void print_report(const CudaBenchReport& r, FILE* f) {
     for (const auto& n : r.notes) std::fprintf(f, "note: %s\n", n.c_str());
 }
 
-// Appends torch_peer.py's measurements (impl "torch-...") to a results document.
+// Appends torch_peer.py's measurements (impl "torch-...") to a results document, replacing
+// those of an earlier merge; the document is read and written by shared/results_json.
 int merge_peer(const std::string& results_path, const std::string& peer_path, const std::string& out_path) {
     bool ok1 = false, ok2 = false;
     const std::string rt = read_text(results_path, &ok1), pt = read_text(peer_path, &ok2);
     if (!ok1) return fail("cannot read " + results_path);
     if (!ok2) return fail("cannot read " + peer_path);
-    ordered_json doc = ordered_json::parse(rt, nullptr, false), peer = ordered_json::parse(pt, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("measurements")) return fail(results_path + ": not a results document");
+    Results res;
+    std::vector<DataError> errors;
+    if (!parse_results(rt, results_path, &res, &errors))
+        return fail(errors.empty() ? results_path + ": not a results document" : errors.front().str());
+    const ordered_json peer = ordered_json::parse(pt, nullptr, false);
     if (peer.is_discarded() || !peer.contains("measurements")) return fail(peer_path + ": not a torch_peer.py document");
-    const double probe = doc["probe"]["gbps"].get<double>();
-    auto& ms = doc["measurements"];
-    // Drop earlier merges, then append.
-    ordered_json kept = ordered_json::array();
-    for (auto& m : ms)
-        if (m["impl"].get<std::string>().rfind("torch-", 0) != 0) kept.push_back(m);
+    std::vector<Measurement> kept;
+    for (const Measurement& m : res.measurements)
+        if (m.impl.rfind("torch-", 0) != 0) kept.push_back(m);
     int added = 0;
+    try {   // nlohmann's get<> throws on a field of the wrong type
     for (const auto& p : peer["measurements"]) {
-        ordered_json m;
-        m["backend"] = "cuda";
-        m["kernel"] = p["kernel"];
-        m["impl"] = p["impl"];
-        m["bits"] = p["bits"];
-        m["group_size"] = p["group_size"];
-        m["zero_point"] = p["zero_point"];
-        m["m"] = p["m"];
-        m["n"] = p["n"];
-        m["k"] = p["k"];
-        m["shape"] = std::to_string(p["n"].get<int>()) + "x" + std::to_string(p["k"].get<int>());
-        m["reps"] = p["reps"];
-        m["median_us"] = p["median_us"];
-        m["p10_us"] = p["p10_us"];
-        m["p90_us"] = p["p90_us"];
-        m["bytes"] = p["bytes"];
-        m["flops"] = 2.0 * p["m"].get<double>() * p["n"].get<double>() * p["k"].get<double>();
-        const double gbps = p["bytes"].get<double>() / (p["median_us"].get<double>() * 1e-6) / 1e9;
-        m["gbps"] = gbps;
-        m["pct_of_probe"] = probe > 0 ? 100.0 * gbps / probe : 0.0;
-        m["correct"] = p["correct"];
-        m["max_rel_err"] = p["max_rel_err"];
+        Measurement m;
+        m.backend = "cuda";
+        m.kernel = p["kernel"].get<std::string>();
+        m.impl = p["impl"].get<std::string>();
+        m.bits = p["bits"].get<int>();
+        m.group_size = p["group_size"].get<int>();
+        m.zero_point = p["zero_point"].get<bool>();
+        m.m = p["m"].get<int>();
+        m.n = p["n"].get<int>();
+        m.k = p["k"].get<int>();
+        m.shape = std::to_string(m.n) + "x" + std::to_string(m.k);
+        m.reps = p["reps"].get<int>();
+        m.median_us = p["median_us"].get<double>();
+        m.p10_us = p["p10_us"].get<double>();
+        m.p90_us = p["p90_us"].get<double>();
+        m.bytes = p["bytes"].get<double>();
+        m.flops = 2.0 * m.m * (double)m.n * m.k;
+        m.gbps = m.bytes / (m.median_us * 1e-6) / 1e9;
+        m.pct_of_probe = res.probe.gbps > 0 ? 100.0 * m.gbps / res.probe.gbps : 0.0;
+        m.correct = p["correct"].get<bool>();
+        m.max_rel_err = p["max_rel_err"].get<double>();
         kept.push_back(m);
         ++added;
     }
-    doc["measurements"] = kept;
-    if (!write_text(out_path, doc.dump(2) + "\n")) return fail("cannot write " + out_path);
+    } catch (const std::exception& e) {
+        return fail(peer_path + ": " + e.what());
+    }
+    res.measurements = kept;
+    const std::string text = results_json(res);
+    if (!write_text(out_path, text)) return fail("cannot write " + out_path);
     std::fprintf(stderr, "merged %d torch measurements (%s) into %s\n", added,
                  peer.value("torch", ordered_json("?")).dump().c_str(), out_path.c_str());
-    print_tables(doc, stdout);
+    print_tables(ordered_json::parse(text), stdout);
     return 0;
 }
 
@@ -430,14 +413,15 @@ int cmd_bench_cuda(int argc, char** argv) {
     if (!bench::run_cuda_bench(opt, &rep, &err)) {
         // Keep what was measured before the failure (marked incomplete by the missing rest).
         if (!out.empty() && !rep.measurements.empty()) {
-            write_text(out, results_json(rep).dump(2) + "\n");
+            write_text(out, results_json(to_results(rep)));
             std::fprintf(stderr, "qbench-native: wrote the %zu measurements taken before the failure to %s\n",
                          rep.measurements.size(), out.c_str());
         }
         return fail("cuda bench: " + err);
     }
-    const ordered_json doc = results_json(rep);
-    if (!out.empty() && !write_text(out, doc.dump(2) + "\n")) return fail("cannot write " + out);
+    const std::string text = results_json(to_results(rep));
+    const ordered_json doc = ordered_json::parse(text);
+    if (!out.empty() && !write_text(out, text)) return fail("cannot write " + out);
     print_tables(doc, stdout);
     print_report(rep, stdout);
     std::printf("\nall outputs matched the CPU reference: %s\n", rep.all_correct ? "yes" : "NO");

@@ -30,7 +30,6 @@
 #include <nlohmann/json.hpp>
 
 #include "publish.h"
-#include "results_check.h"
 #include "results_json.h"
 #include "static_files.h"
 #include "store.h"
@@ -548,33 +547,25 @@ struct Server::Impl {
                                       " bytes (--max-upload-bytes)");
         case BodyRead::failed: return fail(res, 400, "the request body could not be read");
         }
-        json doc;
-        try {
-            doc = json::parse(body);
-        } catch (const json::parse_error& e) {
-            return fail(res, 400, std::string("the body is not valid JSON: ") + e.what());
-        }
-        const std::vector<ResultsProblem> problems = check_results(doc);
-        if (!problems.empty()) {
+        // One reader for every side (shared/results_json): what is stored here is exactly what
+        // publish, calibrate and the widget read. It also bounds size, depth and string length
+        // before parsing, and its run_id rule ([a-z0-9][a-z0-9._-]*, no "..") makes run_id a
+        // safe file name.
+        qb::Results parsed;
+        std::vector<qb::DataError> errs;
+        if (!qb::parse_results(body, "upload", &parsed, &errs)) {
             json list = json::array();
-            for (const ResultsProblem& p : problems) list.push_back(p.str());
-            return reply(res, 400, json{{"error", "not a valid qbench.results v1 document: " + problems.front().str()}, {"problems", list}});
+            for (const qb::DataError& e : errs) list.push_back((e.pointer.empty() ? std::string("document") : e.pointer) + ": " + e.reason);
+            return reply(res, 400, json{{"error", "not a valid qbench.results v1 document: " + list.front().get<std::string>()}, {"problems", list}});
         }
-        // The canonical reader (shared/results_json) has the last word, so that everything stored
-        // here is what publish, calibrate and the widget read.
-        {
-            qb::Results parsed;
-            std::vector<qb::DataError> errs;
-            if (!qb::parse_results(body, "upload", &parsed, &errs))
-                return reply(res, 400, json{{"error", "not a valid qbench.results v1 document: " + errs.front().str()}});
-        }
-        const std::string run_id = doc["run_id"].get<std::string>();
-        if (!storable_run_id(run_id)) return fail(res, 400, "/run_id: must not start with '.'");
-
-        const std::string content = doc.dump(2) + "\n";
-        const StoreOutcome out = store_new_file(results_dir(), run_id + ".json", content, [&doc](const std::string& existing) {
-            const json old = json::parse(existing, nullptr, false);
-            return !old.is_discarded() && old == doc;
+        const std::string run_id = parsed.run_id;
+        // Stored in the canonical form publish writes, so an upload and a publish of the same
+        // run are the same bytes; a re-upload is "identical" if it parses to the same run.
+        const std::string content = qb::results_json(parsed);
+        const StoreOutcome out = store_new_file(results_dir(), run_id + ".json", content, [&content](const std::string& existing) {
+            qb::Results old;
+            std::vector<qb::DataError> ignored;
+            return existing == content || (qb::parse_results(existing, "stored", &old, &ignored) && qb::results_json(old) == content);
         });
         const std::string url = "/data/results/" + run_id + ".json";
         switch (out.kind) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|exp|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -27,9 +27,43 @@ if [ "$mode" = quick ]; then
   CUBLASLT_LOG_LEVEL=1 ./qbench_gpu_tests --tiny 2>&1 | tee "$OUT/tests-tiny.txt" | grep -v "^ok " | tail -40
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -4 "$OUT/sanitizer.txt"
+  # Registers / spills of our kernels (no cuobjdump on the build machine).
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" "$OUT/resources.txt" | sort | uniq -c
   timeout 300 ./qbench-native bench --backend cuda --batches 1,4,16 --no-group-sweep --no-cold --split-sweep --replays 10 \
     --out "$OUT/quick-$gpu.json" > "$OUT/quick-bench.txt" 2>&1
   echo "bench exit $?"; grep -v "^  sweep" "$OUT/quick-bench.txt" | tail -90; grep "sweep" "$OUT/quick-bench.txt" | cut -c1-400
+  # Counters of one W4A16 g128 M = 1 launch of the streaming kernel (issue vs memory bound).
+  timeout 150 ncu --clock-control none --kernel-name regex:wq_stream_kernel --launch-skip 3 --launch-count 1 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section SchedulerStats --section WarpStateStats \
+    --section Occupancy --section LaunchStats --section ComputeWorkloadAnalysis \
+    ./qbench-native bench --backend cuda --shapes 11008x4096 --batches 1 --no-decode --no-cold --no-group-sweep \
+    --large-m none --replays 3 --launches 4 > "$OUT/ncu.txt" 2>&1
+  echo "ncu exit $?"; grep -v "^  *[-]*$" "$OUT/ncu.txt" | grep -A200 "wq_stream_kernel" | head -120
+elif [ "$mode" = exp ]; then
+  # Tuning experiment: correctness of every variant, the ablation / split sweep at M = 1 and 16,
+  # and the decode step with each streaming-kernel variant (set through environment switches).
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  timeout 240 ./qbench-native bench --backend cuda --batches 1,16 --no-group-sweep --no-cold --split-sweep --large-m none \
+    --replays 10 --no-decode --out "$OUT/exp-$gpu.json" > "$OUT/exp-bench.txt" 2>&1
+  echo "bench exit $?"; grep "ablation\|stamps\|qbench-mma  *w4a16  *g128  z0" "$OUT/exp-bench.txt" | cut -c1-900
+  for v in "0 0" "3 0" "2 0" "6 0" "4 1" "3 1" "2 1"; do
+    set -- $v
+    echo "decode variant depth $1 accscale $2:"
+    QB_WQ_STREAM_DEPTH=$1 QB_WQ_ACCSCALE=$2 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 \
+      --no-group-sweep --no-cold --large-m none --replays 10 2>&1 | grep "decode qbench-w4a16\|w4a16    g128  z0"
+  done 2>&1 | tee "$OUT/decode-variants.txt"
+elif [ "$mode" = verify ]; then
+  # Before a full run: every kernel variant on small shapes, memcheck, registers, the ablation.
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -2 "$OUT/sanitizer.txt"
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" "$OUT/resources.txt" | sort | uniq -c | sort -k2 | tail -12
+  timeout 200 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008 --batches 1,16 --no-group-sweep --no-cold \
+    --split-sweep --large-m none --replays 10 --no-decode --out "$OUT/verify-$gpu.json" > "$OUT/verify-bench.txt" 2>&1
+  echo "bench exit $?"; grep "ablation\|stamps\|qbench-mma  *w4a16  *g128  z0\|sweep" "$OUT/verify-bench.txt" | cut -c1-700
 elif [ "$mode" = smoke ]; then
   ./qbench_gpu_tests --tiny
   compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
@@ -48,13 +82,15 @@ else
   # 1. Correctness first, quickly (every kernel on small shapes, both W4A16 / W8A16 paths).
   ./qbench_gpu_tests --tiny | grep -v "^ok " | tail -8
   # 2. The benchmark (split sweep included), torch on the same GPU, merged.
-  timeout 320 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
-  echo "bench exit $?"; grep -v "^  sweep" "$OUT/bench.txt" | tail -150; grep "sweep" "$OUT/bench.txt" | cut -c1-600
+  # Ours stay in cuda-<gpu>.json (what gets published); the merge with torch goes to its own file.
+  timeout 300 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
+  echo "bench exit $?"; grep -v "^  sweep\|^  ablation\|^  stamps" "$OUT/bench.txt" | tail -150; grep "sweep\|ablation" "$OUT/bench.txt" | cut -c1-600
   timeout 90 python3 torch_peer.py --out "$OUT/torch-$gpu.json" 2>&1 | tail -30
-  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" --out "$OUT/cuda-$gpu.json" | tail -40
+  ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" \
+    --out "$OUT/cuda-merged-$gpu.json" | tail -40
   # 3. The full test grid and compute-sanitizer on our kernels (small shapes).
   timeout 120 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
-  timeout 90 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
+  timeout 110 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi
 nvidia-smi -q | head -60 > "$OUT/smi.txt"

@@ -29,6 +29,7 @@
 
 #include "cuda_kernels.h"
 #include "qformat.h"
+#include "ref_check.h"
 
 using namespace qb;
 using cuda::CudaStatus;
@@ -149,33 +150,27 @@ std::vector<float> reference(int R, int N, const std::vector<int>& cols,
     return out;
 }
 
-// Compares the first M rows of Y (FP16 or BF16 bits) with ref (R >= M rows).
+// Compares the first M rows of Y (FP16 or BF16 bits) with ref (R >= M rows): shared/ref_check.h,
+// the same check the bench makes before timing.
 bool check(const std::string& name, const std::vector<uint16_t>& y, int M, int N, const std::vector<int>& cols,
-           const std::vector<float>& ref, double tol, float (*decode)(uint16_t)) {
+           const std::vector<float>& ref, double tol, bool bf16 = false) {
     ++g_checks;
-    for (size_t i = 0; i < (size_t)M * N; ++i)
-        if (!std::isfinite(decode(y[i]))) {
-            fail(name + ": output " + std::to_string(i) + " not written or not finite");
-            return false;
-        }
-    double max_ref = 0, max_err = 0;
-    for (int r = 0; r < M; ++r)
-        for (size_t j = 0; j < cols.size(); ++j) {
-            const double a = decode(y[(size_t)r * N + cols[j]]), b = ref[(size_t)r * cols.size() + j];
-            max_ref = std::max(max_ref, std::fabs(b));
-            max_err = std::max(max_err, std::fabs(a - b));
-        }
-    const double rel = max_ref > 0 ? max_err / max_ref : max_err;
-    if (!(rel <= tol)) {
+    std::vector<int> rows(M);
+    for (int r = 0; r < M; ++r) rows[r] = r;
+    const RefCheck rc = check_against_ref(y, M, N, rows, cols, ref.data(), tol, bf16);
+    if (!rc.finite) {
+        fail(name + ": output " + std::to_string(rc.first_bad) + " not written or not finite");
+        return false;
+    }
+    if (!rc.ok) {
         char buf[64];
-        std::snprintf(buf, sizeof(buf), ": max rel err %.3e > %.1e", rel, tol);
+        std::snprintf(buf, sizeof(buf), ": max rel err %.3e > %.1e", rc.max_rel, tol);
         fail(name + buf);
         return false;
     }
     return true;
 }
 
-float dec_fp16(uint16_t h) { return fp16_to_f32(h); }
 float dec_bf16(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
 
 struct Acts {
@@ -233,10 +228,31 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         std::vector<uint16_t> yh((size_t)M * N), yh2((size_t)M * N);
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-        if (check(name, yh, M, N, cols, ref, 4e-3, dec_fp16)) {
+        if (check(name, yh, M, N, cols, ref, 4e-3)) {
             ++g_checks;
             if (yh != yh2) fail(name + ": two launches gave different bits (nondeterministic or stale workspace)");
         }
+        cuda::WqPlan plan, cplan;
+        bool clustered = false;
+        if (M <= 128 && cuda::wq_plan(l, M, &plan) == CudaStatus::ok && plan.splits > 1) {
+            // The default launch's split reduced in a cluster instead of the workspace: same bits.
+            cuda::wq_set_cluster_reduce(true);
+            cuda::wq_set_split_override(plan.splits);
+            clustered = cuda::wq_plan(l, M, &cplan) == CudaStatus::ok && cplan.cluster > 0 && cplan.splits == plan.splits;
+        }
+        if (clustered) {
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sc = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            ++g_checks;
+            if (sc != CudaStatus::ok) fail(name + " cluster reduction: launch failed");
+            else {
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (yh != yh2) fail(name + ": cluster and workspace reductions of the same split differ");
+            }
+        }
+        cuda::wq_set_cluster_reduce(false);
+        cuda::wq_set_split_override(0);
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.
         cuda::wq_set_split_override(1);
@@ -248,21 +264,40 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         if (s1 != CudaStatus::ok) { fail(name + " split 1: launch failed"); continue; }
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-        check(name + " split 1", yh, M, N, cols, ref, 4e-3, dec_fp16);
+        check(name + " split 1", yh, M, N, cols, ref, 4e-3);
         if (M <= 16) {
             // Both kernels at every M <= 16, whichever the planner picked above: the streaming
             // kernel forced on, then off.
-            for (int mode : {16, 0}) {
-                cuda::wq_set_stream_max_m(mode, mode);
+            for (int mode : {16, 0, -16}) {   // -16: the streaming kernel with FP16-scaled levels (accscale off)
+                cuda::wq_set_stream_max_m(mode < 0 ? -mode : mode, mode < 0 ? -mode : mode);
+                cuda::wq_set_stream_accscale(mode >= 0);
                 CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
                 const CudaStatus s2 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
                 cuda::wq_set_stream_max_m(-1, -1);
-                const std::string nm2 = name + (mode ? " stream path" : " mma path");
+                cuda::wq_set_stream_accscale(true);
+                const std::string nm2 = name + (mode > 0 ? " stream path" : mode < 0 ? " stream path accscale off" : " mma path");
                 if (s2 != CudaStatus::ok) { fail(nm2 + ": launch failed"); continue; }
                 CK(cudaDeviceSynchronize());
                 CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-                check(nm2, yh, M, N, cols, ref, 4e-3, dec_fp16);
+                check(nm2, yh, M, N, cols, ref, 4e-3);
             }
+            // The ring-depth variants of the streaming kernel (INT4 g128 without zeros, M <= 8).
+            if (bits == 4 && group == 128 && !zero && M <= 8)
+                for (int d : {2, 3, 6, -2, -3, -4}) {   // negative: with group scales on the accumulators
+                    cuda::wq_set_stream_max_m(16, 16);
+                    cuda::wq_set_stream_depth(d < 0 ? -d : d);
+                    cuda::wq_set_stream_accscale(d < 0);
+                    CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                    const CudaStatus s3 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                    cuda::wq_set_stream_depth(0);
+                    cuda::wq_set_stream_accscale(false);
+                    cuda::wq_set_stream_max_m(-1, -1);
+                    const std::string nm3 = name + (d < 0 ? " stream accscale depth " : " stream depth ") + std::to_string(d < 0 ? -d : d);
+                    if (s3 != CudaStatus::ok) { fail(nm3 + ": launch failed"); continue; }
+                    CK(cudaDeviceSynchronize());
+                    CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                    check(nm3, yh, M, N, cols, ref, 4e-3);
+                }
         }
     }
 }
@@ -341,7 +376,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (s != CudaStatus::ok) { fail(name + ": lt_run"); continue; }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name, yh, M, N, cols, ref, bf ? 1e-2 : 2e-3, bf ? dec_bf16 : dec_fp16);
+            check(name, yh, M, N, cols, ref, bf ? 1e-2 : 2e-3, bf);
         }
     }
     // INT8 W8A8: activation quantization on the GPU (bit-exact with quantize_act_ref), cuBLASLt
@@ -382,7 +417,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            check(name, yh, M, N, cols, ref, 2e-3, dec_fp16);
+            check(name, yh, M, N, cols, ref, 2e-3);
         }
     }
     // FP8 E4M3 (sm_89+): weights as random valid E4M3 bytes, activations converted on the GPU.
@@ -435,7 +470,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
             if (s != CudaStatus::ok) { fail(name + ": lt_run, cublas status " + std::to_string(lst) + " " + algo); continue; }
             std::vector<uint16_t> yh((size_t)M * N);
             CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-            if (check(name, yh, M, N, cols, ref, 1e-2, dec_fp16)) std::printf("ok %s: %s\n", name.c_str(), algo.c_str());
+            if (check(name, yh, M, N, cols, ref, 1e-2)) std::printf("ok %s: %s\n", name.c_str(), algo.c_str());
         }
     }
 }

@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "results_json.h"
 #include "server.h"
 
 namespace qbt {
@@ -161,6 +162,14 @@ inline json valid_run(const std::string& run_id, double median_us = 12.5) {
               {"hardware_id", nullptr}, {"gpu", nullptr}}},
             {"probe", {{"kind", "triad"}, {"gbps", 121.5}}},
             {"measurements", json::array({m})}};
+}
+
+// The form the server stores a valid upload in (shared/results_json's writer), as JSON.
+inline json canonical(const json& doc) {
+    qb::Results r;
+    std::vector<qb::DataError> errs;
+    if (!qb::parse_results(doc.dump(), "test", &r, &errs)) throw std::runtime_error("not a valid run: " + errs.front().str());
+    return json::parse(qb::results_json(r));
 }
 
 }  // namespace qbt

@@ -244,11 +244,11 @@ TEST_F(ServerTest, UploadStoresTheRun) {
     const fs::path stored = results() / "2026-11-26_h100-run-1.json";
     EXPECT_EQ(fs::path(reply["stored"].get<std::string>()), stored);
     EXPECT_EQ(reply["url"], "/data/results/2026-11-26_h100-run-1.json");
-    EXPECT_EQ(json::parse(read_file(stored)), doc);
+    EXPECT_EQ(json::parse(read_file(stored)), canonical(doc));
     auto back = c.Get("/data/results/2026-11-26_h100-run-1.json");
     ASSERT_TRUE(back);
     EXPECT_EQ(back->status, 200);
-    EXPECT_EQ(json::parse(back->body), doc);
+    EXPECT_EQ(json::parse(back->body), canonical(doc));
     EXPECT_EQ(body_json(c.Get("/api/health"))["results_count"], 2);
     // The scheme name is case-insensitive.
     auto lower = c.Post("/api/results", {{"Authorization", std::string("bearer ") + kToken}}, valid_run("run-2").dump(), "application/json");
@@ -347,6 +347,11 @@ TEST_F(ServerTest, BadUploadsLeaveResultsUntouched) {
         {"/run_id", [](json& d) { d["run_id"] = ".."; }},
         {"/run_id", [](json& d) { d["run_id"] = ".hidden"; }},
         {"/run_id", [](json& d) { d["run_id"] = "a/b"; }},
+        {"/run_id", [](json& d) { d["run_id"] = "Run:1"; }},   // it names a file: [a-z0-9][a-z0-9._-]*
+        {"/run_id", [](json& d) { d["run_id"] = std::string(129, 'a'); }},
+        {"/environment/cores", [](json& d) { d["environment"]["cores"] = 0; }},
+        {"/measurements/0/median_us", [](json& d) { d["measurements"][0]["median_us"] = -1; }},
+        {"/measurements/0/correct", [](json& d) { d["measurements"][0]["correct"] = nullptr; }},
         {"/measurements", [](json& d) { d["measurements"] = json::array(); }},
         {"/measurements/0/backend", [](json& d) { d["measurements"][0]["backend"] = "tpu"; }},
         {"/measurements/0/m", [](json& d) { d["measurements"][0]["m"] = 0; }},
@@ -434,7 +439,7 @@ TEST_F(ServerTest, ConcurrentUploadsLoseNothing) {
         for (int i = 0; i < kRuns; ++i) {
             const std::string id = "conc-" + std::to_string(t) + "-" + std::to_string(i);
             const json stored = json::parse(read_file(results() / (id + ".json")), nullptr, false);
-            EXPECT_EQ(stored, valid_run(id, t * 100 + i + 1)) << id;
+            EXPECT_EQ(stored, canonical(valid_run(id, t * 100 + i + 1))) << id;
         }
     // + seed-run + index.json; no temp files left
     EXPECT_EQ(snapshot(results()).size(), size_t(kThreads * kRuns + 2));

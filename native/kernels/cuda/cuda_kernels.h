@@ -84,6 +84,9 @@ struct WqPlan {
     int n_tiles = 0;         // N / 128
     int k_stages = 0;        // K / 128
     int splits = 1;          // split-K factor: CTAs per 128-column tile
+    int cluster = 0;         // > 0: the splits of a tile run as one thread-block cluster of this
+                             // size and reduce through distributed shared memory (sm_90); 0: the
+                             // FP32 workspace and the last CTA of the tile (atomic counter)
     int ctas = 0;            // n_tiles x splits
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
@@ -114,10 +117,30 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
 //    the default (INT4 M <= 2, INT8 never: what the H200 measurements favour, see wna16.cu).
 //    The tests run both kernels at every M <= 16.
+//  * cluster reduction (sm_90, off by default: slower on the H200, docs/cuda-kernels.md): split-K
+//    partials of a tile are summed through distributed shared memory by the tile's S CTAs,
+//    launched as one cluster (S <= 16); off, or where clusters are unavailable or S > 16, the
+//    FP32 workspace path runs. Both add the partials in split order: the same bits (tested).
+//  * stream depth: register-ring depth of the streaming kernel for INT4 g128 (no zeros, M <= 8),
+//    a tuning experiment: with accscale on 2 or 4 (3 is the default), off 2, 3 or 6 (0: 4).
+//  * debug (ablation for the bench only, results wrong), bits: 1 = no split-K reduction, each
+//    CTA stores its own partial as Y; 2 = the streaming kernel for INT4 g128 without zeros at
+//    M <= 8 only loads its weights (no dequant / MMA); 4 = the last CTA of a tile loads the split
+//    partials one after another (the form before the batched loads). 0 = off.
+//  * timing: device buffer of >= 4 x CTAs stamps (%globaltimer, ns): per CTA start, after
+//    waiting for the previous grid, after the main loop, done. null = off.
 void wq_set_split_override(int splits);
 void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 void wq_set_l2_hint(int mode);
+void wq_set_cluster_reduce(bool on);
+void wq_set_stream_depth(int d);
+// Group scales of INT4 (group >= 128) in the streaming kernel: on (default), applied to each
+// stage's FP32 partial sums (one FP32 multiply: bits differ from the MMA kernel's); off, to the
+// FP16 levels before the MMA as in the MMA kernel (ring depth 4). The tests run both.
+void wq_set_stream_accscale(bool on);
+void wq_set_debug(int mode);
+void wq_set_timing(unsigned long long* stamps, size_t entries);
 
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.

@@ -12,10 +12,11 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (docs/cuda-kernels.md): W4 reaches 42-60% of the copy probe at batch 1.
-//    The streaming kernel further down (M <= 16, 2-4x the bytes in flight) was hardly faster:
-//    what both kernels pay is the split-K epilogue (dependent L2 round trips growing with
-//    M x splits), the next thing to fix.
+//    Measured on an H200 (run 20261126t224346z, docs/cuda-kernels.md): W4 g128 at batch 1
+//    streams at 48-63% of the copy probe. The bench's ablation splits a 23 MB launch into the
+//    weight stream alone (82% of the probe: one launch per layer cannot do better), dequant +
+//    MMA (+3.0-3.2 us: the main loop is issue-bound) and the split-K reduction (+1.7-2.0 us;
+//    reducing inside a thread-block cluster instead was slower, see cluster_reduce).
 //  * Dequantization is fused into the MMA: weights go HBM -> shared memory -> registers as
 //    packed integers and become FP16 fragments in registers just before mma.sync.m16n8k16.
 //    INT4 -> FP16 costs one lop3 per two weights ("magic number": OR-ing a nibble into the
@@ -51,6 +52,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
 
 #include "cuda_kernels.h"
@@ -237,7 +239,9 @@ struct Cfg {
     static constexpr int STAGE = B_STAGE + A_STAGE + S_STAGE + Z_STAGE;
     static constexpr int ACC = MB * WS * 4 * 4;                          // FP32 accumulators / lane
     static constexpr int RED = (WK - 1) * WN * 32 * ACC * 4;             // cross-warp k reduction
-    static constexpr int SMEM = STAGE * STAGES > RED ? STAGE * STAGES : RED;
+    static constexpr int CLU = 16 * MB * (kNTile + 8) * 4;                // cluster split-K partial
+    static constexpr int SMEM_RING = STAGE * STAGES > RED ? STAGE * STAGES : RED;
+    static constexpr int SMEM = SMEM_RING > CLU ? SMEM_RING : CLU;
 };
 
 // Kernel arguments (one struct: the launcher fills it, the kernel reads it from param space).
@@ -248,10 +252,130 @@ struct Args {
     const uint8_t* zeros;    // [G][N/32][16 B] or null
     const __half* X;         // [M][K]
     __half* Y;               // [M][N]
-    float* partial;          // [splits][M][N] FP32, when splits > 1
+    float* partial;          // [splits][M][N] FP32, when splits > 1 and not cluster
     int* counters;           // [n_tiles]
     int M, N, K, group, splits, k_stages;
+    int cluster;             // 1: the splits of a tile are one thread-block cluster and reduce
+                             // through distributed shared memory (no workspace, no counter)
+    int debug;               // ablation (wq_set_debug): 1 = no split-K reduction, every CTA
+                             // stores its own partial as Y (wrong sums when splits > 1)
+    unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
 };
+
+// Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
+// the main loop, 3 done. Only for the bench's breakdown of where a launch's time goes.
+__device__ __forceinline__ void stamp(const Args& a, int i) {
+    if (a.timing != nullptr && threadIdx.x == 0) {
+        unsigned long long t;
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+        a.timing[(size_t)blockIdx.x * 4 + i] = t;
+    }
+}
+
+// ============================================================================================
+// Split-K reduction inside a thread-block cluster (sm_90)
+// ============================================================================================
+// The S CTAs of one 128-column tile run as one cluster (rank = split). Each writes its FP32
+// partial [rows][kRedStride] into its own shared memory; after a cluster barrier, CTA r sums
+// slice r of the tile's outputs from all S peers' shared memory (independent loads, issued
+// together, added in split order: the same additions as the workspace path, so both give the
+// same bits) and writes Y; a second barrier keeps every CTA's shared memory alive until its
+// peers have read it. Built to replace the workspace round trip (stores, fence, atomic counter,
+// S L2 loads by the last CTA), and measured slower on the H200 (run 20261126t224346z: 18.6 vs
+// 11.7 us at M = 1 on 11008x4096; 13.8 vs 11.6 us best split against best split): a cluster
+// grid's CTAs start together and wait longer for the previous grid (PDL overlaps less),
+// clusters pack the GPCs worse (ncu: 79 clusters of 6 resident for 86 tiles) and two cluster
+// barriers cost more than one fence and atomic. So it is off by default (wq_set_cluster_reduce).
+constexpr int kClusterMax = 16;          // non-portable cluster size (Hopper allows 16)
+constexpr int kMaxSplitsMma = 16;        // split-K bound of the MMA kernel (kMaxSplits on the host)
+constexpr int kRedStride = 128 + 8;      // floats per partial row: 8-byte stores of one
+                                         // half-warp (rows g, columns 2t) hit 32 distinct banks
+
+__device__ __forceinline__ void cluster_sync_all() {
+    asm volatile("barrier.cluster.arrive.release.aligned;\n"
+                 "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+
+template <int NT, bool GROUPED>
+__device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, int rows, int n0) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    cluster_sync_all();   // every peer's partial is in its shared memory (release / acquire)
+    uint32_t rank;
+    asm volatile("mov.u32 %0, %%cluster_ctarank;" : "=r"(rank));
+    const int S = a.splits;
+    const int total = rows * (128 / 2), per = (total + S - 1) / S;
+    const int beg = (int)rank * per, end = min(total, beg + per);
+    for (int i = beg + (int)threadIdx.x; i < end; i += NT) {
+        const int row = i / 64, c2 = (i % 64) * 2;
+        const uint32_t local = static_cast<uint32_t>(__cvta_generic_to_shared(buf + row * kRedStride + c2));
+        float2 v[kClusterMax];
+#pragma unroll
+        for (int s = 0; s < kClusterMax; ++s)
+            if (s < S) {
+                uint32_t remote;
+                asm volatile("mapa.shared::cluster.u32 %0, %1, %2;" : "=r"(remote) : "r"(local), "r"(s));
+                asm volatile("ld.shared::cluster.v2.f32 {%0, %1}, [%2];" : "=f"(v[s].x), "=f"(v[s].y) : "r"(remote));
+            }
+        float2 sum = make_float2(0.f, 0.f);
+#pragma unroll
+        for (int s = 0; s < kClusterMax; ++s)
+            if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        const int col = n0 + c2;
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
+    cluster_sync_all();   // peers are done reading this CTA's shared memory
+#else
+    (void)a; (void)buf; (void)rows; (void)n0;   // never launched as a cluster below sm_90
+#endif
+}
+
+// Split-K through the FP32 workspace (the default): after this CTA's partial is stored, one
+// thread publishes it (bar.sync orders the CTA's stores before thread 0's fence, which is
+// cumulative, then the atomic counts the tile), and the CTA that arrives last sums the S
+// partials of each output in split order. Its loads of all S partials are issued together
+// (a compile-time bound MAXS with predication; the H200 timings put the serial form at 1.6-3.6
+// us per launch), so the sum is the same as before, bit for bit. a.debug & 4 restores the
+// serial loop for the bench's ablation. Returns after writing Y (or at once if not last).
+template <int NT, int MAXS, bool GROUPED>
+__device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
+    __shared__ int is_last;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        const int prev = atomicAdd(a.counters + tile, 1);
+        is_last = prev == a.splits - 1;
+        if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
+    }
+    __syncthreads();
+    if (!is_last) return;
+    __threadfence();
+    const int S = a.splits;
+    // Columns in pairs: m_valid x 64 float2 per tile.
+    for (int i = (int)threadIdx.x; i < m_valid * (kNTile / 2); i += NT) {
+        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+        const float* base = a.partial + (size_t)row * a.N + col;
+        const size_t stride = (size_t)a.M * a.N;
+        float2 sum = make_float2(0.f, 0.f);
+        if (a.debug & 4) {
+            for (int s = 0; s < S; ++s) {
+                const float2 p = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+                sum.x += p.x;
+                sum.y += p.y;
+            }
+        } else {
+            float2 v[MAXS];
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        }
+        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
+        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+    }
+}
 
 template <class C, bool ZP, bool GROUPED, int HINT>
 __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) {
@@ -342,11 +466,13 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // waiting for the previous kernel (PDL); then the activations, one commit group per stage
     // (group 0 also holds every prologue weight load, which only makes it complete later than
     // strictly needed). Empty groups past the end keep the group count right.
+    stamp(a, 0);
     launch_dependents();
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s)
         if (s < n_iter) load_weights(s, s_begin + s);
     wait_prior_grid();
+    stamp(a, 1);
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
         if (s < n_iter) load_acts(s, s_begin + s);
@@ -441,6 +567,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     }
 
     // --- Epilogue -----------------------------------------------------------------------------
+    stamp(a, 2);
     cp_async_wait<0>();
     __syncthreads();   // the ring is free: reuse it for the cross-warp reduction
 
@@ -478,7 +605,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // Accumulator (mb, ws, j, e) is output row mb*16 + g + 8 (e >= 2), column
     // n0 + (wn*WS + ws)*32 + 8j + 2t + (e & 1), t = lane & 3.
     const int t = lane & 3;
-    if (a.splits == 1) {
+    if (a.splits == 1 || (a.debug & 1)) {
         if (wk == 0) {
 #pragma unroll
             for (int mb = 0; mb < MB; ++mb)
@@ -498,6 +625,30 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
                         }
                     }
         }
+        stamp(a, 3);
+        return;
+    }
+
+    if (a.cluster) {   // split-K through distributed shared memory (see cluster_reduce)
+        __syncthreads();   // the cross-warp reduction buffer has been read
+        float* buf = reinterpret_cast<float*>(smem);
+        if (wk == 0) {
+#pragma unroll
+            for (int mb = 0; mb < MB; ++mb)
+#pragma unroll
+                for (int ws = 0; ws < WS; ++ws)
+#pragma unroll
+                    for (int j = 0; j < 4; ++j)
+#pragma unroll
+                        for (int h = 0; h < 2; ++h) {
+                            const int row = mb * 16 + g + 8 * h;
+                            if (row < m_valid)
+                                *reinterpret_cast<float2*>(buf + row * kRedStride + (wn * WS + ws) * 32 + 8 * j + 2 * t) =
+                                    make_float2(acc[mb][ws][j][2 * h], acc[mb][ws][j][2 * h + 1]);
+                        }
+        }
+        cluster_reduce<kThreads, GROUPED>(a, buf, m_valid, n0);
+        stamp(a, 3);
         return;
     }
 
@@ -519,29 +670,8 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
                     }
                 }
     }
-    __threadfence();   // partials visible device-wide before the counter says so
-    __syncthreads();
-    __shared__ int is_last;
-    if (tid == 0) {
-        const int prev = atomicAdd(a.counters + tile, 1);
-        is_last = prev == a.splits - 1;
-        if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
-    }
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    // Columns in pairs: m_valid x 64 float2 per tile.
-    for (int i = tid; i < m_valid * (kNTile / 2); i += kThreads) {
-        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
-        float2 sum = make_float2(0.f, 0.f);
-        for (int s = 0; s < a.splits; ++s) {
-            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
-            sum.x += p.x;
-            sum.y += p.y;
-        }
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
-    }
+    workspace_reduce<kThreads, kMaxSplitsMma, GROUPED>(a, tile, n0, m_valid);
+    stamp(a, 3);
 }
 
 // The four configurations per bit width (see Cfg for the parameters).
@@ -586,10 +716,9 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //   S (split-K) is chosen on the host so n_tiles x S CTAs fill whole waves and each CTA's
 //   activation slice fits 48 KiB; partial sums are reduced in split order as in the MMA kernel.
 //
-//   Measured (H200, docs/cuda-kernels.md): correct everywhere, INT4 at M = 1-2 3-22% faster than
-//   the MMA kernel on most formats, but slower at M >= 4 and for INT8, where the split-K
-//   epilogue (shared with the MMA kernel) and the 16-row staging cost more than the deeper ring
-//   gains. Hence the planner's default: this kernel for INT4 at M <= 2 only.
+//   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
+//   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
+//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2.
 
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
@@ -617,14 +746,23 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            or per-channel); a stage of 4 atoms needs 4 / GA rows
 //   ZP       zero points; GROUPED: group scales applied before the MMA (else per-channel FP32
 //            scales on the accumulators)
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
-__global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args a) {
+//   LOADONLY ablation (wq_set_debug 2, one instantiation): the same loads, no dequant / MMA, so
+//            the bench can tell the stream's own rate from the main loop's
+//   MINB     CTAs per SM promised to the register allocator
+//   ACCS     group >= 128 only: the MMA takes the bare levels u - z and each stage's FP32
+//            partial is scaled on the accumulators (16 FFMA per stage and lane instead of 64
+//            HMUL2 + 16 PRMT: the kernel is issue-bound at M = 1). One FP32 multiply replaces
+//            the FP16 rounding of level x scale, so its bits differ from the other paths'.
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
+__global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
     constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
     constexpr int SR = (GROUPED || ZP) ? 4 / GA : 0;    // scale / zero rows per stage
     constexpr int SRA = SR > 0 ? SR : 1;
+    constexpr int SRS = ACCS ? 2 : SRA;                 // ACCS: the scales of the lane's 8 output columns
     static_assert(R == 8 || R == 16, "8 or 16 activation rows");
+    static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -638,11 +776,11 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
     const int row_bytes = n_iter * kKTile * 2 + 16;   // padded activation row in shared memory
 
     uint4 wr[D][4][NV];
-    uint2 sr[D][SRA];
+    uint2 sr[D][SRS];
     uint32_t zr[D][SRA];
 
     // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
-    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRA], uint32_t (&z)[SRA], int i) {
+    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
         const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
 #pragma unroll
         for (int at = 0; at < 4; ++at)
@@ -651,7 +789,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 #pragma unroll
         for (int r = 0; r < SR; ++r) {
             const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
-            if constexpr (GROUPED)
+            if constexpr (ACCS) {
+                // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
+                // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
+                const uint4 v = __ldg(reinterpret_cast<const uint4*>(a.scales + (size_t)grow * a.N + sp * 32 + t * 8));
+                s[0] = make_uint2(v.x, v.y);
+                s[1] = make_uint2(v.z, v.w);
+            } else if constexpr (GROUPED)
                 s[r] = __ldg(reinterpret_cast<const uint2*>(a.scales + (size_t)grow * a.N + sp * 32 + g * 4));
             if constexpr (ZP)
                 z[r] = __ldg(reinterpret_cast<const unsigned short*>(a.zeros + ((size_t)grow * (a.N / kAtomN) + sp) * 16 + g * 2));
@@ -666,11 +810,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 
     // Prologue: the weight ring first (constant data), then wait for the previous kernel and
     // stage the activations of the whole k range.
+    stamp(a, 0);
     launch_dependents();
 #pragma unroll
     for (int d = 0; d < D; ++d)
         if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
     wait_prior_grid();
+    stamp(a, 1);
     {
         const int cpr = n_iter * kKTile / 8;   // 16-byte chunks per row
         const __half* xs = a.X + (size_t)s_begin * kKTile;
@@ -689,7 +835,20 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
     const uint8_t* const xrow0 = smem + (lane & 7) * row_bytes + (lane >> 3) * 16;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
-    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRA], const uint32_t (&z)[SRA], int i) {
+    uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
+    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
+        if constexpr (LOADONLY) {
+#pragma unroll
+            for (int at = 0; at < 4; ++at)
+#pragma unroll
+                for (int v = 0; v < NV; ++v) sink ^= w[at][v].x ^ w[at][v].y ^ w[at][v].z ^ w[at][v].w;
+            (void)s; (void)z; (void)i;
+        } else {
+        float tmp[4][4];   // ACCS: this stage's unscaled partial
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) tmp[j][e] = 0.f;
 #pragma unroll
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
@@ -705,7 +864,7 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
 #pragma unroll
                     for (int j = 0; j < 4; ++j) zl[j] = (0x6400u | ((z[r] >> (4 * j)) & 0xfu)) * 0x00010001u;   // half2(1024 + z)
                 }
-                if constexpr (GROUPED) {
+                if constexpr (GROUPED && !ACCS) {
                     sc[0] = h2u(__low2half2(u2h(s[r].x)));
                     sc[1] = h2u(__high2half2(u2h(s[r].x)));
                     sc[2] = h2u(__low2half2(u2h(s[r].y)));
@@ -726,13 +885,28 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                         const int wi = 2 * j + st;   // word of the 8 a lane holds per atom
                         dequant8(word_of(w[at][wi >> 2], wi & 3), b);
                     }
-                    if constexpr (GROUPED) {
+                    if constexpr (GROUPED && !ACCS) {
                         b[0] = h2u(__hmul2(u2h(b[0]), u2h(sc[j])));
                         b[1] = h2u(__hmul2(u2h(b[1]), u2h(sc[j])));
                     }
-                    mma_16816(acc[j], af, b[0], b[1]);
+                    mma_16816(ACCS ? tmp[j] : acc[j], af, b[0], b[1]);
                 }
             }
+        }
+        if constexpr (ACCS) {
+            const __half* h0 = reinterpret_cast<const __half*>(&s[0]);   // column 8j + 2t
+            const __half* h1 = reinterpret_cast<const __half*>(&s[1]);   // column 8j + 2t + 1
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const float s0 = __half2float(h0[j]), s1 = __half2float(h1[j]);
+                acc[j][0] = fmaf(tmp[j][0], s0, acc[j][0]);
+                acc[j][1] = fmaf(tmp[j][1], s1, acc[j][1]);
+                if constexpr (R == 16) {   // rows 8..15 exist only in the 16-row variant
+                    acc[j][2] = fmaf(tmp[j][2], s0, acc[j][2]);
+                    acc[j][3] = fmaf(tmp[j][3], s1, acc[j][3]);
+                }
+            }
+        }
         }
     };
 
@@ -747,10 +921,13 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
         }
     }
 
+    stamp(a, 2);
+    if constexpr (LOADONLY) acc[0][0] += __uint_as_float(sink & 0x007fffffu);   // a denormal at most
+
     // Accumulator (j, e): row g + 8 (e >= 2), column 32 sp + 8 j + 2 t + (e & 1).
     const int n0 = tile * kNTile;
     const int m_valid = a.M < R ? a.M : R;
-    if (a.splits == 1) {
+    if (a.splits == 1 || (a.debug & 1)) {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
             const int col = sp * 32 + 8 * j + 2 * t;
@@ -764,6 +941,23 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                         __floats2half2_rn(acc[j][2 * h] * s0, acc[j][2 * h + 1] * s1);
             }
         }
+        stamp(a, 3);
+        return;
+    }
+    if (a.cluster) {   // split-K through distributed shared memory (see cluster_reduce)
+        __syncthreads();   // every warp is done with the activation slice: reuse it
+        float* buf = reinterpret_cast<float*>(smem);
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                const int row = g + 8 * h;
+                if (row < m_valid)
+                    *reinterpret_cast<float2*>(buf + row * kRedStride + warp * 32 + 8 * j + 2 * t) =
+                        make_float2(acc[j][2 * h], acc[j][2 * h + 1]);
+            }
+        cluster_reduce<kStreamThreads, GROUPED>(a, buf, m_valid, n0);
+        stamp(a, 3);
         return;
     }
 #pragma unroll
@@ -777,28 +971,8 @@ __global__ void __launch_bounds__(kStreamThreads, 4) wq_stream_kernel(const Args
                        make_float2(acc[j][2 * h], acc[j][2 * h + 1]));
         }
     }
-    __threadfence();
-    __syncthreads();
-    __shared__ int is_last;
-    if (tid == 0) {
-        const int prev = atomicAdd(a.counters + tile, 1);
-        is_last = prev == a.splits - 1;
-        if (is_last) a.counters[tile] = 0;
-    }
-    __syncthreads();
-    if (!is_last) return;
-    __threadfence();
-    for (int idx = tid; idx < m_valid * (kNTile / 2); idx += kStreamThreads) {
-        const int row = idx / (kNTile / 2), col = n0 + (idx % (kNTile / 2)) * 2;
-        float2 sum = make_float2(0.f, 0.f);
-        for (int s = 0; s < a.splits; ++s) {
-            const float2 p = __ldcg(reinterpret_cast<const float2*>(a.partial + ((size_t)s * a.M + row) * a.N + col));
-            sum.x += p.x;
-            sum.y += p.y;
-        }
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
-    }
+    workspace_reduce<kStreamThreads, kStreamMaxSplits, GROUPED>(a, tile, n0, m_valid);
+    stamp(a, 3);
 }
 
 using KernelFn = void (*)(const Args);
@@ -822,6 +996,7 @@ KernelInfo info_of() {
 // for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
 KernelInfo g_kernels[3][2][4][2][2];
 int g_hint = kHintNone;     // wq_set_l2_hint
+bool g_has_clusters = false;   // sm_90+: split-K may reduce inside a thread-block cluster
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
 int g_sms = 0;
@@ -849,13 +1024,27 @@ KernelInfo g_stream[2][2][3][2][2];
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED>
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS>;
     k.smem = kStreamSmem;
     return k;
 }
+// The load-only ablation of INT4 g128 without zeros at M <= 8 (wq_set_debug 2).
+KernelInfo g_stream_loadonly;
+// Ring-depth variants of the same configuration (wq_set_stream_depth): fewer stages in flight
+// per warp buy registers, hence more warps per SM (D 2: 5 CTAs, D 3: 5, D 6: 3). At M = 1 the
+// H200 showed the kernel issue-bound (ncu: 3.4 warps and 0.37 instructions issued per
+// scheduler and cycle); measured, only ACCS paid (see g_stream_acc).
+KernelInfo g_stream_depth[7], g_stream_accs[7];   // [D]; g_stream_accs: with ACCS
+int g_stream_d = 0;   // 0: the default configuration
+// wq_set_stream_accscale. On by default for INT4 with group >= 128: on the H200 (run of e3e129d)
+// ACCS at depth 3 beat the FP16-scaled depth-4 ring by 3-5% at M = 1 on all three shapes
+// (11008x4096 11.98 vs 12.61 us) and the decode step by 5% (1.734 vs 1.824 ms); other depths
+// were slower (2: 13.2, 4: 12.7; without ACCS 2: 15.5, 3: 15.1, 6: 13.1 us).
+bool g_stream_acc = true;
+KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without ACCS (depth 4)
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
 // when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
@@ -866,8 +1055,10 @@ void fill_stream() {
     g_stream[0][ri][0][1][1] = stream_info<4, R, 3, 1, true, true>();
     g_stream[0][ri][1][0][1] = stream_info<4, R, 3, 2, false, true>();
     g_stream[0][ri][1][1][1] = stream_info<4, R, 3, 2, true, true>();
-    g_stream[0][ri][2][0][1] = stream_info<4, R, 4, 4, false, true>();
-    g_stream[0][ri][2][1][1] = stream_info<4, R, 4, 4, true, true>();
+    g_stream[0][ri][2][0][1] = stream_info<4, R, 3, 4, false, true, false, 4, true>();
+    g_stream[0][ri][2][1][1] = stream_info<4, R, 3, 4, true, true, false, 4, true>();
+    g_stream_plain[ri][0] = stream_info<4, R, 4, 4, false, true>();
+    g_stream_plain[ri][1] = stream_info<4, R, 4, 4, true, true>();
     g_stream[0][ri][2][0][0] = stream_info<4, R, 4, 4, false, false>();
     g_stream[0][ri][2][1][0] = stream_info<4, R, 4, 4, true, false>();
     g_stream[1][ri][2][0][0] = stream_info<8, R, 2, 4, false, false>();
@@ -876,7 +1067,9 @@ void fill_stream() {
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
-    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switch
+    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
+    if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
+    if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -884,35 +1077,54 @@ void init_kernels() {
     fill_row<8, false, false>(1);
     fill_stream<8>();
     fill_stream<16>();
-    int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) {
+    g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
+    g_stream_depth[2] = stream_info<4, 8, 2, 4, false, true, false, 5>();
+    g_stream_depth[3] = stream_info<4, 8, 3, 4, false, true, false, 5>();
+    g_stream_depth[6] = stream_info<4, 8, 6, 4, false, true, false, 3>();
+    g_stream_accs[2] = stream_info<4, 8, 2, 4, false, true, false, 5, true>();
+    g_stream_accs[4] = stream_info<4, 8, 4, 4, false, true, false, 4, true>();
+    int dev = 0, cc = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&cc, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
         g_init_status = CudaStatus::cuda_error;
         return;
     }
+    g_has_clusters = cc >= 9;
+    auto setup = [](KernelInfo& k, int threads) {
+        if (!k.fn) return true;
+        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, threads, k.smem) != cudaSuccess)
+            return false;
+        // Clusters of up to 16 CTAs (one per split) are "non-portable": ask for them.
+        if (g_has_clusters && cudaFuncSetAttribute(k.fn, cudaFuncAttributeNonPortableClusterSizeAllowed, 1) != cudaSuccess)
+            g_has_clusters = false;
+        return true;
+    };
+    for (KernelInfo* k : {&g_stream_loadonly, &g_stream_depth[2], &g_stream_depth[3], &g_stream_depth[6], &g_stream_accs[2],
+                          &g_stream_accs[4], &g_stream_plain[0][0], &g_stream_plain[0][1], &g_stream_plain[1][0],
+                          &g_stream_plain[1][1]})
+        if (!setup(*k, kStreamThreads)) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
     for (auto& h : g_kernels)
       for (auto& b : h)
         for (auto& m : b)
             for (auto& z : m)
-                for (KernelInfo& k : z) {
-                    if (!k.fn) continue;
-                    if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-                        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kThreads, k.smem) != cudaSuccess) {
+                for (KernelInfo& k : z)
+                    if (!setup(k, kThreads)) {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
-                }
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
                 for (auto& z : ga)
-                    for (KernelInfo& k : z) {
-                        if (!k.fn) continue;
-                        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-                            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kStreamThreads, k.smem) != cudaSuccess) {
+                    for (KernelInfo& k : z)
+                        if (!setup(k, kStreamThreads)) {
                             g_init_status = CudaStatus::cuda_error;
                             return;
                         }
-                    }
 }
 
 CudaStatus ensure_init() {
@@ -924,7 +1136,15 @@ int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
 
 int stream_rows(int M) { return M <= 8 ? 8 : 16; }
 int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
+int g_debug = 0;   // wq_set_debug
 const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
+    const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
+    if ((g_debug & 2) && g128) return g_stream_loadonly;
+    if (g128 && g_stream_d > 0) {   // tuning variants
+        const KernelInfo& v = g_stream_acc ? g_stream_accs[g_stream_d] : g_stream_depth[g_stream_d];
+        if (v.fn) return v;
+    }
+    if (!g_stream_acc && l.bits == 4 && ga_index(l) == 2 && l.grouped) return g_stream_plain[stream_rows(M) == 16][l.has_zero];
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
@@ -937,9 +1157,44 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
     return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
 }
 
-constexpr int kMaxSplits = 16;
+constexpr int kMaxSplits = kMaxSplitsMma;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
+// wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
+// the cluster launch was slower than the workspace path at every shape's best split (11008x4096
+// M = 1: 14.3 vs 12.6 us; 8192x28672: 62.1 vs 47.7 us, where only 79 clusters of 6 fit at once).
+bool g_cluster = false;
+unsigned long long* g_timing = nullptr;   // wq_set_timing
+size_t g_timing_entries = 0;
+
+// Whether a cluster of S CTAs of kernel k can be resident at all (the occupancy calculator
+// knows the GPC layout); cached per kernel and S.
+bool cluster_fits(const KernelInfo& k, int threads, int S) {
+    static std::mutex mu;
+    static std::map<std::pair<const void*, int>, bool> cache;
+    std::lock_guard<std::mutex> lock(mu);
+    const auto key = std::make_pair(reinterpret_cast<const void*>(k.fn), S);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = dim3(S);
+    cfg.blockDim = dim3(threads);
+    cfg.dynamicSmemBytes = (size_t)k.smem;
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = (unsigned)S;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    int n = 0;
+    const bool ok = cudaOccupancyMaxActiveClusters(&n, k.fn, &cfg) == cudaSuccess && n > 0;
+    if (!ok) cudaGetLastError();   // a refusal is an answer, not a sticky error
+    cache[key] = ok;
+    return ok;
+}
+int cluster_for(const KernelInfo& k, int threads, int S) {
+    return g_cluster && g_has_clusters && S > 1 && S <= kClusterMax && cluster_fits(k, threads, S) ? S : 0;
+}
 constexpr int kMaxRows = 128;   // rows per launch
 size_t align256(size_t v) { return (v + 255) & ~(size_t)255; }
 
@@ -961,13 +1216,15 @@ int choose_splits(int n_tiles, int k_stages, int slots) {
 // The streaming kernel's split-K factor: at least s_min (the activation slice must fit), the
 // fewest time units as above with a per-CTA overhead of 1.5 stages (activation staging,
 // epilogue); several waves are fine for this kernel (CTAs are short and 4 share an SM).
-int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min) {
+int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_max) {
     int best = s_min;
     double best_cost = 1e30;
-    for (int s = s_min; s <= std::min(kStreamMaxSplits, k_stages); ++s) {
+    for (int s = s_min; s <= std::min(s_max, k_stages); ++s) {
         const int waves = (n_tiles * s + slots - 1) / slots;
         const double cost = (double)waves * ((k_stages + s - 1) / s + 1.5);
-        if (cost < best_cost - 1e-9) { best_cost = cost; best = s; }
+        // Ties go to more splits (a fuller wave): 4096x11008 at M = 1 ran 12.5 us at S = 16
+        // against 13.1 at S = 15, the same cost here (H200 sweep, workspace reduction).
+        if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; }
     }
     return best;
 }
@@ -1091,8 +1348,11 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             p.rows_staged = R;
             p.m_blocks = 1;
             p.ctas_per_sm = std::max(1, k.ctas_per_sm);
+            // With cluster reduction available, the automatic split stays within one cluster.
+            const int s_auto = g_cluster && g_has_clusters && s_min <= kClusterMax ? std::min(s_max, kClusterMax) : s_max;
             p.splits = g_split_override > 0 ? std::min(std::max(g_split_override, s_min), s_max)
-                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min);
+                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min, s_auto);
+            p.cluster = cluster_for(k, kStreamThreads, p.splits);
             p.ctas = p.n_tiles * p.splits;
             *out = p;
             return CudaStatus::ok;
@@ -1103,6 +1363,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     p.ctas_per_sm = std::max(1, k.ctas_per_sm);
     p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
                                     : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
+    p.cluster = cluster_for(k, kThreads, p.splits);
     p.ctas = p.n_tiles * p.splits;
     *out = p;
     return CudaStatus::ok;
@@ -1114,6 +1375,14 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_cluster_reduce(bool on) { g_cluster = on; }
+void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
+void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
+void wq_set_debug(int mode) { g_debug = mode & 7; }
+void wq_set_timing(unsigned long long* stamps, size_t entries) {
+    g_timing = stamps;
+    g_timing_entries = stamps ? entries : 0;
+}
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
@@ -1144,7 +1413,10 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.group = l.group;
         a.splits = p.splits;
         a.k_stages = p.k_stages;
-        if (p.splits > 1) {
+        a.cluster = p.cluster > 0;
+        a.debug = g_debug & 5;
+        a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
+        if (p.splits > 1 && !a.cluster) {
             const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
@@ -1155,12 +1427,25 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 1 ? kStreamThreads : kThreads);
         cfg.dynamicSmemBytes = p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits) : (size_t)k.smem;
+        if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
+            cfg.dynamicSmemBytes = std::max(cfg.dynamicSmemBytes, (size_t)p.rows_staged * kRedStride * sizeof(float));
         cfg.stream = stream;
-        cudaLaunchAttribute attr[1];
-        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cudaLaunchAttribute attr[2];
+        int na = 0;
+        if (g_pdl) {
+            attr[na].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+            attr[na].val.programmaticStreamSerializationAllowed = 1;
+            ++na;
+        }
+        if (a.cluster) {
+            attr[na].id = cudaLaunchAttributeClusterDimension;
+            attr[na].val.clusterDim.x = (unsigned)p.cluster;
+            attr[na].val.clusterDim.y = 1;
+            attr[na].val.clusterDim.z = 1;
+            ++na;
+        }
         cfg.attrs = attr;
-        cfg.numAttrs = g_pdl ? 1 : 0;
+        cfg.numAttrs = na;
         if (cudaLaunchKernelEx(&cfg, k.fn, a) != cudaSuccess) return CudaStatus::cuda_error;
     }
     return CudaStatus::ok;
