@@ -1,6 +1,11 @@
 #include "publish.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <filesystem>
 
 #include "file_io.h"
@@ -8,6 +13,27 @@
 namespace qb::native {
 
 namespace fs = std::filesystem;
+
+// Serializes everyone who rewrites index.json from the directory's contents: the server's
+// upload threads and a `publish` running beside a server. Without it two rebuilds race and the
+// one that read the directory first can write last, dropping a run from the index (seen in
+// ServerTest.ConcurrentUploadsLoseNothing). flock on the directory itself: no lock file to
+// serve, list or leave behind; released when the descriptor closes.
+class DirLock {
+public:
+    explicit DirLock(const std::string& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+        if (fd_ >= 0)
+            while (::flock(fd_, LOCK_EX) != 0 && errno == EINTR) {}
+    }
+    ~DirLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    DirLock(const DirLock&) = delete;
+    DirLock& operator=(const DirLock&) = delete;
+
+private:
+    int fd_;
+};
 
 static void sort_index(std::vector<ResultsIndexEntry>& index) {
     std::sort(index.begin(), index.end(), [](const ResultsIndexEntry& a, const ResultsIndexEntry& b) {
@@ -40,6 +66,7 @@ static bool read_runs(const std::string& dir, std::vector<std::pair<std::string,
 }
 
 bool rebuild_results_index(const std::string& dir, int* runs, std::string* err) {
+    const DirLock lock(dir);
     std::vector<std::pair<std::string, Results>> all;
     if (!read_runs(dir, &all, err)) return false;
     std::vector<ResultsIndexEntry> index;
@@ -63,6 +90,7 @@ PublishOutcome publish_results(const std::string& text, const std::string& name,
         if (!fs::create_directories(dir, ec)) { out.error = "cannot create " + dir + ": " + ec.message(); return out; }
     }
     const std::string fp = results_fingerprint(run);
+    const DirLock lock(dir);
     std::vector<std::pair<std::string, Results>> existing;
     if (!read_runs(dir, &existing, &out.error)) return out;
     std::vector<ResultsIndexEntry> index;
