@@ -102,11 +102,14 @@ else
   # Ours stay in cuda-<gpu>.json (what gets published); the merge with torch goes to its own file.
   timeout 300 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
   echo "bench exit $?"; grep -v "^  sweep\|^  ablation\|^  stamps" "$OUT/bench.txt" | tail -150; grep "sweep\|ablation" "$OUT/bench.txt" | cut -c1-600
+  # The decode step with split-K inside the CTA off (the previous default), same call.
+  QB_WQ_CTASK=0 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 --no-group-sweep --no-cold \
+    --large-m none --replays 15 2>&1 | grep "decode qbench-w4a16\|decode cublaslt-fp16" | sed 's/^/ctask off: /' | tee -a "$OUT/bench.txt"
   timeout 90 python3 torch_peer.py --out "$OUT/torch-$gpu.json" 2>&1 | tail -30
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" \
     --out "$OUT/cuda-merged-$gpu.json" | tail -40
   # 3. The full test grid and compute-sanitizer on our kernels (small shapes).
-  timeout 120 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
+  timeout 150 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
   timeout 110 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi

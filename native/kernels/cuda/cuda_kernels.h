@@ -136,8 +136,10 @@ void wq_set_split_override(int splits);
 void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
-// the default) take it where its activations fit in shared memory; warps 4, 8 or 16 forces the
-// warps per CTA (0: the planner's choice). The tests run it at every M <= 8 and warp count.
+// the default, 8) take it where its activations fit in shared memory and, unless warps is
+// forced, where the plan is one wave of CTAs of >= 8 warps (what won on the H200); warps 4, 8
+// or 16 forces the warps per CTA (0: the planner's choice). The tests run it at every M <= 8
+// and warp count.
 void wq_set_ctask(int max_m, int warps);
 void wq_set_l2_hint(int mode);
 void wq_set_cluster_reduce(bool on);

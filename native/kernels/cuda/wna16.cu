@@ -1113,7 +1113,10 @@ KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without A
 // <= 128 registers (16 warps per SM).
 constexpr int kCtaskMaxM = 8;
 KernelInfo g_ctask[3][3][2][2];
-constexpr int kCtaskDefaultM = 0;
+// INT4 g128 without zeros at ring depth 4 instead of 3 (wq_set_stream_depth(4)): a latency
+// experiment, 8 instead of 6 KiB in flight per warp.
+KernelInfo g_ctask_d4[3];
+constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
 int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
@@ -1129,6 +1132,7 @@ void fill_ctask() {
     g_ctask[ki][2][1][1] = stream_info<4, 8, 3, 4, true, true, false, MB, true, KW>();
     g_ctask[ki][2][0][0] = stream_info<4, 8, 4, 4, false, false, false, MB, false, KW>();
     g_ctask[ki][2][1][0] = stream_info<4, 8, 4, 4, true, false, false, MB, false, KW>();
+    g_ctask_d4[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW>();
 }
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
@@ -1189,7 +1193,8 @@ void init_kernels() {
     for (int ki = 0; ki < 3; ++ki)
         for (auto& ga : g_ctask[ki])
             for (auto& z : ga)
-                for (KernelInfo& k : z) {
+                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki]}) {
+                    KernelInfo& k = *kp;
                     if (!k.fn) continue;
                     k.smem = g_smem_optin;
                     if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
@@ -1261,7 +1266,9 @@ size_t ctask_smem(int M, int K, int kw) {
     return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
-    return g_ctask[kw == 4 ? 0 : kw == 8 ? 1 : 2][ga_index(l)][l.has_zero][l.grouped];
+    const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
+    if (g_stream_d == 4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
+    return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
 }
 
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
@@ -1459,6 +1466,10 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // Warps per CTA: the fewest time units, where a CTA's time is its warps' stages plus
         // 1.5 for staging and the reduction, and strips beyond the resident CTAs (registers:
         // 16 warps per SM; shared memory: M x K activations per CTA) run in further waves.
+        // Unless forced, only plans of one wave of CTAs of >= 8 warps: on the H200 (cuda4
+        // experiment call) those won (4096x11008 M = 1: 10.58 vs 11.73 us, KW 16; 8192x28672:
+        // 42.46 vs 46.18, KW 8), while 11008x4096 (344 strips: 2-3 CTAs of 4 warps per SM, or
+        // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
         const int strips = l.n / kAtomN;
         double best_cost = 1e30;
         for (int kw : {4, 8, 16}) {
@@ -1469,6 +1480,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + 1024)));
             if (cps < 1) continue;
             const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
+            if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
             const double cost = waves * ((p.k_stages + kw - 1) / kw + 1.5);
             if (cost < best_cost - 1e-9) {
                 best_cost = cost;
