@@ -495,7 +495,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
                     {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true},
                     {"ctask", -1, false, 0, 0, true, 8, 0},       {"ctask kw4", -1, false, 0, 0, true, 8, 4},
                     {"ctask kw8", -1, false, 0, 0, true, 8, 8},   {"ctask kw16", -1, false, 0, 0, true, 8, 16},
-                    {"ctask depth 4", -1, false, 0, 4, true, 8, 0}};
+                    {"ctask depth 3", -1, false, 0, 3, true, 8, 0}, {"ctask depth 4", -1, false, 0, 4, true, 8, 0}};
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
         cuda::wq_set_ctask(std::strcmp(v.name, "default") == 0 ? -1 : v.ctask, v.kw);

@@ -269,11 +269,12 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             // Split-K inside the CTA at every warp count (where its M x K activations fit in
             // shared memory; else the plan is another path and is checked all the same), twice:
             // the shared-memory reduction in warp order gives the same bits.
-            for (int kv : {4, 8, 16, -4, -8, -16}) {   // negative: ring depth 4 (INT4 g128 without zeros)
+            for (int kv : {4, 8, 16, -4, -8, -16}) {   // negative: the other ring depth (INT4 g128 without zeros)
                 const int kw = kv < 0 ? -kv : kv;
                 if (kv < 0 && !(group == 128 && !zero)) continue;
                 cuda::wq_set_ctask(8, kw);
-                cuda::wq_set_stream_depth(kv < 0 ? 4 : 0);
+                const int depth = kv < 0 ? (kw == 8 ? 3 : 4) : 0;   // default: 4 at 8 warps, else 3
+                cuda::wq_set_stream_depth(depth);
                 cuda::WqPlan cp;
                 const bool planned = cuda::wq_plan(l, M, &cp) == CudaStatus::ok;
                 CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
@@ -282,7 +283,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 const CudaStatus s5 = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
                 cuda::wq_set_ctask(-1, 0);
                 cuda::wq_set_stream_depth(0);
-                const std::string nm4 = name + " ctask kw" + std::to_string(kw) + (kv < 0 ? " depth 4" : "") +
+                const std::string nm4 = name + " ctask kw" + std::to_string(kw) + (depth ? " depth " + std::to_string(depth) : std::string()) +
                                         (planned && cp.path == 2 ? "" : " (other path)");
                 if (s4 != CudaStatus::ok || s5 != CudaStatus::ok) { fail(nm4 + ": launch failed"); continue; }
                 CK(cudaDeviceSynchronize());

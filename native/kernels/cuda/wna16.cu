@@ -1113,8 +1113,8 @@ KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without A
 // <= 128 registers (16 warps per SM).
 constexpr int kCtaskMaxM = 8;
 KernelInfo g_ctask[3][3][2][2];
-// INT4 g128 without zeros at ring depth 4 instead of 3 (wq_set_stream_depth(4)): a latency
-// experiment, 8 instead of 6 KiB in flight per warp.
+// INT4 group >= 128 without zeros at ring depth 4 instead of 3: 8 instead of 6 KiB in flight
+// per warp (see ctask_kernel_for for where it is the default).
 KernelInfo g_ctask_d4[3];
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
@@ -1267,7 +1267,12 @@ size_t ctask_smem(int M, int K, int kw) {
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
-    if (g_stream_d == 4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
+    // Depth 4 by default at KW = 8 (full run 20261126t2311: 8192x28672 M = 1 40.48 vs 42.64 us at
+    // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
+    // ranges of 8-warp CTAs (28 stages per warp there) gain from the deeper ring, the 5-6
+    // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
+    const bool d4 = g_stream_d == 4 || (g_stream_d == 0 && kw == 8);
+    if (d4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
     return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
 }
 
