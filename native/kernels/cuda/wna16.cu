@@ -1267,7 +1267,7 @@ size_t ctask_smem(int M, int K, int kw) {
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
-    // Depth 4 by default at KW = 8 (full run 20261126t2311: 8192x28672 M = 1 40.48 vs 42.64 us at
+    // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
     // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
     // ranges of 8-warp CTAs (28 stages per warp there) gain from the deeper ring, the 5-6
     // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
