@@ -94,9 +94,10 @@ struct WqPlan {
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
 };
-// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). Small M takes the
-// streaming kernel (see wq_set_stream_max_m) unless its K is too long for it (more than 32
-// splits of 11 k-stages).
+// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). INT4 at M <= 8
+// takes split-K inside the CTA where its plan is one wave of CTAs of >= 8 warps (wq_set_ctask);
+// otherwise small M takes the streaming kernel (see wq_set_stream_max_m) unless its K is too
+// long for it (more than 32 splits of 11 k-stages).
 CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 
 // Device workspace for launches of up to max_m rows: split-K partial sums and the per-tile

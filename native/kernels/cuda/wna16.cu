@@ -12,8 +12,8 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (run 20261126t224346z, docs/cuda-kernels.md): W4 g128 at batch 1
-//    streams at 48-63% of the copy probe. The bench's ablation splits a 23 MB launch into the
+//    Measured on an H200 (run 20261126t231808z, docs/cuda-kernels.md): W4 g128 at batch 1
+//    streams at 47-71% of the copy probe (48-63% before split-K inside the CTA, cuda4). The bench's ablation splits a 23 MB launch into the
 //    weight stream alone (82% of the probe: one launch per layer cannot do better), dequant +
 //    MMA (+3.0-3.2 us: the main loop is issue-bound) and the split-K reduction (+1.7-2.0 us;
 //    reducing inside a thread-block cluster instead was slower, see cluster_reduce).
@@ -718,7 +718,9 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //
 //   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
 //   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
-//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2.
+//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2,
+//   in its split-K-inside-the-CTA form (KW > 0) at M <= 8 where that fills one wave (run
+//   20261126t231808z: 4096x11008 M = 1 10.57 vs 11.72 us, 8192x28672 40.24 vs 46.10).
 
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
