@@ -482,7 +482,9 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     Timer ts{c.s, copies, c.opt->launches, 10, err};
     std::string line = "  ablation M=" + std::to_string(M) + " (us):";
     // Workspace reduction unless "cluster"; "depth d": the streaming kernel's ring-depth variant.
-    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; };
+    // ctask: split-K inside the CTA (M <= 8) with kw warps (0: planner); off in every variant
+    // but "default" and the ctask ones, so "stream" and "mma" stay those kernels.
+    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; int ctask = 0; int kw = 0; };
     // "fp16-scaled": the streaming kernel before ACCS (depth 4); "serial-reduce": the last CTA's
     // loads one split after another, as before this change.
     const V vs[] = {{"default", -1, false, 0, 0, true},           {"stream", 16, false, 0, 0, true},
@@ -490,9 +492,13 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
                     {"stream no-reduce", 16, false, 1, 0, true},  {"stream serial-reduce", 16, false, 4, 0, true},
                     {"stream load-only", 16, false, 2, 0, true},  {"stream load-only no-reduce", 16, false, 3, 0, true},
                     {"mma", 0, false, 0, 0, true},                {"mma cluster", 0, true, 0, 0, true},
-                    {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true}};
+                    {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true},
+                    {"ctask", -1, false, 0, 0, true, 8, 0},       {"ctask kw4", -1, false, 0, 0, true, 8, 4},
+                    {"ctask kw8", -1, false, 0, 0, true, 8, 8},   {"ctask kw16", -1, false, 0, 0, true, 8, 16},
+                    {"ctask depth 3", -1, false, 0, 3, true, 8, 0}, {"ctask depth 4", -1, false, 0, 4, true, 8, 0}};
     for (const V& v : vs) {
-        if (((v.debug & 2) || v.depth) && M > 8) continue;
+        if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
+        cuda::wq_set_ctask(std::strcmp(v.name, "default") == 0 ? -1 : v.ctask, v.kw);
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
         cuda::wq_set_debug(v.debug);
@@ -508,9 +514,13 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
         cuda::wq_set_debug(0);
         cuda::wq_set_stream_depth(0);
         cuda::wq_set_stream_accscale(true);
+        cuda::wq_set_ctask(-1, 0);
         if (!ok) return false;
         char cell[96];
-        snprintf(cell, sizeof(cell), "  %s %.2f (S=%d, %d/SM)", v.name, x.med, planned ? p.splits : 0, planned ? p.ctas_per_sm : 0);
+        if (planned && p.path == 2)
+            snprintf(cell, sizeof(cell), "  %s %.2f (KW=%d, %d/SM)", v.name, x.med, p.warps_k, p.ctas_per_sm);
+        else
+            snprintf(cell, sizeof(cell), "  %s %.2f (S=%d, %d/SM)", v.name, x.med, planned ? p.splits : 0, planned ? p.ctas_per_sm : 0);
         line += cell;
     }
     c.progress(line);
@@ -612,7 +622,10 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         if (cuda::wq_plan(l, M, &p) == CudaStatus::ok) {
             char buf[128];
             const char* red = p.splits == 1 ? "" : p.cluster ? ", cluster" : ", workspace";
-            if (p.path == 1)
+            if (p.path == 2)
+                snprintf(buf, sizeof(buf), "ctask r%d strips %d x %d warps = %d CTAs, %d/SM", p.rows_staged, p.ctas, p.warps_k, p.ctas,
+                         p.ctas_per_sm);
+            else if (p.path == 1)
                 snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.rows_staged, p.n_tiles, p.splits,
                          p.ctas, p.ctas_per_sm, red);
             else
@@ -630,7 +643,9 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             std::string line = "  sweep " + m.shape + " M=" + std::to_string(M) + " (us):";
             Timer ts{c.s, copies, c.opt->launches, 10, err};
             // The default (workspace reduction), the cluster reduction (S <= 16; beyond it the
-            // workspace path runs), then PDL off.
+            // workspace path runs), then PDL off. Split-K inside the CTA (no split to sweep) is
+            // off here, so these are the split-K-across-CTAs kernels; its own cell comes last.
+            cuda::wq_set_ctask(0, 0);
             for (int v = 0; v < 3; ++v) {
                 cuda::wq_set_pdl(v != 2);
                 cuda::wq_set_cluster_reduce(v == 1);
@@ -655,9 +670,21 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
                 int r2 = 0;
                 const bool ok = time_graph(ts, launch, &x, &r2);
                 cuda::wq_set_stream_max_m(-1, -1);
-                if (!ok) return false;
+                if (!ok) { cuda::wq_set_ctask(-1, 0); return false; }
                 char cell[64];
                 snprintf(cell, sizeof(cell), "  %s path (pdl on, auto split): %.2f", mode ? "stream" : "mma", x.med);
+                line += cell;
+            }
+            cuda::wq_set_ctask(-1, 0);
+            if (M <= 8) {
+                cuda::wq_set_ctask(8, 0);
+                Stats x;
+                int r2 = 0;
+                const bool ok = time_graph(ts, launch, &x, &r2);
+                cuda::wq_set_ctask(-1, 0);
+                if (!ok) return false;
+                char cell[64];
+                snprintf(cell, sizeof(cell), "  ctask path (pdl on, auto warps): %.2f", x.med);
                 line += cell;
             }
             c.progress(line);

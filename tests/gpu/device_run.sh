@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|exp|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -54,6 +54,23 @@ elif [ "$mode" = exp ]; then
     QB_WQ_STREAM_DEPTH=$1 QB_WQ_ACCSCALE=$2 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 \
       --no-group-sweep --no-cold --large-m none --replays 10 2>&1 | grep "decode qbench-w4a16\|w4a16    g128  z0"
   done 2>&1 | tee "$OUT/decode-variants.txt"
+elif [ "$mode" = ctask ]; then
+  # Split-K inside the CTA (branch cuda4): correctness and memcheck of every variant on small
+  # shapes, registers, then the bench with the old default (the ablation times ctask at each
+  # warp count against it at M = 1) and with ctask as the default at M <= 8 (M = 1..8 and the
+  # decode step), in the same call.
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  grep -c "ctask" "$OUT/tests-tiny.txt"; grep "ctask" "$OUT/tests-tiny.txt" | grep -c "other path"
+  timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
+  echo "compute-sanitizer exit $?"; tail -2 "$OUT/sanitizer.txt"
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -A1 "ILi4ELi8ELi[34]EL.*ELi[0-9]*ELb[01]ELi\(4\|8\|16\)EE" "$OUT/resources.txt" | grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" | sort | uniq -c
+  QB_WQ_CTASK=0 timeout 220 ./qbench-native bench --backend cuda --batches 1,2,4,8,16 --no-group-sweep --no-cold --split-sweep --large-m none \
+    --replays 10 --out "$OUT/old-$gpu.json" > "$OUT/old-bench.txt" 2>&1
+  echo "bench old exit $?"; grep "ablation\|sweep\|decode\|qbench-mma  *w4a16  *g128" "$OUT/old-bench.txt" | cut -c1-1200
+  QB_WQ_CTASK=8 timeout 150 ./qbench-native bench --backend cuda --batches 1,2,4,8 --no-group-sweep --no-cold --large-m none \
+    --replays 10 --out "$OUT/ctask-$gpu.json" > "$OUT/ctask-bench.txt" 2>&1
+  echo "bench ctask exit $?"; grep "decode\|qbench-mma  *w4a16" "$OUT/ctask-bench.txt" | cut -c1-400
 elif [ "$mode" = verify ]; then
   # Before a full run: every kernel variant on small shapes, memcheck, registers, the ablation.
   ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
@@ -85,11 +102,14 @@ else
   # Ours stay in cuda-<gpu>.json (what gets published); the merge with torch goes to its own file.
   timeout 300 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
   echo "bench exit $?"; grep -v "^  sweep\|^  ablation\|^  stamps" "$OUT/bench.txt" | tail -150; grep "sweep\|ablation" "$OUT/bench.txt" | cut -c1-600
+  # The decode step with split-K inside the CTA off (the previous default), same call.
+  QB_WQ_CTASK=0 timeout 60 ./qbench-native bench --backend cuda --shapes 4096x4096 --batches 1 --no-group-sweep --no-cold \
+    --large-m none --replays 15 2>&1 | grep "decode qbench-w4a16\|decode cublaslt-fp16" | sed 's/^/ctask off: /' | tee -a "$OUT/bench.txt"
   timeout 90 python3 torch_peer.py --out "$OUT/torch-$gpu.json" 2>&1 | tail -30
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-$gpu.json" --results "$OUT/cuda-$gpu.json" \
     --out "$OUT/cuda-merged-$gpu.json" | tail -40
   # 3. The full test grid and compute-sanitizer on our kernels (small shapes).
-  timeout 120 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
+  timeout 150 ./qbench_gpu_tests > "$OUT/tests-full.txt" 2>&1; echo "gpu tests exit $?"; grep -v "^ok " "$OUT/tests-full.txt" | tail -12
   timeout 110 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --small --no-lt > "$OUT/sanitizer.txt" 2>&1
   echo "compute-sanitizer exit $?"; tail -6 "$OUT/sanitizer.txt"
 fi

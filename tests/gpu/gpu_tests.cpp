@@ -265,9 +265,41 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         check(name + " split 1", yh, M, N, cols, ref, 4e-3);
+        if (bits == 4 && M <= 8) {
+            // Split-K inside the CTA at every warp count (where its M x K activations fit in
+            // shared memory; else the plan is another path and is checked all the same), twice:
+            // the shared-memory reduction in warp order gives the same bits.
+            for (int kv : {4, 8, 16, -4, -8, -16}) {   // negative: the other ring depth (INT4 g128 without zeros)
+                const int kw = kv < 0 ? -kv : kv;
+                if (kv < 0 && !(group == 128 && !zero)) continue;
+                cuda::wq_set_ctask(8, kw);
+                const int depth = kv < 0 ? (kw == 8 ? 3 : 4) : 0;   // default: 4 at 8 warps, else 3
+                cuda::wq_set_stream_depth(depth);
+                cuda::WqPlan cp;
+                const bool planned = cuda::wq_plan(l, M, &cp) == CudaStatus::ok;
+                CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+                const CudaStatus s4 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                const CudaStatus s5 = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+                cuda::wq_set_ctask(-1, 0);
+                cuda::wq_set_stream_depth(0);
+                const std::string nm4 = name + " ctask kw" + std::to_string(kw) + (depth ? " depth " + std::to_string(depth) : std::string()) +
+                                        (planned && cp.path == 2 ? "" : " (other path)");
+                if (s4 != CudaStatus::ok || s5 != CudaStatus::ok) { fail(nm4 + ": launch failed"); continue; }
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (check(nm4, yh, M, N, cols, ref, 4e-3)) {
+                    ++g_checks;
+                    if (yh != yh2) fail(nm4 + ": two launches gave different bits");
+                }
+            }
+        }
         if (M <= 16) {
             // Both kernels at every M <= 16, whichever the planner picked above: the streaming
-            // kernel forced on, then off.
+            // kernel forced on, then off (split-K inside the CTA off, so these are the two
+            // split-K-across-CTAs kernels).
+            cuda::wq_set_ctask(0, 0);
             for (int mode : {16, 0, -16}) {   // -16: the streaming kernel with FP16-scaled levels (accscale off)
                 cuda::wq_set_stream_max_m(mode < 0 ? -mode : mode, mode < 0 ? -mode : mode);
                 cuda::wq_set_stream_accscale(mode >= 0);
@@ -298,6 +330,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                     CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
                     check(nm3, yh, M, N, cols, ref, 4e-3);
                 }
+            cuda::wq_set_ctask(-1, 0);
         }
     }
 }

@@ -78,7 +78,10 @@ CudaStatus wq_shuffle(const QuantizedMatrix& w, const WqLayout& l, uint8_t* dst)
 // How a launch splits the work (computed by wq_plan; the bench prints it).
 struct WqPlan {
     int path = 0;            // 0: the MMA kernel (cp.async ring, 8 warps per CTA); 1: the streaming
-                             // kernel for M <= 16 (weights straight into registers, 4 warps per CTA)
+                             // kernel for M <= 16 (weights straight into registers, 4 warps per CTA);
+                             // 2: the same with split-K inside the CTA ("ctask", INT4, M <= 8): one
+                             // CTA of warps_k warps per 32-column strip, reduced in shared memory
+    int warps_k = 0;         // path 2: warps per CTA, each streaming its own k range of the strip
     int rows_staged = 0;     // path 1: activation rows staged per CTA (8 or 16)
     int m_blocks = 1;        // 16-row MMA blocks per CTA: 1, 2, 4 or 8 (M <= 16, 32, 64, 128)
     int n_tiles = 0;         // N / 128
@@ -91,9 +94,10 @@ struct WqPlan {
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
 };
-// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). Small M takes the
-// streaming kernel (see wq_set_stream_max_m) unless its K is too long for it (more than 32
-// splits of 11 k-stages).
+// M is the rows of one launch (the launcher runs M > 128 as chunks of 128). INT4 at M <= 8
+// takes split-K inside the CTA where its plan is one wave of CTAs of >= 8 warps (wq_set_ctask);
+// otherwise small M takes the streaming kernel (see wq_set_stream_max_m) unless its K is too
+// long for it (more than 32 splits of 11 k-stages).
 CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 
 // Device workspace for launches of up to max_m rows: split-K partial sums and the per-tile
@@ -132,6 +136,12 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 void wq_set_split_override(int splits);
 void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
+// Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
+// the default, 8) take it where its activations fit in shared memory and, unless warps is
+// forced, where the plan is one wave of CTAs of >= 8 warps (what won on the H200); warps 4, 8
+// or 16 forces the warps per CTA (0: the planner's choice). The tests run it at every M <= 8
+// and warp count.
+void wq_set_ctask(int max_m, int warps);
 void wq_set_l2_hint(int mode);
 void wq_set_cluster_reduce(bool on);
 void wq_set_stream_depth(int d);

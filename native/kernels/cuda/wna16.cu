@@ -12,8 +12,8 @@
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
 //    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (run 20261126t224346z, docs/cuda-kernels.md): W4 g128 at batch 1
-//    streams at 48-63% of the copy probe. The bench's ablation splits a 23 MB launch into the
+//    Measured on an H200 (run 20261126t231808z, docs/cuda-kernels.md): W4 g128 at batch 1
+//    streams at 47-71% of the copy probe (48-63% before split-K inside the CTA, cuda4). The bench's ablation splits a 23 MB launch into the
 //    weight stream alone (82% of the probe: one launch per layer cannot do better), dequant +
 //    MMA (+3.0-3.2 us: the main loop is issue-bound) and the split-K reduction (+1.7-2.0 us;
 //    reducing inside a thread-block cluster instead was slower, see cluster_reduce).
@@ -718,7 +718,9 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //
 //   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
 //   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
-//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2.
+//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2,
+//   in its split-K-inside-the-CTA form (KW > 0) at M <= 8 where that fills one wave (run
+//   20261126t231808z: 4096x11008 M = 1 10.57 vs 11.72 us, 8192x28672 40.24 vs 46.10).
 
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
@@ -753,8 +755,17 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            partial is scaled on the accumulators (16 FFMA per stage and lane instead of 64
 //            HMUL2 + 16 PRMT: the kernel is issue-bound at M = 1). One FP32 multiply replaces
 //            the FP16 rounding of level x scale, so its bits differ from the other paths'.
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
-__global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const Args a) {
+//   KW       0: the split-K-across-CTAs form above. > 0: split-K inside the CTA (path 2 of
+//            WqPlan, "ctask"): one CTA of KW warps owns one 32-column strip and all of K, warp w
+//            streams k-stages [w KS/KW, (w+1) KS/KW) through its own ring, and the KW partials
+//            are added in shared memory in warp order (deterministic). No FP32 workspace, no
+//            atomic counter, no last-CTA tail: the ablation put that global reduction at 1.7-2.0
+//            us of an 11.7 us launch (11008x4096, M = 1). Activations: only the M real rows of
+//            all of K are staged (each warp its own k range, so no CTA barrier before the main
+//            loop); ldmatrix rows >= M read a 16-byte zero line instead.
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
+          int KW = 0>
+__global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
     constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
@@ -764,16 +775,22 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
     static_assert(R == 8 || R == 16, "8 or 16 activation rows");
     static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
+    static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
+
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
-    const int tile = blockIdx.x / a.splits, split = blockIdx.x % a.splits;
-    const int s_begin = (int)((long long)split * a.k_stages / a.splits);
-    const int s_end = (int)((long long)(split + 1) * a.k_stages / a.splits);
+    // KW = 0: CTA (tile, split), warp w on strip 4 tile + w. KW > 0: CTA = strip, warp = k slice.
+    const int tile = KW > 0 ? blockIdx.x / (kNTile / kAtomN) : blockIdx.x / a.splits;
+    const int split = KW > 0 ? 0 : blockIdx.x % a.splits;
+    const int part = KW > 0 ? warp : split, parts = KW > 0 ? KW : a.splits;
+    const int s_begin = (int)((long long)part * a.k_stages / parts);
+    const int s_end = (int)((long long)(part + 1) * a.k_stages / parts);
     const int n_iter = s_end - s_begin;
-    const int sp = tile * (kNTile / kAtomN) + warp;   // this warp's strip
+    const int sp = KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
     const int atoms_k = a.K / kAtomK;
     const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
-    const int row_bytes = n_iter * kKTile * 2 + 16;   // padded activation row in shared memory
+    // Padded activation row in shared memory: this CTA's k range (KW = 0) or all of K (KW > 0).
+    const int row_bytes = (KW > 0 ? a.K : n_iter * kKTile) * 2 + 16;
 
     uint4 wr[D][4][NV];
     uint2 sr[D][SRS];
@@ -817,7 +834,22 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
         if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
     wait_prior_grid();
     stamp(a, 1);
-    {
+    const int m_rows = a.M < R ? a.M : R;   // real activation rows
+    if constexpr (KW > 0) {
+        // The M real rows of this warp's k range, then the zero line (rows >= M), which every
+        // warp writes with the same zeros: the warp's own copy needs no CTA barrier.
+        const int cpr = n_iter * kKTile / 8;
+        const __half* xs = a.X + (size_t)s_begin * kKTile;
+        uint8_t* const xd = smem + s_begin * kKTile * 2;
+        for (int idx = lane; idx < m_rows * cpr; idx += 32) {
+            const int r = idx / cpr, c = idx % cpr;
+            cp_async16_zfill(xd + r * row_bytes + c * 16, xs + (size_t)r * a.K + c * 8, 16);
+        }
+        if (lane < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[lane] = 0u;
+        cp_async_commit();
+        cp_async_wait<0>();
+        __syncwarp();
+    } else {
         const int cpr = n_iter * kKTile / 8;   // 16-byte chunks per row
         const __half* xs = a.X + (size_t)s_begin * kKTile;
         for (int idx = tid; idx < R * cpr; idx += kStreamThreads) {
@@ -832,7 +864,12 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
 
     // Lane l gives ldmatrix the address of row (l & 7) of 8x8 matrix l >> 3, i.e. of k octet
     // l >> 3 of an atom: the four matrices are a0 / a2 of k16 step 0 and a0 / a2 of step 1.
-    const uint8_t* const xrow0 = smem + (lane & 7) * row_bytes + (lane >> 3) * 16;
+    // KW > 0: rows >= M point at the zero line and do not advance with k (kstep 0).
+    const bool xvalid = KW == 0 || (lane & 7) < m_rows;
+    const int kstep = xvalid ? 1 : 0;
+    const uint8_t* const xrow0 = KW == 0 ? smem + (lane & 7) * row_bytes + (lane >> 3) * 16
+                                         : xvalid ? smem + (lane & 7) * row_bytes + s_begin * kKTile * 2 + (lane >> 3) * 16
+                                                  : smem + m_rows * row_bytes;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
@@ -853,7 +890,8 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
             uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
-            ldmatrix_x4(lo, xrow0 + koff);
+            if constexpr (KW > 0) ldmatrix_x4(lo, xrow0 + koff * kstep);
+            else ldmatrix_x4(lo, xrow0 + koff);
             if constexpr (R == 16) ldmatrix_x4(hi, xrow8 + koff);
             uint32_t sc[4], zl[4];
 #pragma unroll
@@ -926,7 +964,31 @@ __global__ void __launch_bounds__(kStreamThreads, MINB) wq_stream_kernel(const A
 
     // Accumulator (j, e): row g + 8 (e >= 2), column 32 sp + 8 j + 2 t + (e & 1).
     const int n0 = tile * kNTile;
-    const int m_valid = a.M < R ? a.M : R;
+    const int m_valid = m_rows;
+    if constexpr (KW > 0) {
+        // The KW partials of the strip, through shared memory behind the activations: warp w
+        // handles output pairs p = j + 4h with p = w mod KW and adds the partials in warp order.
+        float* const red = reinterpret_cast<float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15));
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) red[(warp * 16 + j * 4 + e) * 32 + lane] = acc[j][e];
+        __syncthreads();
+        for (int p = warp; p < 4 * (R / 8); p += KW) {   // warp-uniform
+            const int j = p & 3, h = p >> 2, row = g + 8 * h;
+            float s0 = 0.f, s1 = 0.f;
+#pragma unroll 4
+            for (int w = 0; w < KW; ++w) {
+                s0 += red[(w * 16 + j * 4 + 2 * h) * 32 + lane];
+                s1 += red[(w * 16 + j * 4 + 2 * h + 1) * 32 + lane];
+            }
+            const int col = sp * 32 + 8 * j + 2 * t;
+            if (!GROUPED) { s0 *= a.cscales[col]; s1 *= a.cscales[col + 1]; }
+            if (row < m_valid) *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(s0, s1);
+        }
+        stamp(a, 3);
+        return;
+    }
     if (a.splits == 1 || (a.debug & 1)) {
 #pragma unroll
         for (int j = 0; j < 4; ++j) {
@@ -1024,10 +1086,11 @@ KernelInfo g_stream[2][2][3][2][2];
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
-template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false>
+template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
+          int KW = 0>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1045,6 +1108,34 @@ int g_stream_d = 0;   // 0: the default configuration
 // were slower (2: 13.2, 4: 12.7; without ACCS 2: 15.5, 3: 15.1, 6: 13.1 us).
 bool g_stream_acc = true;
 KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without ACCS (depth 4)
+
+// Split-K inside the CTA (wq_stream_kernel with KW > 0, path 2 of WqPlan), INT4 at M <= 8:
+// [KW 4, 8, 16] x scale rows per group (as g_stream) x zp x grouped. Same ring depths and
+// group-scale placement as the streaming kernel's 8-row configurations; KW x 32 threads at
+// <= 128 registers (16 warps per SM).
+constexpr int kCtaskMaxM = 8;
+KernelInfo g_ctask[3][3][2][2];
+// INT4 group >= 128 without zeros at ring depth 4 instead of 3: 8 instead of 6 KiB in flight
+// per warp (see ctask_kernel_for for where it is the default).
+KernelInfo g_ctask_d4[3];
+constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
+int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
+int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
+int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
+
+template <int KW>
+void fill_ctask() {
+    constexpr int ki = KW == 4 ? 0 : KW == 8 ? 1 : 2, MB = 16 / KW;
+    g_ctask[ki][0][0][1] = stream_info<4, 8, 3, 1, false, true, false, MB, false, KW>();
+    g_ctask[ki][0][1][1] = stream_info<4, 8, 3, 1, true, true, false, MB, false, KW>();
+    g_ctask[ki][1][0][1] = stream_info<4, 8, 3, 2, false, true, false, MB, false, KW>();
+    g_ctask[ki][1][1][1] = stream_info<4, 8, 3, 2, true, true, false, MB, false, KW>();
+    g_ctask[ki][2][0][1] = stream_info<4, 8, 3, 4, false, true, false, MB, true, KW>();
+    g_ctask[ki][2][1][1] = stream_info<4, 8, 3, 4, true, true, false, MB, true, KW>();
+    g_ctask[ki][2][0][0] = stream_info<4, 8, 4, 4, false, false, false, MB, false, KW>();
+    g_ctask[ki][2][1][0] = stream_info<4, 8, 4, 4, true, false, false, MB, false, KW>();
+    g_ctask_d4[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW>();
+}
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
 // when a stage also carries 2 or 4 scale / zero rows; INT8 stages are twice the bytes, so 2.
@@ -1070,6 +1161,10 @@ void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
+    if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
+    fill_ctask<4>();
+    fill_ctask<8>();
+    fill_ctask<16>();
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -1090,6 +1185,26 @@ void init_kernels() {
         return;
     }
     g_has_clusters = cc >= 9;
+    if (cudaDeviceGetAttribute(&g_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&g_smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess) {
+        g_init_status = CudaStatus::cuda_error;
+        return;
+    }
+    // ctask: shared memory grows with M x K (planned per launch), so the occupancy kept here is
+    // the register limit alone; wq_plan adds the shared-memory limit.
+    for (int ki = 0; ki < 3; ++ki)
+        for (auto& ga : g_ctask[ki])
+            for (auto& z : ga)
+                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki]}) {
+                    KernelInfo& k = *kp;
+                    if (!k.fn) continue;
+                    k.smem = g_smem_optin;
+                    if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+                        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, 32 * (4 << ki), 0) != cudaSuccess) {
+                        g_init_status = CudaStatus::cuda_error;
+                        return;
+                    }
+                }
     auto setup = [](KernelInfo& k, int threads) {
         if (!k.fn) return true;
         if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
@@ -1147,6 +1262,22 @@ const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
     if (!g_stream_acc && l.bits == 4 && ga_index(l) == 2 && l.grouped) return g_stream_plain[stream_rows(M) == 16][l.has_zero];
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
+// ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
+// KW warps' FP32 partials (16 per lane).
+size_t ctask_smem(int M, int K, int kw) {
+    return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
+}
+const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
+    const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
+    // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
+    // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
+    // ranges of 8-warp CTAs (28 stages per warp there) gain from the deeper ring, the 5-6
+    // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
+    const bool d4 = g_stream_d == 4 || (g_stream_d == 0 && kw == 8);
+    if (d4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
+    return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
+}
+
 // k-stages of activations one CTA can stage within kStreamSmem (rows padded by 16 bytes).
 int stream_max_stages(int R) { return (kStreamSmem / R - 16) / (kKTile * 2); }
 size_t stream_smem(int R, int stages) { return (size_t)R * ((size_t)stages * kKTile * 2 + 16); }
@@ -1338,6 +1469,42 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     p.n_tiles = l.n / kNTile;
     p.k_stages = l.k / kKTile;
     p.sms = g_sms;
+    if (l.bits == 4 && rows <= std::min(g_ctask_max_m, kCtaskMaxM)) {
+        // Warps per CTA: the fewest time units, where a CTA's time is its warps' stages plus
+        // 1.5 for staging and the reduction, and strips beyond the resident CTAs (registers:
+        // 16 warps per SM; shared memory: M x K activations per CTA) run in further waves.
+        // Unless forced, only plans of one wave of CTAs of >= 8 warps: on the H200 (cuda4
+        // experiment call) those won (4096x11008 M = 1: 10.58 vs 11.73 us, KW 16; 8192x28672:
+        // 42.46 vs 46.18, KW 8), while 11008x4096 (344 strips: 2-3 CTAs of 4 warps per SM, or
+        // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
+        const int strips = l.n / kAtomN;
+        double best_cost = 1e30;
+        for (int kw : {4, 8, 16}) {
+            if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
+            const KernelInfo& k = ctask_kernel_for(l, kw);
+            const size_t sm = ctask_smem(rows, l.k, kw);
+            if (!k.fn || sm > (size_t)g_smem_optin) continue;
+            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + 1024)));
+            if (cps < 1) continue;
+            const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
+            if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
+            const double cost = waves * ((p.k_stages + kw - 1) / kw + 1.5);
+            if (cost < best_cost - 1e-9) {
+                best_cost = cost;
+                p.path = 2;
+                p.warps_k = kw;
+                p.ctas_per_sm = cps;
+            }
+        }
+        if (p.path == 2) {
+            p.rows_staged = 8;
+            p.m_blocks = 1;
+            p.splits = 1;
+            p.ctas = strips;
+            *out = p;
+            return CudaStatus::ok;
+        }
+    }
     if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
         const KernelInfo& k = stream_kernel_for(l, rows);
         const int R = stream_rows(rows);
@@ -1375,6 +1542,10 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_ctask(int max_m, int warps) {
+    g_ctask_max_m = max_m < 0 ? kCtaskDefaultM : std::min(max_m, kCtaskMaxM);
+    g_ctask_kw = warps == 4 || warps == 8 || warps == 16 ? warps : 0;
+}
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
 void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
@@ -1422,11 +1593,13 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        const KernelInfo& k = p.path == 1 ? stream_kernel_for(l, rows) : kernel_for(l, rows);
+        const KernelInfo& k = p.path == 2 ? ctask_kernel_for(l, p.warps_k) : p.path == 1 ? stream_kernel_for(l, rows) : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
-        cfg.blockDim = dim3(p.path == 1 ? kStreamThreads : kThreads);
-        cfg.dynamicSmemBytes = p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits) : (size_t)k.smem;
+        cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
+        cfg.dynamicSmemBytes = p.path == 2   ? ctask_smem(rows, l.k, p.warps_k)
+                               : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
+                                             : (size_t)k.smem;
         if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
             cfg.dynamicSmemBytes = std::max(cfg.dynamicSmemBytes, (size_t)p.rows_staged * kRedStride * sizeof(float));
         cfg.stream = stream;
