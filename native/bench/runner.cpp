@@ -151,26 +151,28 @@ std::vector<int> check_columns(int M, int N, int K) {
 
 struct Check { bool ok = true; double max_rel = 0; };
 
-// Compares Y with the reference on the checked columns; w == nullptr means FP32 weights Wf.
+// Compares Y with the reference of the run on the checked columns (matmul_ref of X as the
+// kernel rounded it, within cpu::error_bound); w == nullptr means FP32 weights Wf.
 Check check_output(const float* X, int M, int N, int K, const float* Wf, const QuantizedMatrix* w, bool w8a8,
-                   const float* Y) {
+                   const cpu::KernelRun& kr, const float* Y) {
     Check r;
     const std::vector<int> cols = check_columns(M, N, K);
-    std::vector<float> ref((size_t)M * N, 0.0f), row((size_t)K);
+    std::vector<float> ref((size_t)M * N, 0.0f), xr;
+    if (kr.bf16_acts) {
+        xr.resize((size_t)M * K);
+        for (size_t i = 0; i < xr.size(); ++i) xr[i] = bf16_round(X[i]);
+        X = xr.data();
+    }
     double max_ref = 0, max_err = 0;
-    const double u = 1.0 / 16777216.0;
     for (int n : cols) {
         if (w8a8) matmul_w8a8_ref(X, M, *w, ref.data(), n, n + 1);
         else if (w) matmul_ref(X, M, *w, ref.data(), n, n + 1);
         else matmul_f32_ref(X, M, Wf, N, K, ref.data(), n, n + 1);
-        for (int k = 0; k < K; ++k) row[(size_t)k] = w ? dequant_at(*w, n, k) : Wf[(size_t)n * K + k];
         for (int m = 0; m < M; ++m) {
             const size_t i = (size_t)m * N + n;
-            double mag = 0;
-            for (int k = 0; k < K; ++k) mag += std::fabs((double)X[(size_t)m * K + k] * row[(size_t)k]);
             const double err = std::fabs((double)Y[i] - ref[i]);
-            // W8A8 is bit-identical by construction (see w8a8_avx512vnni.cpp); hold it to that.
-            const double tol = w8a8 ? 0 : (K + 4) * u * mag;
+            // W8A8 is bit-identical by construction (see w8a8_avx512vnni.cpp): bound 0.
+            const double tol = cpu::error_bound(kr, w8a8, X + (size_t)m * K, K, w, w ? nullptr : Wf + (size_t)n * K, n);
             if (!(err <= tol)) r.ok = false;
             max_ref = std::max(max_ref, std::fabs((double)ref[i]));
             max_err = std::max(max_err, err);
@@ -183,9 +185,10 @@ Check check_output(const float* X, int M, int N, int K, const float* Wf, const Q
 }  // namespace
 
 std::string BenchConfig::label() const {
-    if (method != "w4a16") return method;
+    const std::string cap = isa >= 0 ? std::string(" @") + cpu::isa_name((cpu::Isa)isa) : std::string();
+    if (method != "w4a16") return method + cap;
     return "w" + std::to_string(bits) + "a16 " + (group ? "g" + std::to_string(group) : std::string("per-channel")) +
-           (zero ? " +zero" : "");
+           (zero ? " +zero" : "") + cap;
 }
 
 std::vector<BenchShape> default_shapes() {
@@ -291,10 +294,13 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
         for (int M : spec.batches) {
             const float* x = X.as<float>();
             auto call = [&](Slot& sl) {
+                const cpu::Isa run_cap = cpu::active_isa();
+                if (sl.c->isa >= 0) cpu::set_isa_cap((cpu::Isa)sl.c->isa);
                 float* y = sl.y.as<float>();
                 if (sl.c->method == "fp32") sl.kr = cpu::gemm_fp32(x, M, W.as<float>(), N, K, y);
                 else if (sl.c->method == "w8a8") sl.kr = cpu::gemm_w8a8(x, M, *sl.w, y);
                 else sl.kr = cpu::gemm_weight_only(x, M, *sl.w, y);
+                if (sl.c->isa >= 0) cpu::set_isa_cap(run_cap);
             };
             // Round-robin over the configurations, one call each per round: whatever else runs
             // on the machine (other processes, frequency changes) then hits every method alike,
@@ -325,7 +331,7 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
                 const Stats st = stats(sl.times);
                 const bool fp32 = c.method == "fp32";
                 const Check chk = check_output(x, M, N, K, fp32 ? W.as<float>() : nullptr, fp32 ? nullptr : sl.w, c.method == "w8a8",
-                                               sl.y.as<float>());
+                                               sl.kr, sl.y.as<float>());
                 Measurement m;
                 m.backend = "cpu";
                 m.kernel = c.method;
@@ -378,9 +384,16 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
 
 std::vector<Crossover> crossovers(const Results& r) {
     std::vector<Crossover> out;
-    auto label = [](const Measurement& m) {
+    // A configuration measured at two ISA levels in one run (bench --compare-isa) is two
+    // configurations: the label then names the implementation.
+    auto base = [](const Measurement& m) {
         BenchConfig c{m.kernel, m.bits, m.group_size, m.zero_point};
         return c.label();
+    };
+    auto label = [&](const Measurement& m) {
+        for (const Measurement& o : r.measurements)
+            if (o.shape == m.shape && o.impl != m.impl && base(o) == base(m)) return base(m) + " (" + m.impl + ")";
+        return base(m);
     };
     std::vector<std::pair<std::string, std::string>> seen;
     for (const Measurement& m : r.measurements) {

@@ -1,0 +1,246 @@
+// w4a16_avx512bf16.cpp: INT4 group-wise weight-only GEMM with BF16 activations and
+// VDPBF16PS (AVX512_BF16), FP32 accumulation. The "avx512-bf16" level; the dispatcher sends
+// INT4 here for groups 32, 64, any multiple of 128 and per-channel (other groups, INT3 and
+// INT2 stay on w4a16_avx512.cpp).
+//
+// Why: the FP32 path (w4a16_avx512.cpp) spends 6 vector uops per 32 weights on the two 512-bit
+// ports and cannot decode as fast as DRAM delivers. Here 64 packed bytes (128 weights) are
+// one vector of 32 words; word j holds the nibbles of k = 4j .. 4j+3, and for s = 0, 4, 8, 12
+//     (w >> s) & 0x000F | 0x4300        (one vpsrlw + one vpternlogd; s = 0 needs no shift)
+// is 32 BF16 values 128 + u exactly (0x4300 = 128.0; the nibble fills the low mantissa bits,
+// whose unit is 1 at that exponent). Four VDPBF16PS against the activations, which were
+// permuted once per call to the same order (GemmArgs::Xb: block position 32 t + j holds
+// k = 4j + t), give 16 FP32 lanes, lane i covering k = 8i .. 8i+7 of the block. So 128 weights
+// cost 3 shifts + 4 ternlogs + 4 dot products + 1 FMA with the scale: 12 uops instead of 24.
+//
+// The offset comes out afterwards, per (row, group), from the group sums of the BF16
+// activations (GemmArgs::xgs):
+//     y = sum_g s_g sum_{k in g} x_k (128 + u_k)  -  sum_g (128 + z_g) s_g xsum_g
+// with z = 8 (symmetric) or the stored zero. Both terms are ~136 x larger than the result's
+// typical terms (u - z is 0..15 in magnitude), so the FP32 rounding error grows with
+// sum |x| s (128 + u) instead of sum |x w|: the bound is cpu_kernels.cpp error_bound().
+// Scales: one per lane group, from 16 converted FP16 scales per row kept per window of 16
+// groups: broadcast for groups >= 128 (one group per block), vpermps-expanded for 32 / 64
+// (lanes 4q..4q+3 / 8q..8q+7 of a block share a group).
+// Rows shorter than a whole block (per-channel K % 128, or K % 128 = 32/64/96 for g32/64)
+// end with a masked load: missing bytes give u = 0, met by zero (padded) activations.
+#include "simd.h"
+
+#include <cstring>
+
+#include "kernel_abi.h"
+
+namespace qb::cpu::avx512bf16 {
+namespace {
+
+constexpr int kBlock = 128;          // weights per 512-bit vector of packed nibbles
+constexpr int kBlockBytes = 64;
+// As w4a16_avx512.cpp (dot_tile_avx512.h): one prefetch per row and cache line, 16 KB ahead.
+constexpr int kPrefetchBytes = 16384;
+
+// Where the scales of a block come from.
+enum class ScaleMode { bcast, lanes };
+
+// The 16 FP16 scales (or fewer at the row's end; the rest 0) of groups gw .. gw+15 of row n.
+QB_ALWAYS_INLINE __m512 scale_window(const QuantizedMatrix& W, int n, int G, int gw) {
+    const int cnt = G - gw < 16 ? G - gw : 16;
+    const __m256i h = _mm256_maskz_loadu_epi16((__mmask16)((1u << cnt) - 1u),
+                                               static_cast<const uint16_t*>(W.scales) + (size_t)n * (size_t)G + (size_t)gw);
+    return _mm512_cvtph_ps(h);
+}
+
+// 128 + zero of groups gw .. gw+15 of row n, as floats (lanes past the row's end: anything
+// finite; they meet zero scales).
+QB_ALWAYS_INLINE __m512 offset_window(const QuantizedMatrix& W, int n, int G, int gw) {
+    if (!W.has_zero) return _mm512_set1_ps(128.0f + (float)sym_zero(4));
+    const int cnt = G - gw < 16 ? G - gw : 16;
+    const size_t first = (size_t)n * (size_t)G + (size_t)gw;
+    __m512i z;
+    if (first % 2 == 0) {   // byte-aligned: load the bytes, one per two lanes, shift odd lanes
+        const int nb = (cnt + 1) / 2;
+        const __m128i b = _mm_maskz_loadu_epi8((__mmask16)((1u << nb) - 1u), W.zeros + first / 2);
+        const __m512i d = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(b, b));
+        const __m512i sh = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
+        z = _mm512_and_si512(_mm512_srlv_epi32(d, sh), _mm512_set1_epi32(15));
+    } else {                // odd G, odd row: rare and short (G odd means G <= K / 32 is odd)
+        alignas(64) int32_t t[16] = {};
+        for (int i = 0; i < cnt; ++i) t[i] = (int32_t)get_packed(W.zeros, 4, first + (size_t)i);
+        z = _mm512_load_si512(t);
+    }
+    return _mm512_add_ps(_mm512_cvtepi32_ps(z), _mm512_set1_ps(128.0f));
+}
+
+template <ScaleMode SM, int NB, int MB>
+void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool last) {
+    const QuantizedMatrix& W = *a.W;
+    const int g = W.group, G = groups(W);
+    const size_t rb = row_bytes(W);
+    const __m512i nib = _mm512_set1_epi16(0x000F), base = _mm512_set1_epi16(0x4300);
+    // lane i of a block is k = 8i .. 8i+7: its group offset from the block's first group
+    const __m512i lane_g = SM == ScaleMode::lanes
+                               ? _mm512_srlv_epi32(_mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120),
+                                                   _mm512_set1_epi32(g == 32 ? 5 : 6))
+                               : _mm512_setzero_si512();
+    const int span = SM == ScaleMode::lanes ? kBlock / g : 1;   // groups per block
+    __m512 tot[NB][MB];
+    __m512 scv[NB];
+    alignas(64) float scw[NB][16];
+    const uint8_t* rows[NB];
+#pragma GCC unroll 16
+    for (int r = 0; r < NB; ++r) {
+        rows[r] = W.q + (size_t)(n0 + r) * rb;
+        scv[r] = _mm512_setzero_ps();
+#pragma GCC unroll 16
+        for (int j = 0; j < MB; ++j) tot[r][j] = _mm512_setzero_ps();
+    }
+    int gw = -1 << 30;   // first group of the scale window
+    const int bfull = (int)(rb / kBlockBytes);   // blocks with all 64 bytes inside the row
+    for (int b = b0; b < b1; ++b) {
+        const int gb = (int)((long)b * kBlock / g);
+        if (gb + span > gw + 16) {
+            gw = gb;
+#pragma GCC unroll 16
+            for (int r = 0; r < NB; ++r) {
+                scv[r] = scale_window(W, n0 + r, G, gw);
+                if (SM == ScaleMode::bcast) _mm512_store_ps(scw[r], scv[r]);
+            }
+        }
+        const __m512i sidx = _mm512_add_epi32(lane_g, _mm512_set1_epi32(gb - gw));
+        const size_t off = (size_t)b * kBlockBytes;
+        const bool full = b < bfull;
+        const __mmask64 mask = full ? ~(__mmask64)0 : (((__mmask64)1 << (rb - off)) - 1);
+#pragma GCC unroll 16
+        for (int r = 0; r < NB; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + kPrefetchBytes), _MM_HINT_T0);
+#pragma GCC unroll 16
+        for (int r = 0; r < NB; ++r) {
+            const __m512i w = full ? _mm512_loadu_si512(rows[r] + off) : _mm512_maskz_loadu_epi8(mask, rows[r] + off);
+            // (A & B) | C = 0xEA with A = w, B = nibble mask, C = 0x4300
+            const __m512bh v0 = (__m512bh)_mm512_ternarylogic_epi32(w, nib, base, 0xEA);
+            const __m512bh v1 = (__m512bh)_mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), nib, base, 0xEA);
+            const __m512bh v2 = (__m512bh)_mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 8), nib, base, 0xEA);
+            const __m512bh v3 = (__m512bh)_mm512_or_si512(_mm512_srli_epi16(w, 12), base);
+            const __m512 s = SM == ScaleMode::lanes ? _mm512_permutexvar_ps(sidx, scv[r]) : _mm512_set1_ps(scw[r][gb - gw]);
+#pragma GCC unroll 16
+            for (int j = 0; j < MB; ++j) {
+                const uint16_t* x = a.Xb + (size_t)(m0 + j) * (size_t)a.ldb + (size_t)b * kBlock;
+                // two chains of two, so the dot products' latency overlaps within the row
+                __m512 p = _mm512_dpbf16_ps(_mm512_setzero_ps(), v0, (__m512bh)_mm512_loadu_si512(x));
+                __m512 q = _mm512_dpbf16_ps(_mm512_setzero_ps(), v2, (__m512bh)_mm512_loadu_si512(x + 64));
+                p = _mm512_dpbf16_ps(p, v1, (__m512bh)_mm512_loadu_si512(x + 32));
+                q = _mm512_dpbf16_ps(q, v3, (__m512bh)_mm512_loadu_si512(x + 96));
+                tot[r][j] = _mm512_fmadd_ps(_mm512_add_ps(p, q), s, tot[r][j]);
+            }
+        }
+    }
+    for (int r = 0; r < NB; ++r) {
+        if (last) {   // the offset correction, once per output, with the last K block
+            __m512 c[MB];
+            for (int j = 0; j < MB; ++j) c[j] = _mm512_setzero_ps();
+            for (int g0 = 0; g0 < G; g0 += 16) {
+                const __m512 coef = _mm512_mul_ps(offset_window(W, n0 + r, G, g0), scale_window(W, n0 + r, G, g0));   // exact
+                const int cnt = G - g0 < 16 ? G - g0 : 16;
+                for (int j = 0; j < MB; ++j)
+                    c[j] = _mm512_fmadd_ps(coef, _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), a.xgs + (size_t)(m0 + j) * G + g0), c[j]);
+            }
+            for (int j = 0; j < MB; ++j) tot[r][j] = _mm512_sub_ps(tot[r][j], c[j]);
+        }
+        for (int j = 0; j < MB; ++j) {
+            const float v = _mm512_reduce_add_ps(tot[r][j]);
+            float& y = a.Y[(size_t)(m0 + j) * a.N + n0 + r];
+            y = first ? v : y + v;
+        }
+    }
+}
+
+template <ScaleMode SM, int NB>
+void tile_m(const GemmArgs& a, int n, int m, int mb, int b0, int b1, bool first, bool last) {
+    switch (mb) {
+        case 1: tile<SM, NB, 1>(a, n, m, b0, b1, first, last); break;
+        case 2: tile<SM, NB, 2>(a, n, m, b0, b1, first, last); break;
+        case 3: tile<SM, NB, 3>(a, n, m, b0, b1, first, last); break;
+        default: tile<SM, NB, 4>(a, n, m, b0, b1, first, last); break;
+    }
+}
+
+// K block (in 128-value blocks): all of K for small M; otherwise the BF16 X slice (M rows x
+// kc values) stays within kXSliceBytes, so every weight block reuses it from L2.
+int k_blocks(int M, int nblocks) {
+    if (M <= 4) return nblocks;
+    const long kb = (long)(kXSliceBytes / (sizeof(uint16_t) * (size_t)M)) / kBlock;
+    return kb < 2 ? 2 : (kb > nblocks ? nblocks : (int)kb);
+}
+
+template <ScaleMode SM>
+void rows_driver(const GemmArgs& a, int n0, int n1) {
+    const int nblocks = (a.K + kBlock - 1) / kBlock, kc = k_blocks(a.M, nblocks);
+    for (int b0 = 0; b0 < nblocks;) {
+        const int b1 = b0 + kc < nblocks ? b0 + kc : nblocks;
+        const bool first = b0 == 0, last = b1 == nblocks;
+        int n = n0;
+        for (; n + kRowBlock <= n1; n += kRowBlock)
+            for (int m = 0; m < a.M; m += 4) tile_m<SM, kRowBlock>(a, n, m, a.M - m, b0, b1, first, last);
+        for (; n < n1; ++n)
+            for (int m = 0; m < a.M; m += 4) tile_m<SM, 1>(a, n, m, a.M - m, b0, b1, first, last);
+        b0 = b1;
+    }
+}
+
+}  // namespace
+
+void w4a16_rows(const GemmArgs& a, int n0, int n1) {
+    const int g = a.W->group;
+    if (g == 32 || g == 64) rows_driver<ScaleMode::lanes>(a, n0, n1);
+    else rows_driver<ScaleMode::bcast>(a, n0, n1);
+}
+
+// Rows [m0, m1) of X -> Xb (BF16, block order) and xgs (group sums). VCVTNE2PS2BF16 rounds to
+// nearest even with FP32 subnormals read as zero: exactly qformat.h's f32_to_bf16.
+void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1) {
+    const int K = a.K, g = a.W->group, G = groups(*a.W);
+    // Output t of a block takes k = 4j + t: j < 8 from chunk 0 (word 4j + t), j in 8..15 from
+    // chunk 1 (index 32 + word): one two-source word permute per pair of 32-value chunks.
+    __m512i idx[4];
+    for (int t = 0; t < 4; ++t) {
+        alignas(64) uint16_t v[32];
+        for (int j = 0; j < 32; ++j) v[j] = (uint16_t)(j < 8 ? 4 * j + t : j < 16 ? 32 + 4 * (j - 8) + t : 0);
+        idx[t] = _mm512_load_si512(v);
+    }
+    for (int m = m0; m < m1; ++m) {
+        const float* x = a.X + (size_t)m * K;
+        uint16_t* xb = a.Xb + (size_t)m * a.ldb;
+        float* xs = a.xgs + (size_t)m * G;
+        __m512d gsum = _mm512_setzero_pd();
+        for (int b = 0; b * kBlock < K; ++b) {
+            __m512i R[4];
+            for (int c = 0; c < 4; ++c) {
+                const int k = b * kBlock + c * 32;
+                const int left = K - k;
+                const __mmask16 ml = left >= 16 ? (__mmask16)0xFFFF : left > 0 ? (__mmask16)((1u << left) - 1u) : 0;
+                const __mmask16 mh = left >= 32 ? (__mmask16)0xFFFF : left > 16 ? (__mmask16)((1u << (left - 16)) - 1u) : 0;
+                const __m512 lo = _mm512_maskz_loadu_ps(ml, x + (k < K ? k : 0));
+                const __m512 hi = _mm512_maskz_loadu_ps(mh, x + (k + 16 < K ? k + 16 : 0));
+                R[c] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+                if (left <= 0) continue;
+                // The 32 rounded values back in FP32, summed in double (exact for any
+                // realistic spread of magnitudes), into the group of this 32-value chunk.
+                const __m512 flo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(R[c])), 16));
+                const __m512 fhi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(R[c], 1)), 16));
+                gsum = _mm512_add_pd(gsum, _mm512_add_pd(_mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(flo)),
+                                                                       _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(flo), 1)))),
+                                                         _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(fhi)),
+                                                                       _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(fhi), 1))))));
+                if (k + 32 >= K || (k + 32) % g == 0) {   // the chunk closes its group
+                    xs[k / g] = (float)_mm512_reduce_add_pd(gsum);
+                    gsum = _mm512_setzero_pd();
+                }
+            }
+            for (int t = 0; t < 4; ++t) {
+                const __m512i lo = _mm512_permutex2var_epi16(R[0], idx[t], R[1]);
+                const __m512i hi = _mm512_permutex2var_epi16(R[2], idx[t], R[3]);
+                _mm512_storeu_si512(xb + (size_t)b * kBlock + 32 * t, _mm512_inserti64x4(lo, _mm512_castsi512_si256(hi), 1));
+            }
+        }
+    }
+}
+
+}  // namespace qb::cpu::avx512bf16
