@@ -17,17 +17,21 @@
 // int32 sums, the same float operations in the same order): checked with ==.
 //
 // The avx512-bf16 INT4 path (w4a16_avx512bf16.cpp) computes something else on purpose: X
-// rounded to BF16 (qformat.h f32_to_bf16: nearest even, FP32 subnormals to zero). Its
-// reference is matmul_ref of the rounded X. It sums x (128 + u) s per group and subtracts
-// (128 + z) s sum(x) afterwards, so its FP32 rounding errors scale with those terms, not with
-// |x w|: each of the two sums has exact products (8-bit x 8-bit significands; the offset
-// times an FP16 scale has 19 bits) and at most L = 2 ceil(K/128) + ceil(G/16) + 12 roundings
-// on any term's path (<= 4 within a block's dot products, one FMA per block, the 16-lane
-// reduction, K blocks, the group sums, the final subtraction and rounding), hence
-//   |y - ref| <= L u sum_k |x_k| s_g (256 + u_k + z_g) (1 + 2^-10) + 64 ceil(K/128) 2^-126 max s
+// rounded to BF16 (qformat.h f32_to_bf16: nearest even, FP32 subnormals to zero, as the
+// hardware does). Its reference is matmul_ref of the rounded X. It sums x (u - 8) per block
+// with VDPBF16PS, scales per block, and with stored zero points subtracts (z - 8) s sum(x)
+// per group afterwards. Every product is exact (8-bit x 5-bit significands; (z - 8) times an
+// FP16 scale has 15 bits) and any term meets at most L = 2 ceil(K/128) + ceil(G/16) + 12
+// roundings (<= 2 per dot product, 3 dot products after it in a block, one FMA per block,
+// the 16-lane reduction, K blocks, the rounded group sums, the correction's chain, the
+// subtraction and the final rounding), hence
+//   |y - ref| <= L u sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10) + 64 ceil(K/128) 2^-126 max s
 // where the last term covers VDPBF16PS flushing subnormal lane results to zero (its inputs are
-// never subnormal: the rounding already flushed them). For K = 4096 this is ~68x looser than
-// (K + 4) u sum |x w| in the worst case; the CancellationStaysWithinBound test measures it.
+// never subnormal: the rounding already flushed them). Symmetric: L u sum |x w|, tighter than
+// the FP32 paths' (K + 4) u sum |x w| for K > ~20; with zero points the correction's
+// cancellation can cost up to |z - 8| / |u - z| more (Bf16CancellationStaysWithinBound).
+// The path runs at M <= bf16_max_batch() (1 by default); the BF16 tests raise the limit so
+// its multi-row tiles and K blocks are covered too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -51,7 +55,10 @@ constexpr double kU = 1.0 / 16777216.0;   // 2^-24
 // Restores the ISA cap after each test.
 class KernelTest : public ::testing::Test {
 protected:
-    void TearDown() override { qb::cpu::set_isa_cap(qb::cpu::detected_isa()); }
+    void TearDown() override {
+        qb::cpu::set_isa_cap(qb::cpu::detected_isa());
+        qb::cpu::set_bf16_max_batch(1);
+    }
 };
 
 std::string fmt_name(int bits, int group, bool zero) {
@@ -85,7 +92,7 @@ double bf16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
         const int g = k / w.group;
         const double s = qb::scale_at(w, n, g);
         const int u = (int)qb::get_packed(w.q + (size_t)n * qb::row_bytes(w), 4, (size_t)k);
-        mag += std::fabs((double)xb[k]) * s * (256 + u + qb::zero_at(w, n, g));
+        mag += std::fabs((double)xb[k]) * s * (std::abs(u - 8) + std::abs(qb::zero_at(w, n, g) - 8));
         smax = std::max(smax, s);
     }
     return L * kU * mag * (1 + 1.0 / 1024) + 64.0 * nb * std::ldexp(1.0, -126) * smax;
@@ -93,9 +100,9 @@ double bf16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
 
 // Which level a weight-only call capped at `isa` runs (the BF16 kernel takes INT4 with groups
 // 32, 64, multiples of 128 or per-channel).
-Isa expected_isa(Isa isa, int bits, int group, int K) {
+Isa expected_isa(Isa isa, int bits, int group, int K, int M) {
     const bool bf16_fmt = bits == 4 && (group == 0 || group == K || group % 128 == 0 || group == 32 || group == 64);
-    if (isa == Isa::avx512_bf16 && bf16_fmt) return Isa::avx512_bf16;
+    if (isa == Isa::avx512_bf16 && bf16_fmt && M <= qb::cpu::bf16_max_batch()) return Isa::avx512_bf16;
     return (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
 }
 
@@ -122,7 +129,7 @@ void check_weight_only(const Case& c, uint64_t seed) {
             std::vector<float> Y((size_t)M * c.N, NAN);
             const qb::cpu::KernelRun r = qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data());
             ASSERT_TRUE(r.ok()) << qb::cpu::status_str(r.status);
-            const Isa want = expected_isa(isa, c.bits, c.group, c.K);
+            const Isa want = expected_isa(isa, c.bits, c.group, c.K, M);
             EXPECT_EQ(r.isa, want);
             EXPECT_STREQ(r.impl, qb::cpu::isa_name(want));
             EXPECT_EQ(r.bf16_acts, want == Isa::avx512_bf16);
@@ -178,11 +185,20 @@ TEST_F(KernelTest, Bf16PathGroupsAndKTails) {
     // odd G puts every other row's zeros off a byte boundary); group 96 falls back to the
     // avx512 path at the avx512-bf16 level.
     uint64_t seed = 1000;
+    qb::cpu::set_bf16_max_batch(qb::cpu::kMaxM);   // every M through the BF16 kernel
     for (int g : {32, 64})
         for (bool z : {false, true}) check_weight_only({11, 448, 4, g, z, {1, 2, 5, 9}}, seed++);
     check_weight_only({11, 384, 4, 96, true, {1, 5}}, seed++);
     check_weight_only({6, 130, 4, 0, true, {1, 6}}, seed++);    // per-channel, K % 128 = 2
     check_weight_only({5, 4096, 4, 128, false, {1, 4}}, seed++);   // a Llama-like K: the bound at K = 4096
+    // The multi-row tiles and the K blocks of large M (the X slice kept in L2).
+    check_weight_only({67, 384, 4, 128, true, {2, 3, 7, 16, 33, 128}}, seed++);
+    check_weight_only({13, 1536, 4, 128, true, {64, 128}}, seed++);
+    check_weight_only({8, 1100, 4, 0, false, {128}}, seed++);
+    check_weight_only({37, 512, 4, 32, true, {3, 7}}, seed++);
+    // The default limit: M = 1 only.
+    qb::cpu::set_bf16_max_batch(1);
+    check_weight_only({11, 448, 4, 64, true, {1, 2, 5}}, seed++);
 }
 
 TEST_F(KernelTest, Bf16LevelRunsOrIsSkipped) {
@@ -208,6 +224,7 @@ TEST_F(KernelTest, Bf16RoundingTiesAndSubnormals) {
     // off by up to 2^-8: ties go to even, subnormals become zero (exactly 0 out).
     if (!qb::cpu::isa_supported(Isa::avx512_bf16)) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
     ASSERT_TRUE(qb::cpu::set_isa_cap(Isa::avx512_bf16));
+    qb::cpu::set_bf16_max_batch(qb::cpu::kMaxM);
     const int N = 4, K = 32;
     const std::vector<float> W = qbt::random_matrix(N, K, 1200);
     QStore s;
@@ -238,6 +255,7 @@ TEST_F(KernelTest, Bf16OneHotActivationsPickEachWeight) {
     // to ~2^-16, and any permutation, group or scale-lane mistake picks another weight.
     if (!qb::cpu::isa_supported(Isa::avx512_bf16)) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
     ASSERT_TRUE(qb::cpu::set_isa_cap(Isa::avx512_bf16));
+    qb::cpu::set_bf16_max_batch(qb::cpu::kMaxM);
     struct F { int K, group; };
     uint64_t seed = 1400;
     for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}})
@@ -259,11 +277,13 @@ TEST_F(KernelTest, Bf16OneHotActivationsPickEachWeight) {
 }
 
 TEST_F(KernelTest, Bf16CancellationStaysWithinBound) {
-    // Every code at the zero point: the true output is exactly 0, and all the kernel returns is
-    // the rounding left over from subtracting (128 + z) s sum(x) from sum x (128 + u) s, the
-    // worst case for the offset's cancellation. Large activations of one sign maximise it.
+    // Every code at its zero point: the true output is exactly 0, and all the kernel returns is
+    // the rounding left over from subtracting (z - 8) s sum(x) from sum x (u - 8) s, the worst
+    // case for the correction's cancellation (symmetric: both are 0, so y must be exactly 0).
+    // Large activations of one sign maximise it.
     if (!qb::cpu::isa_supported(Isa::avx512_bf16)) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
     ASSERT_TRUE(qb::cpu::set_isa_cap(Isa::avx512_bf16));
+    qb::cpu::set_bf16_max_batch(qb::cpu::kMaxM);
     for (bool zero : {false, true}) {
         const int N = 8, K = 11008, G = K / 128, M = 2;
         QStore s;
@@ -290,9 +310,12 @@ TEST_F(KernelTest, Bf16CancellationStaysWithinBound) {
             for (int n = 0; n < N; ++n) {
                 const double tol = bf16_bound(Xb.data() + (size_t)m * K, s.m, n);
                 ASSERT_LE(std::fabs((double)Y[(size_t)m * N + n]), tol) << "zero=" << zero << " m=" << m << " n=" << n;
-                worst = std::max(worst, std::fabs((double)Y[(size_t)m * N + n]) / tol);
+                if (!zero) {
+                    ASSERT_EQ(Y[(size_t)m * N + n], 0.0f);
+                }
+                if (tol > 0) worst = std::max(worst, std::fabs((double)Y[(size_t)m * N + n]) / tol);
             }
-        std::printf("  offset cancellation (zero points %s): worst |y| / bound = %.3g\n", zero ? "stored" : "implicit", worst);
+        std::printf("  zero-point cancellation (zero points %s): worst |y| / bound = %.3g\n", zero ? "stored" : "implicit, y must be 0", worst);
     }
 }
 

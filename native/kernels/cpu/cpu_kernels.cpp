@@ -83,6 +83,7 @@ std::vector<std::string> cpu_feature_list() {
 namespace {
 
 std::atomic<int> g_cap{-1};
+std::atomic<int> g_bf16_max_m{1};
 
 Isa cap() {
     int c = g_cap.load();
@@ -146,6 +147,9 @@ bool set_isa_cap(Isa i) {
     return true;
 }
 
+void set_bf16_max_batch(int m) { g_bf16_max_m.store(m < 0 ? 0 : m); }
+int bf16_max_batch() { return g_bf16_max_m.load(); }
+
 Isa active_isa() {
     const Isa c = cap(), d = detected_isa();
     return (int)c < (int)d ? c : d;
@@ -179,7 +183,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     GemmArgs a;
     a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
     const Isa isa = active_isa();
-    if (isa == Isa::avx512_bf16 && bf16_int4_format(W)) {
+    if (isa == Isa::avx512_bf16 && bf16_int4_format(W) && M <= g_bf16_max_m.load()) {
         r.isa = Isa::avx512_bf16;
         r.impl = isa_name(r.isa);
         r.bf16_acts = true;
@@ -245,7 +249,7 @@ double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, con
     for (int k = 0; k < K; ++k) {
         const int g = k / w->group;
         const double s = scale_at(*w, n, g);
-        mag += std::fabs((double)x_ref[k]) * s * (256.0 + get_packed(row, w->bits, (size_t)k) + zero_at(*w, n, g));
+        mag += std::fabs((double)x_ref[k]) * s * (std::abs((int)get_packed(row, w->bits, (size_t)k) - 8) + std::abs(zero_at(*w, n, g) - 8));
         smax = std::max(smax, s);
     }
     return L * u * mag * (1 + 1.0 / 1024) + 64.0 * nblocks * std::ldexp(1.0, -126) * smax;

@@ -6,9 +6,9 @@
 //   w8a16  INT8 weights, per-row scale, float activations (w8a16_*.cpp)
 //   w4a16  INT4 / INT3 / INT2 group-wise weights, float activations (w4a16_*.cpp); INT4 is the
 //          tuned path, 3 and 2 bits share its structure with a costlier unpack. At the
-//          avx512-bf16 level INT4 (groups 32, 64, multiples of 128, per-channel) rounds the
-//          activations to BF16 and uses VDPBF16PS (w4a16_avx512bf16.cpp): a different
-//          reference (KernelRun::bf16_acts) and error bound (error_bound below).
+//          avx512-bf16 level INT4 at M = 1 (groups 32, 64, multiples of 128, per-channel)
+//          rounds the activations to BF16 and uses VDPBF16PS (w4a16_avx512bf16.cpp): a
+//          different reference (KernelRun::bf16_acts) and error bound (error_bound below).
 //   w8a8   INT8 weights x dynamically quantized INT8 activations, int32 accumulation
 //          (w8a8_*.cpp: VNNI vpdpbusd, or AVX2 vpmaddubsw with the sign trick)
 //
@@ -64,15 +64,22 @@ struct KernelRun {
     bool ok() const { return status == Status::ok; }
 };
 
+// The largest M the avx512-bf16 INT4 path takes (larger M runs the avx512 path). Default 1:
+// on the development VM the FP32 path is as fast at M = 2 and faster from M = 3
+// (docs/cpu-kernels.md). Tests raise it to cover the BF16 kernel's multi-row tiles.
+void set_bf16_max_batch(int m);
+int bf16_max_batch();
+
 // How far output (m, n) of a run may be from its reference (matmul_ref / matmul_f32_ref of
 // x_ref, the row m of X as the run saw it: rounded with bf16_round when r.bf16_acts), derived
 // in docs/cpu-kernels.md ("Correctness bound"). w = the quantized weights, or nullptr with
 // wf_row = row n of the FP32 weights. W8A8 runs are bit-identical: 0.
 //   FP32 activations:  (K + 4) 2^-24 sum_k |x_k w_k|
-//   BF16 activations:  L 2^-24 sum_k |x_k| s_g (256 + u_k + z_g) (1 + 2^-10)
+//   BF16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10)
 //                      + 64 ceil(K / 128) 2^-126 max_g s_g,   L = 2 ceil(K / 128) + ceil(G / 16) + 12
-// (the +128 offset: both the offset sum and its correction round at ~136x the size of the
-// result's terms; the last term covers VDPBF16PS flushing subnormal results to zero).
+// (symmetric: L 2^-24 sum |x w|, as the FP32 bound with a shorter chain; stored zeros add
+// the (z - 8) s sum(x) correction's terms; the last term covers VDPBF16PS flushing subnormal
+// results to zero).
 double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, const QuantizedMatrix* w, const float* wf_row, int n);
 
 // FP32 baseline: W is N x K row-major floats.

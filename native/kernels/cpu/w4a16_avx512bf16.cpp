@@ -1,34 +1,46 @@
 // w4a16_avx512bf16.cpp: INT4 group-wise weight-only GEMM with BF16 activations and
-// VDPBF16PS (AVX512_BF16), FP32 accumulation. The "avx512-bf16" level; the dispatcher sends
-// INT4 here for groups 32, 64, any multiple of 128 and per-channel (other groups, INT3 and
-// INT2 stay on w4a16_avx512.cpp).
+// VDPBF16PS (AVX512_BF16), FP32 accumulation: the "avx512-bf16" level. The dispatcher sends
+// INT4 here for groups 32, 64, any multiple of 128 and per-channel, at M <= the BF16 batch
+// limit (1 by default: measured crossover, docs/cpu-kernels.md); other groups, larger M,
+// INT3 and INT2 stay on w4a16_avx512.cpp.
 //
-// Why: the FP32 path (w4a16_avx512.cpp) spends 6 vector uops per 32 weights on the two 512-bit
-// ports and cannot decode as fast as DRAM delivers. Here 64 packed bytes (128 weights) are
-// one vector of 32 words; word j holds the nibbles of k = 4j .. 4j+3, and for s = 0, 4, 8, 12
-//     (w >> s) & 0x000F | 0x4300        (one vpsrlw + one vpternlogd; s = 0 needs no shift)
-// is 32 BF16 values 128 + u exactly (0x4300 = 128.0; the nibble fills the low mantissa bits,
-// whose unit is 1 at that exponent). Four VDPBF16PS against the activations, which were
-// permuted once per call to the same order (GemmArgs::Xb: block position 32 t + j holds
-// k = 4j + t), give 16 FP32 lanes, lane i covering k = 8i .. 8i+7 of the block. So 128 weights
-// cost 3 shifts + 4 ternlogs + 4 dot products + 1 FMA with the scale: 12 uops instead of 24.
+// Why: the FP32 path (w4a16_avx512.cpp) spends 6 vector uops per 32 weights and is
+// decode-bound at M = 1. Here 64 packed bytes (128 weights) are one vector of 32 words; word j
+// holds the nibbles of k = 4j .. 4j+3, and for s = 0, 4, 8, 12
+//     vpermw(table, w >> s)      table[i] = BF16(i % 16 - 8), 32 entries
+// gives 32 BF16 values u - 8, exact (vpermw reads 5 index bits; the doubled table makes the
+// 5th, the next nibble's low bit, irrelevant, so no mask). Four VDPBF16PS against the
+// activations, permuted once per call to the same order (GemmArgs::Xb: block position 32 t + j
+// holds k = 4j + t), give 16 FP32 lanes, lane i covering k = 8i .. 8i+7 of the block; one FMA
+// applies the group scale. 128 weights: 3 shifts + 4 vpermw + 4 dot products + 1 FMA.
+// Symmetric weights need nothing else; with stored zero points,
+//     y = sum_g s_g sum_{k in g} x_k (u_k - 8)  -  sum_g (z_g - 8) s_g xsum_g
+// where xsum_g (GemmArgs::xgs) is the group sum of the BF16 activations.
 //
-// The offset comes out afterwards, per (row, group), from the group sums of the BF16
-// activations (GemmArgs::xgs):
-//     y = sum_g s_g sum_{k in g} x_k (128 + u_k)  -  sum_g (128 + z_g) s_g xsum_g
-// with z = 8 (symmetric) or the stored zero. Both terms are ~136 x larger than the result's
-// typical terms (u - z is 0..15 in magnitude), so the FP32 rounding error grows with
-// sum |x| s (128 + u) instead of sum |x w|: the bound is cpu_kernels.cpp error_bound().
+// Measured alternative (the issue's first idea): (w >> s) & 0xF | 0x4300 = BF16(128 + u) with
+// one vpternlogd instead of vpermw, and 128 + z subtracted per group afterwards. It was ~6%
+// faster with the weights in L2 (vpermw and VDPBF16PS compete for one port here), but every
+// output then cancels two sums ~136x its terms (the error bound grows ~35x, the measured error
+// ~100x), so the exact signed table won.
+//
+// On this development VM VDPBF16PS issues once per ~2 cycles (32 MACs), no more MACs per
+// cycle than two FP32 FMAs, so the gain over the FP32 path is the cheaper decode only: ~1.15-1.2x
+// at M = 1 with the weights in cache, and a loss from M = 3 (each activation row costs 4 dot
+// products per 128 weights here vs 8 FMAs at twice the rate there).
+//
 // Scales: one per lane group, from 16 converted FP16 scales per row kept per window of 16
 // groups: broadcast for groups >= 128 (one group per block), vpermps-expanded for 32 / 64
 // (lanes 4q..4q+3 / 8q..8q+7 of a block share a group).
 // Rows shorter than a whole block (per-channel K % 128, or K % 128 = 32/64/96 for g32/64)
-// end with a masked load: missing bytes give u = 0, met by zero (padded) activations.
+// end with a masked load: missing bytes decode to -8 and meet zero (padded) activations.
 #include "simd.h"
 
 #include <cstring>
 
 #include "kernel_abi.h"
+
+// GCC: lambdas take the attribute after the parameter list.
+#define QB_ALWAYS_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace qb::cpu::avx512bf16 {
 namespace {
@@ -49,10 +61,9 @@ QB_ALWAYS_INLINE __m512 scale_window(const QuantizedMatrix& W, int n, int G, int
     return _mm512_cvtph_ps(h);
 }
 
-// 128 + zero of groups gw .. gw+15 of row n, as floats (lanes past the row's end: anything
-// finite; they meet zero scales).
-QB_ALWAYS_INLINE __m512 offset_window(const QuantizedMatrix& W, int n, int G, int gw) {
-    if (!W.has_zero) return _mm512_set1_ps(128.0f + (float)sym_zero(4));
+// z - 8 of groups gw .. gw+15 of row n (asymmetric only), as floats (lanes past the row's end:
+// anything finite; they meet zero scales).
+QB_ALWAYS_INLINE __m512 zero_window(const QuantizedMatrix& W, int n, int G, int gw) {
     const int cnt = G - gw < 16 ? G - gw : 16;
     const size_t first = (size_t)n * (size_t)G + (size_t)gw;
     __m512i z;
@@ -62,12 +73,23 @@ QB_ALWAYS_INLINE __m512 offset_window(const QuantizedMatrix& W, int n, int G, in
         const __m512i d = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(b, b));
         const __m512i sh = _mm512_setr_epi32(0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4, 0, 4);
         z = _mm512_and_si512(_mm512_srlv_epi32(d, sh), _mm512_set1_epi32(15));
-    } else {                // odd G, odd row: rare and short (G odd means G <= K / 32 is odd)
+    } else {                // odd G and an odd row: G odd means few groups, so a short loop
         alignas(64) int32_t t[16] = {};
         for (int i = 0; i < cnt; ++i) t[i] = (int32_t)get_packed(W.zeros, 4, first + (size_t)i);
         z = _mm512_load_si512(t);
     }
-    return _mm512_add_ps(_mm512_cvtepi32_ps(z), _mm512_set1_ps(128.0f));
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(z, _mm512_set1_epi32(sym_zero(4))));
+}
+
+// The four BF16 vectors of one block's 128 weights, u - 8 (small integers, exact in BF16), in
+// the Xb order: v[t] word j = weight of k = 4j + t.
+QB_ALWAYS_INLINE void decode(__m512i w, __m512i lut, __m512bh v[4]) {
+    // vpermw reads bits 0-4 of each index word; bit 4 is the next nibble's low bit, which the
+    // doubled table ignores, so no mask is needed.
+    v[0] = (__m512bh)_mm512_permutexvar_epi16(w, lut);
+    v[1] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(w, 4), lut);
+    v[2] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(w, 8), lut);
+    v[3] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(w, 12), lut);
 }
 
 template <ScaleMode SM, int NB, int MB>
@@ -75,13 +97,17 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
     const QuantizedMatrix& W = *a.W;
     const int g = W.group, G = groups(W);
     const size_t rb = row_bytes(W);
-    const __m512i nib = _mm512_set1_epi16(0x000F), base = _mm512_set1_epi16(0x4300);
+    alignas(64) uint16_t lut_w[32];
+    for (int i = 0; i < 32; ++i) lut_w[i] = f32_to_bf16((float)((i & 15) - 8));
+    const __m512i lut = _mm512_load_si512(lut_w);
     // lane i of a block is k = 8i .. 8i+7: its group offset from the block's first group
     const __m512i lane_g = SM == ScaleMode::lanes
                                ? _mm512_srlv_epi32(_mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120),
                                                    _mm512_set1_epi32(g == 32 ? 5 : 6))
                                : _mm512_setzero_si512();
-    const int span = SM == ScaleMode::lanes ? kBlock / g : 1;   // groups per block
+    // Groups per block (lanes), or blocks per group (bcast; per-channel: never advances).
+    const int span = SM == ScaleMode::lanes ? kBlock / g : 1;
+    const int bpg = SM == ScaleMode::lanes ? 1 : g == a.K ? 1 << 30 : g / kBlock;
     __m512 tot[NB][MB];
     __m512 scv[NB];
     alignas(64) float scw[NB][16];
@@ -94,9 +120,9 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
         for (int j = 0; j < MB; ++j) tot[r][j] = _mm512_setzero_ps();
     }
     int gw = -1 << 30;   // first group of the scale window
-    const int bfull = (int)(rb / kBlockBytes);   // blocks with all 64 bytes inside the row
-    for (int b = b0; b < b1; ++b) {
-        const int gb = (int)((long)b * kBlock / g);
+    int gb = SM == ScaleMode::lanes ? b0 * span : b0 / bpg, bin = SM == ScaleMode::lanes ? 0 : b0 % bpg;
+    // One block of the tile; `mask` is all ones except for a row's last, partial block.
+    auto block = [&](int b, bool full, __mmask64 mask) QB_ALWAYS_INLINE_LAMBDA {
         if (gb + span > gw + 16) {
             gw = gb;
 #pragma GCC unroll 16
@@ -107,37 +133,41 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
         }
         const __m512i sidx = _mm512_add_epi32(lane_g, _mm512_set1_epi32(gb - gw));
         const size_t off = (size_t)b * kBlockBytes;
-        const bool full = b < bfull;
-        const __mmask64 mask = full ? ~(__mmask64)0 : (((__mmask64)1 << (rb - off)) - 1);
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + kPrefetchBytes), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) {
             const __m512i w = full ? _mm512_loadu_si512(rows[r] + off) : _mm512_maskz_loadu_epi8(mask, rows[r] + off);
-            // (A & B) | C = 0xEA with A = w, B = nibble mask, C = 0x4300
-            const __m512bh v0 = (__m512bh)_mm512_ternarylogic_epi32(w, nib, base, 0xEA);
-            const __m512bh v1 = (__m512bh)_mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 4), nib, base, 0xEA);
-            const __m512bh v2 = (__m512bh)_mm512_ternarylogic_epi32(_mm512_srli_epi16(w, 8), nib, base, 0xEA);
-            const __m512bh v3 = (__m512bh)_mm512_or_si512(_mm512_srli_epi16(w, 12), base);
+            __m512bh v[4];
+            decode(w, lut, v);
             const __m512 s = SM == ScaleMode::lanes ? _mm512_permutexvar_ps(sidx, scv[r]) : _mm512_set1_ps(scw[r][gb - gw]);
 #pragma GCC unroll 16
             for (int j = 0; j < MB; ++j) {
                 const uint16_t* x = a.Xb + (size_t)(m0 + j) * (size_t)a.ldb + (size_t)b * kBlock;
-                // two chains of two, so the dot products' latency overlaps within the row
-                __m512 p = _mm512_dpbf16_ps(_mm512_setzero_ps(), v0, (__m512bh)_mm512_loadu_si512(x));
-                __m512 q = _mm512_dpbf16_ps(_mm512_setzero_ps(), v2, (__m512bh)_mm512_loadu_si512(x + 64));
-                p = _mm512_dpbf16_ps(p, v1, (__m512bh)_mm512_loadu_si512(x + 32));
-                q = _mm512_dpbf16_ps(q, v3, (__m512bh)_mm512_loadu_si512(x + 96));
-                tot[r][j] = _mm512_fmadd_ps(_mm512_add_ps(p, q), s, tot[r][j]);
+                // One chain per (row, activation row): the other rows' chains and the next
+                // block fill the dot products' latency (two chains measured no faster).
+                __m512 p = _mm512_dpbf16_ps(_mm512_setzero_ps(), v[0], (__m512bh)_mm512_loadu_si512(x));
+                p = _mm512_dpbf16_ps(p, v[1], (__m512bh)_mm512_loadu_si512(x + 32));
+                p = _mm512_dpbf16_ps(p, v[2], (__m512bh)_mm512_loadu_si512(x + 64));
+                p = _mm512_dpbf16_ps(p, v[3], (__m512bh)_mm512_loadu_si512(x + 96));
+                tot[r][j] = _mm512_fmadd_ps(p, s, tot[r][j]);
             }
         }
-    }
+        if (SM == ScaleMode::lanes) gb += span;
+        else if (++bin == bpg) { bin = 0; ++gb; }
+    };
+    const int bfull = (int)(rb / kBlockBytes);   // blocks with all 64 bytes inside the row
+    const int bmain = b1 < bfull ? b1 : bfull;
+    int b = b0;
+    for (; b < bmain; ++b) block(b, true, ~(__mmask64)0);
+    // Missing bytes load as 0 (weight -8) and meet zero activations (the padding of Xb).
+    for (; b < b1; ++b) block(b, false, ((__mmask64)1 << (rb - (size_t)b * kBlockBytes)) - 1);
     for (int r = 0; r < NB; ++r) {
-        if (last) {   // the offset correction, once per output, with the last K block
+        if (last && W.has_zero) {   // the zero points, once per output, with the last K block
             __m512 c[MB];
             for (int j = 0; j < MB; ++j) c[j] = _mm512_setzero_ps();
             for (int g0 = 0; g0 < G; g0 += 16) {
-                const __m512 coef = _mm512_mul_ps(offset_window(W, n0 + r, G, g0), scale_window(W, n0 + r, G, g0));   // exact
+                const __m512 coef = _mm512_mul_ps(zero_window(W, n0 + r, G, g0), scale_window(W, n0 + r, G, g0));   // exact
                 const int cnt = G - g0 < 16 ? G - g0 : 16;
                 for (int j = 0; j < MB; ++j)
                     c[j] = _mm512_fmadd_ps(coef, _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), a.xgs + (size_t)(m0 + j) * G + g0), c[j]);
@@ -209,6 +239,7 @@ void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1) {
         const float* x = a.X + (size_t)m * K;
         uint16_t* xb = a.Xb + (size_t)m * a.ldb;
         float* xs = a.xgs + (size_t)m * G;
+        const bool sums = a.W->has_zero;   // only the zero points need the group sums
         __m512d gsum = _mm512_setzero_pd();
         for (int b = 0; b * kBlock < K; ++b) {
             __m512i R[4];
@@ -220,7 +251,7 @@ void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1) {
                 const __m512 lo = _mm512_maskz_loadu_ps(ml, x + (k < K ? k : 0));
                 const __m512 hi = _mm512_maskz_loadu_ps(mh, x + (k + 16 < K ? k + 16 : 0));
                 R[c] = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
-                if (left <= 0) continue;
+                if (left <= 0 || !sums) continue;
                 // The 32 rounded values back in FP32, summed in double (exact for any
                 // realistic spread of magnitudes), into the group of this 32-value chunk.
                 const __m512 flo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(R[c])), 16));
