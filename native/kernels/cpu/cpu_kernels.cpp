@@ -83,7 +83,17 @@ std::vector<std::string> cpu_feature_list() {
 namespace {
 
 std::atomic<int> g_cap{-1};
-std::atomic<int> g_bf16_max_m{1};
+std::atomic<int> g_bf16_max_m{-1};
+
+int bf16_max_m() {
+    int m = g_bf16_max_m.load();
+    if (m < 0) {
+        m = 1;
+        if (const char* s = std::getenv("QB_BF16_MAX_M"); s && *s) m = std::atoi(s) < 0 ? 0 : std::atoi(s);
+        g_bf16_max_m.store(m);
+    }
+    return m;
+}
 
 Isa cap() {
     int c = g_cap.load();
@@ -148,7 +158,7 @@ bool set_isa_cap(Isa i) {
 }
 
 void set_bf16_max_batch(int m) { g_bf16_max_m.store(m < 0 ? 0 : m); }
-int bf16_max_batch() { return g_bf16_max_m.load(); }
+int bf16_max_batch() { return bf16_max_m(); }
 
 Isa active_isa() {
     const Isa c = cap(), d = detected_isa();
@@ -183,7 +193,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     GemmArgs a;
     a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
     const Isa isa = active_isa();
-    if (isa == Isa::avx512_bf16 && bf16_int4_format(W) && M <= g_bf16_max_m.load()) {
+    if (isa == Isa::avx512_bf16 && bf16_int4_format(W) && M <= bf16_max_m()) {
         r.isa = Isa::avx512_bf16;
         r.impl = isa_name(r.isa);
         r.bf16_acts = true;

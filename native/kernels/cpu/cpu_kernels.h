@@ -66,7 +66,8 @@ struct KernelRun {
 
 // The largest M the avx512-bf16 INT4 path takes (larger M runs the avx512 path). Default 1:
 // on the development VM the FP32 path is as fast at M = 2 and faster from M = 3
-// (docs/cpu-kernels.md). Tests raise it to cover the BF16 kernel's multi-row tiles.
+// (docs/cpu-kernels.md). QB_BF16_MAX_M=N (environment, read once) or this call overrides it:
+// tests raise it to cover the BF16 kernel's multi-row tiles, benches to measure the crossover.
 void set_bf16_max_batch(int m);
 int bf16_max_batch();
 

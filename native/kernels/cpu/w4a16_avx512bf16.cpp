@@ -47,7 +47,8 @@ namespace {
 
 constexpr int kBlock = 128;          // weights per 512-bit vector of packed nibbles
 constexpr int kBlockBytes = 64;
-// As w4a16_avx512.cpp (dot_tile_avx512.h): one prefetch per row and cache line, 16 KB ahead.
+// At least as far ahead as w4a16_avx512.cpp (dot_tile_avx512.h: 16 KB, tuned there), one
+// prefetch per row and cache line; rounded up to whole row tiles in tile().
 constexpr int kPrefetchBytes = 16384;
 
 // Where the scales of a block come from.
@@ -119,6 +120,12 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
 #pragma GCC unroll 16
         for (int j = 0; j < MB; ++j) tot[r][j] = _mm512_setzero_ps();
     }
+    // Prefetch a whole number of row tiles ahead (>= kPrefetchBytes), so each row's prefetch
+    // lands on the same row of a later tile at the same offset. A plain 16 KB on every row
+    // (the FP32 path's rule) puts, for 5.5 KB rows (K = 11008), row 0's prefetch on row 3 of
+    // the tile being read and never prefetches that row ahead.
+    const size_t tile_bytes = (size_t)kRowBlock * rb;
+    const size_t pf_dist = (kPrefetchBytes + tile_bytes - 1) / tile_bytes * tile_bytes;
     int gw = -1 << 30;   // first group of the scale window
     int gb = SM == ScaleMode::lanes ? b0 * span : b0 / bpg, bin = SM == ScaleMode::lanes ? 0 : b0 % bpg;
     // One block of the tile; `mask` is all ones except for a row's last, partial block.
@@ -134,7 +141,7 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
         const __m512i sidx = _mm512_add_epi32(lane_g, _mm512_set1_epi32(gb - gw));
         const size_t off = (size_t)b * kBlockBytes;
 #pragma GCC unroll 16
-        for (int r = 0; r < NB; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + kPrefetchBytes), _MM_HINT_T0);
+        for (int r = 0; r < NB; ++r) _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + pf_dist), _MM_HINT_T0);
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) {
             const __m512i w = full ? _mm512_loadu_si512(rows[r] + off) : _mm512_maskz_loadu_epi8(mask, rows[r] + off);
