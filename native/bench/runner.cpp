@@ -384,27 +384,38 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
 
 std::vector<Crossover> crossovers(const Results& r) {
     std::vector<Crossover> out;
-    // A configuration measured at two ISA levels in one run (bench --compare-isa) is two
-    // configurations: the label then names the implementation.
     auto base = [](const Measurement& m) {
         BenchConfig c{m.kernel, m.bits, m.group_size, m.zero_point};
         return c.label();
     };
-    auto label = [&](const Measurement& m) {
-        for (const Measurement& o : r.measurements)
-            if (o.shape == m.shape && o.impl != m.impl && base(o) == base(m)) return base(m) + " (" + m.impl + ")";
-        return base(m);
-    };
-    std::vector<std::pair<std::string, std::string>> seen;
-    for (const Measurement& m : r.measurements) {
+    // A configuration measured twice per (shape, M) (bench --compare-isa: once at the run's
+    // ISA level, once capped) is two series, told apart by their order within each (shape, M)
+    // and labelled with the implementation of their smallest M. The implementation alone can
+    // not tell them apart: one series may change kernels with M (INT4 runs avx512-bf16 at
+    // M = 1 only).
+    std::vector<int> series(r.measurements.size(), 0);
+    for (size_t i = 0; i < r.measurements.size(); ++i)
+        for (size_t j = 0; j < i; ++j) {
+            const Measurement &a = r.measurements[i], &b = r.measurements[j];
+            if (a.shape == b.shape && a.m == b.m && base(a) == base(b)) ++series[i];
+        }
+    std::vector<std::pair<std::string, std::pair<std::string, int>>> seen;   // shape, (base, series)
+    for (size_t mi = 0; mi < r.measurements.size(); ++mi) {
+        const Measurement& m = r.measurements[mi];
         if (m.kernel == "fp32") continue;
-        const auto key = std::make_pair(m.shape, label(m));
+        const auto key = std::make_pair(m.shape, std::make_pair(base(m), series[mi]));
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
         seen.push_back(key);
         // speedup(M) = t_fp32(M) / t(M) over the batches both have.
         std::vector<std::pair<int, double>> sp;
-        for (const Measurement& a : r.measurements) {
-            if (a.shape != m.shape || label(a) != key.second) continue;
+        bool several = false;
+        int first_m = 1 << 30;
+        std::string first_impl;
+        for (size_t ai = 0; ai < r.measurements.size(); ++ai) {
+            const Measurement& a = r.measurements[ai];
+            if (a.shape != m.shape || base(a) != key.second.first) continue;
+            if (series[ai] != key.second.second) { several = true; continue; }
+            if (a.m < first_m) { first_m = a.m; first_impl = a.impl; }
             for (const Measurement& b : r.measurements)
                 if (b.kernel == "fp32" && b.shape == m.shape && b.m == a.m) sp.push_back({a.m, b.median_us / a.median_us});
         }
@@ -412,7 +423,7 @@ std::vector<Crossover> crossovers(const Results& r) {
         std::sort(sp.begin(), sp.end());
         Crossover c;
         c.shape = m.shape;
-        c.config = key.second;
+        c.config = several ? key.second.first + " (" + first_impl + ")" : key.second.first;
         for (size_t i = 0; i < sp.size(); ++i) {
             if (sp[i].second > 1) { c.faster_until = sp[i].first; continue; }
             c.slower_from = sp[i].first;
