@@ -35,7 +35,7 @@
 // end with a masked load: missing bytes decode to -8 and meet zero (padded) activations.
 #include "simd.h"
 
-#include <cstring>
+#include <bit>
 
 #include "kernel_abi.h"
 
@@ -50,6 +50,15 @@ constexpr int kBlockBytes = 64;
 // At least as far ahead as w4a16_avx512.cpp (dot_tile_avx512.h: 16 KB, tuned there), one
 // prefetch per row and cache line; rounded up to whole row tiles in tile().
 constexpr int kPrefetchBytes = 16384;
+
+// table[i] = BF16(i % 16 - 8): small integers, so the BF16 bits are the FP32 bits' top half.
+struct Table {
+    alignas(64) uint16_t v[32];
+    constexpr Table() : v() {
+        for (int i = 0; i < 32; ++i) v[i] = (uint16_t)(std::bit_cast<uint32_t>((float)((i & 15) - 8)) >> 16);
+    }
+};
+constexpr Table kTable{};
 
 // Where the scales of a block come from.
 enum class ScaleMode { bcast, lanes };
@@ -98,9 +107,7 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
     const QuantizedMatrix& W = *a.W;
     const int g = W.group, G = groups(W);
     const size_t rb = row_bytes(W);
-    alignas(64) uint16_t lut_w[32];
-    for (int i = 0; i < 32; ++i) lut_w[i] = f32_to_bf16((float)((i & 15) - 8));
-    const __m512i lut = _mm512_load_si512(lut_w);
+    const __m512i lut = _mm512_load_si512(kTable.v);
     // lane i of a block is k = 8i .. 8i+7: its group offset from the block's first group
     const __m512i lane_g = SM == ScaleMode::lanes
                                ? _mm512_srlv_epi32(_mm512_setr_epi32(0, 8, 16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120),
