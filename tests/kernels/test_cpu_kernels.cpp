@@ -28,7 +28,7 @@
 //   |y - ref| <= L u sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10) + 64 ceil(K/128) 2^-126 max s
 // where the last term covers VDPBF16PS flushing subnormal lane results to zero (its inputs are
 // never subnormal: the rounding already flushed them). Symmetric: L u sum |x w|, tighter than
-// the FP32 paths' (K + 4) u sum |x w| for K > ~20; with zero points the correction's
+// the FP32 paths' (K + 4) u sum |x w| for K > 11; with zero points the correction's
 // cancellation can cost up to |z - 8| / |u - z| more (Bf16CancellationStaysWithinBound).
 // The path runs at M <= bf16_max_batch() (1 by default); the BF16 tests raise the limit so
 // its multi-row tiles and K blocks are covered too.
