@@ -8,7 +8,7 @@
 // symbol the linker might pick for code that runs on a CPU without AVX-512.
 //
 // [SECTION] Index
-//   1. Portable FP16 <-> FP32 (bit exact, round-to-nearest-even; no F16C needed)
+//   1. Portable FP16 <-> FP32 (bit exact, round-to-nearest-even; no F16C needed), BF16 rounding
 //   2. Packing: every row is a little-endian bit stream (INT8 / INT4 / INT3 / INT2)
 //   3. Value semantics: stored codes, zero points, scales, what a weight dequantizes to
 //   4. QuantizedMatrix: the descriptor {N, K, bits, group, zero, scale type, q, scales, zeros}
@@ -115,6 +115,19 @@ static inline QB_HD uint16_t fp16_scale_up(float f) {
     if (fp16_to_f32(h) < f) ++h;                                 // next binary16 up (positive)
     return (h & 0x7fffu) >= 0x7c00u ? (uint16_t)0x7bffu : h;
 }
+
+// BF16 (the top 16 bits of an FP32) for activations of the avx512-bf16 INT4 path: round to
+// nearest even; FP32 subnormal inputs become a zero of the same sign, as VCVTNE(2)PS2BF16 and
+// VDPBF16PS treat them (DAZ, whatever MXCSR says), so this is the rounding the hardware applies
+// and the reference can apply the same. Overflow gives infinity; NaN stays NaN (quiet).
+static inline QB_HD uint16_t f32_to_bf16(float f) {
+    const uint32_t x = f32_bits(f);
+    if ((x & 0x7f800000u) == 0) return (uint16_t)((x >> 16) & 0x8000u);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+static inline QB_HD float bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
+static inline QB_HD float bf16_round(float f) { return bf16_to_f32(f32_to_bf16(f)); }
 
 // Round to nearest integer, ties to even, without libm (the same in native, wasm and CUDA).
 // Valid for |v| < 2^22, which every caller guarantees by clamping first.

@@ -151,26 +151,28 @@ std::vector<int> check_columns(int M, int N, int K) {
 
 struct Check { bool ok = true; double max_rel = 0; };
 
-// Compares Y with the reference on the checked columns; w == nullptr means FP32 weights Wf.
+// Compares Y with the reference of the run on the checked columns (matmul_ref of X as the
+// kernel rounded it, within cpu::error_bound); w == nullptr means FP32 weights Wf.
 Check check_output(const float* X, int M, int N, int K, const float* Wf, const QuantizedMatrix* w, bool w8a8,
-                   const float* Y) {
+                   const cpu::KernelRun& kr, const float* Y) {
     Check r;
     const std::vector<int> cols = check_columns(M, N, K);
-    std::vector<float> ref((size_t)M * N, 0.0f), row((size_t)K);
+    std::vector<float> ref((size_t)M * N, 0.0f), xr;
+    if (kr.bf16_acts) {
+        xr.resize((size_t)M * K);
+        for (size_t i = 0; i < xr.size(); ++i) xr[i] = bf16_round(X[i]);
+        X = xr.data();
+    }
     double max_ref = 0, max_err = 0;
-    const double u = 1.0 / 16777216.0;
     for (int n : cols) {
         if (w8a8) matmul_w8a8_ref(X, M, *w, ref.data(), n, n + 1);
         else if (w) matmul_ref(X, M, *w, ref.data(), n, n + 1);
         else matmul_f32_ref(X, M, Wf, N, K, ref.data(), n, n + 1);
-        for (int k = 0; k < K; ++k) row[(size_t)k] = w ? dequant_at(*w, n, k) : Wf[(size_t)n * K + k];
         for (int m = 0; m < M; ++m) {
             const size_t i = (size_t)m * N + n;
-            double mag = 0;
-            for (int k = 0; k < K; ++k) mag += std::fabs((double)X[(size_t)m * K + k] * row[(size_t)k]);
             const double err = std::fabs((double)Y[i] - ref[i]);
-            // W8A8 is bit-identical by construction (see w8a8_avx512vnni.cpp); hold it to that.
-            const double tol = w8a8 ? 0 : (K + 4) * u * mag;
+            // W8A8 is bit-identical by construction (see w8a8_avx512vnni.cpp): bound 0.
+            const double tol = cpu::error_bound(kr, w8a8, X + (size_t)m * K, K, w, w ? nullptr : Wf + (size_t)n * K, n);
             if (!(err <= tol)) r.ok = false;
             max_ref = std::max(max_ref, std::fabs((double)ref[i]));
             max_err = std::max(max_err, err);
@@ -183,9 +185,10 @@ Check check_output(const float* X, int M, int N, int K, const float* Wf, const Q
 }  // namespace
 
 std::string BenchConfig::label() const {
-    if (method != "w4a16") return method;
+    const std::string cap = isa >= 0 ? std::string(" @") + cpu::isa_name((cpu::Isa)isa) : std::string();
+    if (method != "w4a16") return method + cap;
     return "w" + std::to_string(bits) + "a16 " + (group ? "g" + std::to_string(group) : std::string("per-channel")) +
-           (zero ? " +zero" : "");
+           (zero ? " +zero" : "") + cap;
 }
 
 std::vector<BenchShape> default_shapes() {
@@ -291,10 +294,13 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
         for (int M : spec.batches) {
             const float* x = X.as<float>();
             auto call = [&](Slot& sl) {
+                const cpu::Isa run_cap = cpu::active_isa();
+                if (sl.c->isa >= 0) cpu::set_isa_cap((cpu::Isa)sl.c->isa);
                 float* y = sl.y.as<float>();
                 if (sl.c->method == "fp32") sl.kr = cpu::gemm_fp32(x, M, W.as<float>(), N, K, y);
                 else if (sl.c->method == "w8a8") sl.kr = cpu::gemm_w8a8(x, M, *sl.w, y);
                 else sl.kr = cpu::gemm_weight_only(x, M, *sl.w, y);
+                if (sl.c->isa >= 0) cpu::set_isa_cap(run_cap);
             };
             // Round-robin over the configurations, one call each per round: whatever else runs
             // on the machine (other processes, frequency changes) then hits every method alike,
@@ -325,7 +331,7 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
                 const Stats st = stats(sl.times);
                 const bool fp32 = c.method == "fp32";
                 const Check chk = check_output(x, M, N, K, fp32 ? W.as<float>() : nullptr, fp32 ? nullptr : sl.w, c.method == "w8a8",
-                                               sl.y.as<float>());
+                                               sl.kr, sl.y.as<float>());
                 Measurement m;
                 m.backend = "cpu";
                 m.kernel = c.method;
@@ -378,20 +384,38 @@ BenchReport run_bench(const BenchSpec& spec, const Progress& progress) {
 
 std::vector<Crossover> crossovers(const Results& r) {
     std::vector<Crossover> out;
-    auto label = [](const Measurement& m) {
+    auto base = [](const Measurement& m) {
         BenchConfig c{m.kernel, m.bits, m.group_size, m.zero_point};
         return c.label();
     };
-    std::vector<std::pair<std::string, std::string>> seen;
-    for (const Measurement& m : r.measurements) {
+    // A configuration measured twice per (shape, M) (bench --compare-isa: once at the run's
+    // ISA level, once capped) is two series, told apart by their order within each (shape, M)
+    // and labelled with the implementation of their smallest M. The implementation alone can
+    // not tell them apart: one series may change kernels with M (INT4 runs avx512-bf16 at
+    // M = 1 only).
+    std::vector<int> series(r.measurements.size(), 0);
+    for (size_t i = 0; i < r.measurements.size(); ++i)
+        for (size_t j = 0; j < i; ++j) {
+            const Measurement &a = r.measurements[i], &b = r.measurements[j];
+            if (a.shape == b.shape && a.m == b.m && base(a) == base(b)) ++series[i];
+        }
+    std::vector<std::pair<std::string, std::pair<std::string, int>>> seen;   // shape, (base, series)
+    for (size_t mi = 0; mi < r.measurements.size(); ++mi) {
+        const Measurement& m = r.measurements[mi];
         if (m.kernel == "fp32") continue;
-        const auto key = std::make_pair(m.shape, label(m));
+        const auto key = std::make_pair(m.shape, std::make_pair(base(m), series[mi]));
         if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
         seen.push_back(key);
         // speedup(M) = t_fp32(M) / t(M) over the batches both have.
         std::vector<std::pair<int, double>> sp;
-        for (const Measurement& a : r.measurements) {
-            if (a.shape != m.shape || label(a) != key.second) continue;
+        bool several = false;
+        int first_m = 1 << 30;
+        std::string first_impl;
+        for (size_t ai = 0; ai < r.measurements.size(); ++ai) {
+            const Measurement& a = r.measurements[ai];
+            if (a.shape != m.shape || base(a) != key.second.first) continue;
+            if (series[ai] != key.second.second) { several = true; continue; }
+            if (a.m < first_m) { first_m = a.m; first_impl = a.impl; }
             for (const Measurement& b : r.measurements)
                 if (b.kernel == "fp32" && b.shape == m.shape && b.m == a.m) sp.push_back({a.m, b.median_us / a.median_us});
         }
@@ -399,7 +423,7 @@ std::vector<Crossover> crossovers(const Results& r) {
         std::sort(sp.begin(), sp.end());
         Crossover c;
         c.shape = m.shape;
-        c.config = key.second;
+        c.config = several ? key.second.first + " (" + first_impl + ")" : key.second.first;
         for (size_t i = 0; i < sp.size(); ++i) {
             if (sp[i].second > 1) { c.faster_until = sp[i].first; continue; }
             c.slower_from = sp[i].first;

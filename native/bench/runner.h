@@ -19,9 +19,11 @@
 //   write: write a buffer of 2 x the last-level cache between reps (the portable approach;
 //     slower: 600 MB per rep here).
 //   none: weights stay cached; measures cache bandwidth, not a decode step.
-// Correctness: every checked output must be within (K + 4) 2^-24 sum_k |x_k w_k| of the
-// double-precision reference (the float summation-order bound derived in
-// tests/kernels/test_cpu_kernels.cpp); max_rel_err = max |y - ref| / max |ref|. Large layers
+// Correctness: every checked output must be within cpu::error_bound() of the double-precision
+// reference of what the kernel computed: matmul_ref of X, or of X rounded to BF16 when the run
+// says so (KernelRun::bf16_acts, the INT4 avx512-bf16 path); for FP32 activations the bound is
+// (K + 4) 2^-24 sum_k |x_k w_k| (the float summation-order bound derived in
+// tests/kernels/test_cpu_kernels.cpp). max_rel_err = max |y - ref| / max |ref|. Large layers
 // check 64 output columns spread over N (all M rows); small ones check everything.
 #pragma once
 #include <functional>
@@ -45,7 +47,10 @@ struct BenchConfig {
     std::string method;
     int bits = 4, group = 128;   // group 0 = per-channel
     bool zero = false;
-    std::string label() const;   // "fp32", "w8a16", "w4a16 g128", "w3a16 g64 +zero", "w8a8"
+    // The ISA cap for this configuration's calls only (-1: the process's). For A/B runs of two
+    // levels in one run (`bench --compare-isa`): their calls alternate like any others.
+    int isa = -1;
+    std::string label() const;   // "fp32", "w8a16", "w4a16 g128", "w3a16 g64 +zero", "w8a8", "... @avx512-vnni"
 };
 
 struct BenchSpec {

@@ -37,7 +37,9 @@ void usage() {
         "  --warmup N --reps N       untimed / timed calls per point (default 2 / 10)\n"
         "  --flush clflush|write|none  cache eviction before each call (default clflush)\n"
         "  --threads N               kernel threads (default: all cores)\n"
-        "  --isa scalar|avx2|avx512|avx512-vnni  cap the SIMD level (default: the best this CPU has)\n"
+        "  --isa scalar|avx2|avx512|avx512-vnni|avx512-bf16  cap the SIMD level (default: the best this CPU has)\n"
+        "  --compare-isa LEVEL       also run every quantized method capped at LEVEL, alternating call by call\n"
+        "                            with the others (an A/B of two SIMD levels in one run; not for publishing)\n"
         "  --no-probe  --probe-mb N  skip the bandwidth probe / size its arrays\n"
         "  --hardware-id ID          this machine's hardware.json id, recorded for calibrate\n"
         "  --out FILE                write the results JSON (schema qbench.results) atomically\n"
@@ -101,7 +103,8 @@ void print_report(const BenchReport& rep) {
                     m.flops / (m.median_us * 1e3), f ? (fmt("%.2fx", f->median_us / m.median_us)).c_str() : "-",
                     m.correct ? "ok" : "FAIL", m.max_rel_err);
     }
-    std::printf("\ncheck: every checked output within (K+4) 2^-24 sum|x w| of the double-precision reference "
+    std::printf("\ncheck: every checked output within the kernel's error bound of the double-precision reference "
+                "((K+4) 2^-24 sum|x w|; avx512-bf16 INT4: of BF16-rounded X, see docs/cpu-kernels.md) "
                 "(W8A8: bit-identical); (max |y - ref| / max |ref|)\n");
 
     std::printf("\nWhere weight-only stops paying off vs FP32 on this CPU (speedup = t_fp32 / t):\n");
@@ -132,8 +135,8 @@ void print_report(const BenchReport& rep) {
         if (!f || m.kernel == "fp32") continue;
         const double sp = f->median_us / m.median_us;
         if (m.kernel == "w4a16" && m.bits == 4 && m.group_size == 128 && !m.zero_point)
-            std::printf("  INT4 g128 %-30.30s %5.1f%% of probe (target >= 70%%) %s, %.2fx FP32 (target >= 5x) %s\n", m.shape.c_str(),
-                        m.pct_of_probe, m.pct_of_probe >= 70 ? "met" : "MISSED", sp, sp >= 5 ? "met" : "MISSED");
+            std::printf("  INT4 g128 %-30.30s %-11s %5.1f%% of probe (target >= 70%%) %s, %.2fx FP32 (target >= 5x) %s\n",
+                        m.shape.c_str(), m.impl.c_str(), m.pct_of_probe, m.pct_of_probe >= 70 ? "met" : "MISSED", sp, sp >= 5 ? "met" : "MISSED");
         if (m.kernel == "w8a16")
             std::printf("  INT8      %-30.30s %.2fx FP32 (target >= 3x) %s\n", m.shape.c_str(), sp, sp >= 3 ? "met" : "MISSED");
     }
@@ -148,7 +151,7 @@ int cmd_bench(int argc, char** argv) {
     std::string err;
     const std::vector<std::string> sw = {"quick", "json", "no-probe", "help"};
     const std::vector<std::string> known = {"model", "shapes", "batches", "methods", "bits", "group-sizes", "zero-point", "warmup",
-                                            "reps", "flush", "threads", "isa", "probe-mb", "hardware-id", "out", "data"};
+                                            "reps", "flush", "threads", "isa", "compare-isa", "probe-mb", "hardware-id", "out", "data"};
     if (!cli::parse_flags(argc, argv, 2, sw, known, &f, &err)) return cli::fail(err);
     if (f.has("help")) { usage(); return 0; }
     if (!f.positional.empty()) return cli::fail("unexpected argument '" + f.positional[0] + "' (flags start with --)");
@@ -240,8 +243,21 @@ int cmd_bench(int argc, char** argv) {
     }
     if (f.given("isa")) {
         cpu::Isa isa;
-        if (!cpu::parse_isa(f.get("isa"), &isa)) return cli::fail("--isa takes scalar, avx2, avx512 or avx512-vnni");
+        if (!cpu::parse_isa(f.get("isa"), &isa)) return cli::fail("--isa takes scalar, avx2, avx512, avx512-vnni or avx512-bf16");
         if (!cpu::set_isa_cap(isa)) return cli::fail(std::string("this CPU does not support ") + cpu::isa_name(isa));
+    }
+    if (f.given("compare-isa")) {
+        cpu::Isa isa;
+        if (!cpu::parse_isa(f.get("compare-isa"), &isa))
+            return cli::fail("--compare-isa takes scalar, avx2, avx512, avx512-vnni or avx512-bf16");
+        if (!cpu::isa_supported(isa)) return cli::fail(std::string("this CPU does not support ") + cpu::isa_name(isa));
+        const size_t n = spec.configs.size();
+        for (size_t i = 0; i < n; ++i)
+            if (spec.configs[i].method != "fp32") {
+                BenchConfig c = spec.configs[i];
+                c.isa = (int)isa;
+                spec.configs.push_back(c);
+            }
     }
     if (f.given("probe-mb")) {
         if (!parse_int(f.get("probe-mb"), 1, 1 << 20, &v)) return cli::fail("--probe-mb takes 1..1048576");

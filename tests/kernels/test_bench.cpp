@@ -2,6 +2,8 @@
 // byte counts), the bandwidth probe, and the crossover summary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cpu_kernels.h"
 #include "probe.h"
 #include "results_fixture.h"
@@ -72,6 +74,7 @@ TEST(Bench, CrossoverIsWhereTheSpeedupReachesOne) {
         m.m = M;
         m.shape = "s";
         m.median_us = us;
+        m.impl = "avx512";
         r.measurements.push_back(m);
     };
     for (int M : {1, 16, 64}) add("fp32", 32, M, 100.0 * M);
@@ -90,6 +93,24 @@ TEST(Bench, CrossoverIsWhereTheSpeedupReachesOne) {
     EXPECT_EQ(c[1].config, "w8a16");
     EXPECT_EQ(c[1].slower_from, 0);
     EXPECT_EQ(c[1].faster_until, 64);
+
+    // bench --compare-isa: the same configuration twice per M is two series, each named by the
+    // implementation of its smallest M (the first changes kernel with M, as INT4 does at
+    // avx512-bf16), and a normal run whose kernel changes with M stays one series.
+    r.measurements.erase(std::remove_if(r.measurements.begin(), r.measurements.end(),
+                                        [](const qb::Measurement& m) { return m.kernel == "w8a16"; }),
+                         r.measurements.end());
+    r.measurements[3].impl = "avx512-bf16";   // w4a16 at M = 1
+    EXPECT_EQ(qb::native::crossovers(r).size(), 1u);
+    add("w4a16", 4, 1, 25);
+    add("w4a16", 4, 16, 50);
+    add("w4a16", 4, 64, 100);   // the capped series: faster everywhere
+    const std::vector<qb::native::Crossover> d = qb::native::crossovers(r);
+    ASSERT_EQ(d.size(), 2u);
+    EXPECT_EQ(d[0].config, "w4a16 g128 (avx512-bf16)");
+    EXPECT_EQ(d[0].slower_from, 64);
+    EXPECT_EQ(d[1].config, "w4a16 g128 (avx512)");
+    EXPECT_EQ(d[1].slower_from, 0);
 }
 
 TEST(Bench, ModelShapesComeFromTheMemoryModel) {

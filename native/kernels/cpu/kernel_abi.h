@@ -24,6 +24,13 @@ struct GemmArgs {
     int ldq = 0;
     float* sx = nullptr;
     int32_t* xsum = nullptr;
+    // INT4 on avx512-bf16 (w4a16_avx512bf16.cpp): each row of X rounded to BF16 (f32_to_bf16)
+    // and permuted per 128-value block to the kernel's nibble order, rows padded with zeros to
+    // ldb (a multiple of 128); xgs[m][g] = the sum of row m's BF16 values in group g (rounded
+    // to float once). Written by w4a16_prepare_acts, read by w4a16_rows.
+    uint16_t* Xb = nullptr;
+    int ldb = 0;
+    float* xgs = nullptr;
     const QuantizedMatrix* W = nullptr;  // quantized families
     const float* Wf = nullptr;           // fp32: N x K
     float* Y = nullptr;                  // M x N
@@ -50,6 +57,10 @@ namespace eigen_generic { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 namespace avx2 = scalar;
 namespace avx512 = scalar;
 namespace avx512vnni = scalar;
+namespace avx512bf16 {
+static inline void w4a16_rows(const GemmArgs&, int, int) {}   // never selected off x86
+static inline void w4a16_prepare_acts(const GemmArgs&, int, int) {}
+}  // namespace avx512bf16
 namespace eigen_avx512 = eigen_generic;
 namespace eigen_avx2 = eigen_generic;
 #else
@@ -67,6 +78,10 @@ namespace avx512vnni {
 void w8a8_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
 }  // namespace avx512vnni
+namespace avx512bf16 {
+void w4a16_rows(const GemmArgs& a, int n0, int n1);
+void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1);
+}  // namespace avx512bf16
 // The Eigen baseline, one build per ISA (fp32_eigen.cpp with QB_EIGEN_VARIANT).
 namespace eigen_avx512 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 namespace eigen_avx2 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
