@@ -89,6 +89,27 @@ TEST(Publish, DeduplicatesByRunIdAndByContent) {
     EXPECT_EQ(snapshot(t.path), before);
 }
 
+// A stale index (a merge of two branches' index.json, a crash between the two writes) is
+// repaired by the next publish, even one that adds nothing; a current index is left alone.
+TEST(Publish, DuplicatePublishRepairsAStaleIndex) {
+    TempDir t;
+    const qb::Results a = qbt::sample_results("host-a"), b = qbt::sample_results("host-b", 2.0);
+    ASSERT_TRUE(qb::native::publish_results(qb::results_json(a), "a.json", t.path.string()).added);
+    ASSERT_TRUE(qb::native::publish_results(qb::results_json(b), "b.json", t.path.string()).added);
+    const std::string good = snapshot(t.path).at("index.json");
+    std::string err;
+    ASSERT_TRUE(qb::native::write_file_atomic((t.path / "index.json").string(), "{\"schema\": \"qbench.results-index\", \"runs\": []}\n", &err));
+    const qb::native::PublishOutcome o = qb::native::publish_results(qb::results_json(a), "a.json", t.path.string());
+    EXPECT_TRUE(o.ok) << o.error;
+    EXPECT_FALSE(o.added);
+    EXPECT_EQ(o.runs_in_index, 2);
+    EXPECT_EQ(snapshot(t.path).at("index.json"), good);
+    const auto mtime = fs::last_write_time(t.path / "index.json");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(qb::native::publish_results(qb::results_json(b), "b.json", t.path.string()).ok);
+    EXPECT_EQ(fs::last_write_time(t.path / "index.json"), mtime);   // not rewritten
+}
+
 TEST(Publish, InvalidOrFailedPublishLeavesDirectoryUntouched) {
     TempDir t;
     ASSERT_TRUE(qb::native::publish_results(qb::results_json(qbt::sample_results("host-a")), "a.json", t.path.string()).added);
