@@ -9,6 +9,7 @@
 #include <fstream>
 #include <string>
 
+#include "build_commit.h"   // generated at build time (cmake/build_commit.cmake)
 #include "cpu_kernels.h"
 
 #ifndef QB_SOURCE_DIR
@@ -26,15 +27,6 @@ std::string trim(std::string s) {
     return s.substr(i);
 }
 
-std::string run(const std::string& cmd) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    if (!p) return out;
-    std::array<char, 256> buf;
-    while (fgets(buf.data(), (int)buf.size(), p)) out += buf.data();
-    if (::pclose(p) != 0) return "";
-    return trim(out);
-}
 
 std::string cpuinfo_field(const std::string& key) {
     std::ifstream f("/proc/cpuinfo");
@@ -46,17 +38,9 @@ std::string cpuinfo_field(const std::string& key) {
     return "";
 }
 
-// git rev-parse HEAD of the source tree this binary was built from (+ "-dirty" with local
-// changes), "unknown" when git or the tree is not there.
-std::string commit() {
-    const std::string dir = QB_SOURCE_DIR;
-    std::string h = run("git -C '" + dir + "' rev-parse HEAD 2>/dev/null");
-    if (h.size() != 40) return "unknown";
-    if (!run("git -C '" + dir + "' status --porcelain --untracked-files=no 2>/dev/null").empty()) h += "-dirty";
-    return h;
-}
-
 }  // namespace
+
+const char* build_commit() { return QB_BUILD_COMMIT; }
 
 std::string utc_timestamp() {
     const std::time_t t = std::time(nullptr);
@@ -110,7 +94,7 @@ ResultsEnvironment capture_environment(int threads, const std::string& hardware_
             if (v.size() >= 2 && v.front() == '"') v = v.substr(1, v.size() - 2);
             e.os = v + " (" + e.os + ")";
         }
-    e.commit = commit();
+    e.commit = build_commit();
     e.timestamp = utc_timestamp();
     e.hardware_id = hardware_id;
     const std::string mhz = cpuinfo_field("cpu MHz");

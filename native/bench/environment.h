@@ -9,6 +9,9 @@ namespace qb::native {
 
 // threads: the kernels' thread count; hardware_id: empty = null.
 ResultsEnvironment capture_environment(int threads, const std::string& hardware_id);
+// git HEAD of the tree this binary was built from ("-dirty" with local changes, "unknown"
+// without git), stamped at build time so a copied binary reports its own sources.
+const char* build_commit();
 // UTC now, "2026-11-26T14:03:07Z".
 std::string utc_timestamp();
 // The 1-minute load average (/proc/loadavg), -1 if unknown. Anything well above 0 means other

@@ -25,10 +25,6 @@
 #include "environment.h"
 #include "results_json.h"
 
-#ifndef QB_GIT_COMMIT
-#define QB_GIT_COMMIT "unknown"
-#endif
-
 namespace qb::cli {
 
 namespace {
@@ -123,7 +119,7 @@ Results to_results(const CudaBenchReport& r) {
     env.cores = env.threads = (int)std::thread::hardware_concurrency();
     env.compiler = std::string("g++ ") + __VERSION__ + " + nvcc (CUDA runtime " + r.gpu.cuda + ")";
     env.os = std::string(u.sysname) + " " + u.release;
-    env.commit = QB_GIT_COMMIT;
+    env.commit = native::build_commit();
     env.timestamp = native::utc_timestamp();
     env.hardware_id = r.gpu.hardware_id;
     env.has_gpu = true;
