@@ -11,6 +11,15 @@ namespace qbt {
 
 using qb::quant::Matrix;
 
+// A quantization spec: bits, group (0 = per-channel) and zero points.
+inline qb::quant::QuantSpec spec(int bits, int group, bool zero) {
+    qb::quant::QuantSpec s;
+    s.bits = bits;
+    s.group = group;
+    s.zero_point = zero;
+    return s;
+}
+
 inline Matrix gaussian(int rows, int cols, uint64_t seed, double sd = 1.0) {
     Matrix m(rows, cols);
     std::mt19937_64 rng(seed);

@@ -12,13 +12,7 @@ using qb::quant::Matrix;
 using qb::quant::QuantSpec;
 using qb::quant::Result;
 
-QuantSpec spec(int bits, int group, bool zero) {
-    QuantSpec s;
-    s.bits = bits;
-    s.group = group;
-    s.zero_point = zero;
-    return s;
-}
+using qbt::spec;
 
 TEST(QuantAwq, BeatsRtnWithOutlierChannels) {
     for (uint64_t seed = 1; seed <= 4; ++seed) {

@@ -16,13 +16,7 @@ using qb::quant::Matrix;
 using qb::quant::QuantSpec;
 using qb::quant::Result;
 
-QuantSpec spec(int bits, int group, bool zero) {
-    QuantSpec s;
-    s.bits = bits;
-    s.group = group;
-    s.zero_point = zero;
-    return s;
-}
+using qbt::spec;
 
 // Dense inverse by Gauss-Jordan with partial pivoting (double).
 std::vector<double> inverse(std::vector<double> a, int n) {

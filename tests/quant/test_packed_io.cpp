@@ -17,13 +17,7 @@ using qb::quant::Matrix;
 using qb::quant::QuantSpec;
 using qb::quant::Result;
 
-QuantSpec spec(int bits, int group, bool zero) {
-    QuantSpec s;
-    s.bits = bits;
-    s.group = group;
-    s.zero_point = zero;
-    return s;
-}
+using qbt::spec;
 
 std::string tmp(const std::string& name) { return ::testing::TempDir() + "/qbq_packed_" + name + ".safetensors"; }
 

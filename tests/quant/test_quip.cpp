@@ -12,13 +12,7 @@ using qb::quant::Matrix;
 using qb::quant::QuantSpec;
 using qb::quant::Result;
 
-QuantSpec spec(int bits, int group, bool zero) {
-    QuantSpec s;
-    s.bits = bits;
-    s.group = group;
-    s.zero_point = zero;
-    return s;
-}
+using qbt::spec;
 
 void expect_orthogonal(const qb::quant::Orthogonal& t) {
     const int n = t.n;

@@ -21,13 +21,7 @@ Matrix row(std::vector<float> v) {
     return m;
 }
 
-QuantSpec spec(int bits, int group, bool zero) {
-    QuantSpec s;
-    s.bits = bits;
-    s.group = group;
-    s.zero_point = zero;
-    return s;
-}
+using qbt::spec;
 
 // 4-bit symmetric, per-channel: absmax 7.5 gives s = 7.5 / 7.5 = 1 exactly. q = rne(w / s)
 // clamped to [-8, 7]: 7.5 rounds to 8 and is clamped to 7; -7.5 rounds (ties to even) to -8;
