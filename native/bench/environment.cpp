@@ -42,6 +42,11 @@ std::string cpuinfo_field(const std::string& key) {
 
 const char* build_commit() { return QB_BUILD_COMMIT; }
 
+std::string cpu_model() {
+    const std::string m = cpuinfo_field("model name");
+    return m.empty() ? "unknown" : m;
+}
+
 std::string utc_timestamp() {
     const std::time_t t = std::time(nullptr);
     std::tm tm{};
@@ -72,8 +77,7 @@ ResultsEnvironment capture_environment(int threads, const std::string& hardware_
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) e.hostname = host;
     if (e.hostname.empty()) e.hostname = "unknown";
-    e.cpu_model = cpuinfo_field("model name");
-    if (e.cpu_model.empty()) e.cpu_model = "unknown";
+    e.cpu_model = cpu_model();
     const long n = sysconf(_SC_NPROCESSORS_ONLN);
     e.cores = n > 0 ? (int)n : 1;
     e.threads = threads;

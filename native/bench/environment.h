@@ -12,6 +12,8 @@ ResultsEnvironment capture_environment(int threads, const std::string& hardware_
 // git HEAD of the tree this binary was built from ("-dirty" with local changes, "unknown"
 // without git), stamped at build time so a copied binary reports its own sources.
 const char* build_commit();
+// /proc/cpuinfo's "model name", "unknown" when absent.
+std::string cpu_model();
 // UTC now, "2026-11-26T14:03:07Z".
 std::string utc_timestamp();
 // The 1-minute load average (/proc/loadavg), -1 if unknown. Anything well above 0 means other

@@ -14,8 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <regex>
@@ -26,6 +24,7 @@
 
 #include "cpu_kernels.h"
 #include "data_json.h"
+#include "environment.h"
 #include "la.h"
 #include "packed_io.h"
 #include "quantize_json.h"
@@ -281,30 +280,11 @@ struct CalibSet {
 
 // ---- environment --------------------------------------------------------------------------
 
-std::string cpu_model() {
-    std::ifstream f("/proc/cpuinfo");
-    for (std::string line; std::getline(f, line);)
-        if (line.rfind("model name", 0) == 0) {
-            const size_t c = line.find(':');
-            if (c != std::string::npos) return line.substr(c + 2);
-        }
-    return "unknown";
-}
-
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char b[32];
-    std::strftime(b, sizeof b, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return b;
-}
-
 QuantizeEnvironment environment(int threads) {
     QuantizeEnvironment e;
     struct utsname u {};
     uname(&u);
-    e.cpu = cpu_model();
+    e.cpu = native::cpu_model();
     e.logical_cores = (int)std::thread::hardware_concurrency();
     e.threads = threads;
     e.isa = la::isa_name();
@@ -535,7 +515,7 @@ int cmd_quantize(int argc, char** argv) {
                 total);
 
     if (!o.json.empty()) {
-        report.created_utc = utc_now();
+        report.created_utc = native::utc_timestamp();
         report.tool_version = "0.1.0";
         report.env = environment(threads);
         QuantizeInput& in = report.input;
