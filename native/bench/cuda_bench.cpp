@@ -571,6 +571,55 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     return true;
 }
 
+// Tuning data (log only), W4A16 g128 at M <= 8: the streaming kernel's ring in registers
+// (d0) and in shared memory (d4 / d6 / d8, wq_set_stream_smem) at each forced split (split-K
+// inside the CTA off), then the default plan with the L2 prefetch (wq_set_l2_prefetch) at
+// 0 / 2 stages / the whole range.
+bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::string& shape, int M, int copies) {
+    std::string* err = c.err;
+    Timer ts{c.s, copies, c.opt->launches, 10, err};
+    std::string line = "  ring " + shape + " M=" + std::to_string(M) + " (us; split auto / 2 / 3 / 4 / 6 / 8 / 12 / 16):";
+    bool ok = true;
+    cuda::wq_set_ctask(0, 0);
+    cuda::wq_set_stream_max_m(16, 16);
+    for (int d : {0, 4, 6, 8, 35}) {
+        cuda::wq_set_stream_smem(d);
+        line += "  d" + std::to_string(d) + ":";
+        for (int sp : {0, 2, 3, 4, 6, 8, 12, 16}) {
+            cuda::wq_set_split_override(sp);
+            Stats x;
+            int r2 = 0;
+            ok = time_graph(ts, launch, &x, &r2);
+            if (!ok) break;
+            char cell[24];
+            snprintf(cell, sizeof(cell), " %.2f", x.med);
+            line += cell;
+        }
+        cuda::wq_set_split_override(0);
+        if (!ok) break;
+    }
+    cuda::wq_set_stream_smem(-1);
+    cuda::wq_set_stream_max_m(-1, -1);
+    cuda::wq_set_ctask(-1, 0);
+    const int pf0 = cuda::wq_l2_prefetch();
+    line += "  default l2pf 0 / 2 / all:";
+    for (int pf : {0, 2, -1}) {
+        if (!ok) break;
+        cuda::wq_set_l2_prefetch(pf);
+        Stats x;
+        int r2 = 0;
+        ok = time_graph(ts, launch, &x, &r2);
+        char cell[24];
+        snprintf(cell, sizeof(cell), " %.2f", x.med);
+        line += cell;
+    }
+    cuda::wq_set_l2_prefetch(pf0);
+    if (!ok) return false;
+    c.progress(line);
+    c.rep->notes.push_back(line.substr(2));
+    return true;
+}
+
 bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& batches, int bits, int group, bool zero) {
     std::string* err = c.err;
     const int N = sh.n, K = sh.k;
@@ -625,6 +674,9 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             if (p.path == 2)
                 snprintf(buf, sizeof(buf), "ctask r%d strips %d x %d warps = %d CTAs, %d/SM", p.rows_staged, p.ctas, p.warps_k, p.ctas,
                          p.ctas_per_sm);
+            else if (p.path == 1 && p.smem_ring > 0)
+                snprintf(buf, sizeof(buf), "stream smem ring %d, tiles %d x splits %d = %d CTAs, %d/SM%s", p.smem_ring, p.n_tiles,
+                         p.splits, p.ctas, p.ctas_per_sm, red);
             else if (p.path == 1)
                 snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.rows_staged, p.n_tiles, p.splits,
                          p.ctas, p.ctas_per_sm, red);
@@ -689,6 +741,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             }
             c.progress(line);
             c.rep->notes.push_back(line.substr(2));
+            if (M <= 8 && !ring_sweep(c, launch, m.shape, M, copies)) return false;
             if (!ablate(c, launch, l, M, copies)) return false;
         }
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
@@ -819,7 +872,8 @@ struct Layer { const char* name; int n, k; };
 constexpr Layer kLlama2_7B[] = {{"qkv_proj", 12288, 4096}, {"o_proj", 4096, 4096}, {"gate_up_proj", 22016, 4096}, {"down_proj", 4096, 11008}};
 constexpr int kLlama2_7B_Layers = 32;
 
-bool bench_decode(Ctx& c, const std::string& impl) {
+// variant: non-empty for a tuning variant of the same impl (log and notes only, not published).
+bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "") {
     std::string* err = c.err;
     struct Mat { size_t off = 0; cuda::WqLayout l; cuda::LtGemm* g = nullptr; };
     std::vector<Mat> mats;
@@ -924,11 +978,12 @@ bool bench_decode(Ctx& c, const std::string& impl) {
     d.p90_ms = st.p90 / 1000;
     d.gbps = wbytes / (st.med * 1e-6) / 1e9;
     d.pct_of_probe = c.rep->probe_gbps > 0 ? 100 * d.gbps / c.rep->probe_gbps : 0;
-    char line[200];
-    snprintf(line, sizeof(line), "  decode %-20s %8.3f ms/token  %.2f GB  %7.1f GB/s  %5.1f%% of copy", impl.c_str(), d.median_ms,
-             wbytes / 1e9, d.gbps, d.pct_of_probe);
+    char line[240];
+    snprintf(line, sizeof(line), "  decode %-20s%s %8.3f ms/token  %.2f GB  %7.1f GB/s  %5.1f%% of copy", impl.c_str(),
+             variant.empty() ? "" : (" [" + variant + "]").c_str(), d.median_ms, wbytes / 1e9, d.gbps, d.pct_of_probe);
     c.progress(line);
-    c.rep->decode.push_back(d);
+    if (variant.empty()) c.rep->decode.push_back(d);
+    else c.rep->notes.push_back(std::string(line).substr(2));
     return true;
 }
 
@@ -1071,6 +1126,27 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
         if (fp8_ok) impls.push_back("cublaslt-fp8");
         for (const std::string& i : impls)
             if (!bench_decode(c, i)) return false;
+        if (opt.split_sweep) {   // tuning: the W4 step with each L2 prefetch setting and with ctask off
+            const int pf0 = cuda::wq_l2_prefetch();
+            cuda::wq_set_l2_prefetch(pf0 == 0 ? -1 : 0);
+            bool ok = bench_decode(c, "qbench-w4a16-g128", "l2pf " + std::to_string(pf0 == 0 ? -1 : 0));
+            cuda::wq_set_l2_prefetch(pf0);
+            if (!ok) return false;
+            for (int ct : {-1, 0})
+                for (int d : {0, 4, 6, 35}) {
+                    cuda::wq_set_stream_smem(d);
+                    cuda::wq_set_ctask(ct, 0);
+                    ok = bench_decode(c, "qbench-w4a16-g128", (d ? "smem ring " + std::to_string(d) : std::string("register ring")) +
+                                                                  (ct ? "" : ", ctask off"));
+                    cuda::wq_set_stream_smem(-1);
+                    cuda::wq_set_ctask(-1, 0);
+                    if (!ok) return false;
+                }
+            cuda::wq_set_ctask(0, 0);
+            ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
+            cuda::wq_set_ctask(-1, 0);
+            if (!ok) return false;
+        }
     }
     return true;
 }

@@ -253,6 +253,19 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         }
         cuda::wq_set_cluster_reduce(false);
         cuda::wq_set_split_override(0);
+        // L2 prefetch of the weights (each warp's whole range, then a 2-stage window) moves no
+        // arithmetic: the same bits as the default launch above.
+        for (int pf : {-1, 2}) {
+            cuda::wq_set_l2_prefetch(pf);
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sp = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            cuda::wq_set_l2_prefetch(0);
+            ++g_checks;
+            if (sp != CudaStatus::ok) { fail(name + " l2 prefetch " + std::to_string(pf) + ": launch failed"); continue; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+            if (yh != yh2) fail(name + " l2 prefetch " + std::to_string(pf) + ": bits differ from the launch without it");
+        }
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.
         cuda::wq_set_split_override(1);
@@ -322,7 +335,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                     CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
                     const CudaStatus s3 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
                     cuda::wq_set_stream_depth(0);
-                    cuda::wq_set_stream_accscale(false);
+                    cuda::wq_set_stream_accscale(true);   // the default again
                     cuda::wq_set_stream_max_m(-1, -1);
                     const std::string nm3 = name + (d < 0 ? " stream accscale depth " : " stream depth ") + std::to_string(d < 0 ? -d : d);
                     if (s3 != CudaStatus::ok) { fail(nm3 + ": launch failed"); continue; }
@@ -330,6 +343,32 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                     CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
                     check(nm3, yh, M, N, cols, ref, 4e-3);
                 }
+            // The ring in registers (0) and in shared memory (every variant) at one forced split:
+            // the same additions in the same order, so the same bits.
+            if (bits == 4 && group == 128 && !zero && M <= 8) {
+                std::vector<uint16_t> first;
+                for (int v : {0, 4, 6, 8, 35}) {
+                    cuda::wq_set_stream_max_m(16, 16);
+                    cuda::wq_set_stream_smem(v);
+                    cuda::wq_set_split_override(2);
+                    cuda::WqPlan rp;
+                    const bool smem_ring = cuda::wq_plan(l, M, &rp) == CudaStatus::ok && rp.path == 1 && rp.smem_ring > 0;
+                    CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                    const CudaStatus s6 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                    cuda::wq_set_split_override(0);
+                    cuda::wq_set_stream_smem(-1);
+                    cuda::wq_set_stream_max_m(-1, -1);
+                    const std::string nm6 = name + " stream ring " + (v ? "smem " + std::to_string(v) : std::string("registers")) + " split 2";
+                    if (s6 != CudaStatus::ok) { fail(nm6 + ": launch failed"); continue; }
+                    if ((v > 0) != smem_ring) fail(nm6 + ": planned with the other ring");
+                    CK(cudaDeviceSynchronize());
+                    CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                    if (check(nm6, yh, M, N, cols, ref, 4e-3)) {
+                        if (first.empty()) first = yh;
+                        else if (yh != first) fail(nm6 + ": bits differ from the register ring at the same split");
+                    }
+                }
+            }
             cuda::wq_set_ctask(-1, 0);
         }
     }

@@ -90,6 +90,8 @@ struct WqPlan {
     int cluster = 0;         // > 0: the splits of a tile run as one thread-block cluster of this
                              // size and reduce through distributed shared memory (sm_90); 0: the
                              // FP32 workspace and the last CTA of the tile (atomic counter)
+    int smem_ring = 0;       // path 1: > 0 when the ring of that many k-stages is in shared memory
+                             // (wq_set_stream_smem), 0 when it is in registers
     int ctas = 0;            // n_tiles x splits
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
@@ -136,6 +138,15 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 void wq_set_split_override(int splits);
 void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
+// L2 prefetch of the weights (sm_90 bulk prefetch): 0 none, -1 each warp's whole k range at the
+// start of the launch (before waiting for the previous grid), n > 0 a window of n k-stages kept
+// ahead of the register ring. See docs/cuda-kernels.md for what each measured.
+void wq_set_l2_prefetch(int stages);
+// The streaming kernel's ring in shared memory (INT4 group >= 128 without zeros, M <= 8): code 4,
+// 6 or 8 = that many k-stages per warp, 35 = 3 stages at 5 CTAs per SM; 0: the ring in
+// registers; negative: the default (4). Other codes mean 0. See docs/cuda-kernels.md.
+void wq_set_stream_smem(int code);
+int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is
 // forced, where the plan is one wave of CTAs of >= 8 warps (what won on the H200); warps 4, 8

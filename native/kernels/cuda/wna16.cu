@@ -109,6 +109,13 @@ __device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, i
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
 }
 
+// cp.async of 16 bytes into a slot of the streaming kernel's shared-memory ring. The "memory"
+// clobber keeps the compiler from sinking the slot's earlier reads below the refill.
+__device__ __forceinline__ void cp_async16_ring(void* smem, const void* gmem) {
+    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem) : "memory");
+}
+
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 
 // Waits until at most n groups of this thread are still in flight.
@@ -168,6 +175,27 @@ __device__ __forceinline__ void launch_dependents() {
 __device__ __forceinline__ void wait_prior_grid() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+
+// Bulk prefetch of `bytes` (a multiple of 16, 16-byte aligned) from global memory into L2 if
+// `pred`, by the TMA unit (sm_90; nothing below): one instruction, no registers held while the
+// bytes are in flight. Predicated, not branched, so the warp never diverges around it.
+// Why: a launch's register ring holds only 6-8 KiB per warp in flight, so a CTA that is waiting
+// for the previous grid (PDL) or has just started cannot keep HBM busy by itself; prefetching
+// the rest of its weight range into L2 does (see Args::l2pf and docs/cuda-kernels.md).
+__device__ __forceinline__ void prefetch_l2_if(const void* gmem, uint32_t bytes, bool pred) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile(
+        "{\n"
+        "  .reg .pred p;\n"
+        "  setp.ne.b32 p, %0, 0;\n"
+        "  @p cp.async.bulk.prefetch.L2.global [%1], %2;\n"
+        "}\n" ::"r"((int)pred),
+        "l"(gmem), "r"(bytes)
+        : "memory");
+#else
+    (void)gmem; (void)bytes; (void)pred;
 #endif
 }
 
@@ -260,6 +288,9 @@ struct Args {
     int debug;               // ablation (wq_set_debug): 1 = no split-K reduction, every CTA
                              // stores its own partial as Y (wrong sums when splits > 1)
     unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
+    int l2pf;                // k-stages of weights prefetched into L2 ahead of the loads
+                             // (wq_set_l2_prefetch): 0 none, < 0 the whole k range at the start,
+                             // n > 0 the first n at the start, then one stage per stage, n ahead
 };
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
@@ -471,6 +502,15 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s)
         if (s < n_iter) load_weights(s, s_begin + s);
+    // L2 prefetch of the weights beyond the ring (Args::l2pf): each of the CTA's SN strips is
+    // one contiguous run along k; threads 0..SN-1 take one each.
+    constexpr int STRIP_STAGE = SK * C::ATOM_BYTES;
+    const uint8_t* const qrun = a.q + ((size_t)(strip0 + (tid % C::SN)) * atoms_k + (size_t)s_begin * SK) * C::ATOM_BYTES;
+    if (a.l2pf != 0) {
+        const int first = STAGES - 1, last = a.l2pf < 0 ? n_iter : min(n_iter, first + a.l2pf);
+        prefetch_l2_if(qrun + (size_t)first * STRIP_STAGE, (uint32_t)(last > first ? last - first : 0) * STRIP_STAGE,
+                       tid < C::SN && last > first);
+    }
     wait_prior_grid();
     stamp(a, 1);
 #pragma unroll
@@ -486,6 +526,8 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         if (it + STAGES - 1 < n_iter) {
             load_weights((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
             load_acts((it + STAGES - 1) % STAGES, s_begin + it + STAGES - 1);
+            const int pf = it + STAGES - 1 + a.l2pf;
+            if (a.l2pf > 0) prefetch_l2_if(qrun + (size_t)pf * STRIP_STAGE, STRIP_STAGE, tid < C::SN && pf < n_iter);
         }
         cp_async_commit();
         // The loads above branch per thread (only rows < M, only the scale rows needed); bring
@@ -763,8 +805,14 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            us of an 11.7 us launch (11008x4096, M = 1). Activations: only the M real rows of
 //            all of K are staged (each warp its own k range, so no CTA barrier before the main
 //            loop); ldmatrix rows >= M read a 16-byte zero line instead.
+//   SMR      the ring lives in shared memory instead of registers (INT4 group >= 128 without
+//            zeros, ACCS, KW = 0, M <= 8): each lane cp.asyncs its own 16 bytes of each atom and
+//            its 16 bytes of scales into its own slots and later reads back exactly those, so no
+//            barrier is needed; D stages of 2.5 KiB per warp cost shared memory, not registers, so
+//            the ring can hold a warp's whole k range and the loads are all in flight before
+//            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0>
+          int KW = 0, bool SMR = false>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
@@ -776,6 +824,9 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
+    static_assert(!SMR || (ACCS && KW == 0 && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
+    constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
+    constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
     const int g = lane >> 2, t = lane & 3;
@@ -791,6 +842,9 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
     // Padded activation row in shared memory: this CTA's k range (KW = 0) or all of K (KW > 0).
     const int row_bytes = (KW > 0 ? a.K : n_iter * kKTile) * 2 + 16;
+    const int m_rows = a.M < R ? a.M : R;   // real activation rows
+    // SMR: this warp's D slots, behind the activations and the zero line (smr_smem on the host).
+    uint8_t* const ring = smem + ((m_rows * row_bytes + 16 + 127) & ~127) + warp * D * RING_STAGE;
 
     uint4 wr[D][4][NV];
     uint2 sr[D][SRS];
@@ -819,6 +873,20 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         }
     };
 
+    // SMR: stage i into slot d (the lane's 4 x 16 weight bytes and its 16 bytes of scales), one
+    // commit group per call (empty past the end, so the group count stays uniform).
+    auto load_slot = [&](int d, int i) {
+        if (i < n_iter) {
+            const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
+            uint8_t* const slot = ring + d * RING_STAGE;
+#pragma unroll
+            for (int at = 0; at < 4; ++at) cp_async16_ring(slot + at * ATOM_BYTES + lane * 16, p + at * ATOM_BYTES);
+            const int grow = ((s_begin + i) * kKTile) / a.group;
+            cp_async16_ring(slot + RING_W + lane * 16, a.scales + (size_t)grow * a.N + sp * 32 + t * 8);
+        }
+        cp_async_commit();
+    };
+
     float acc[4][4];
 #pragma unroll
     for (int j = 0; j < 4; ++j)
@@ -829,13 +897,36 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // stage the activations of the whole k range.
     stamp(a, 0);
     launch_dependents();
+    if constexpr (SMR) {
 #pragma unroll
-    for (int d = 0; d < D; ++d)
-        if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
+        for (int d = 0; d < D; ++d) load_slot(d, d);
+    } else {
+#pragma unroll
+        for (int d = 0; d < D; ++d)
+            if (d < n_iter) load_stage(wr[d], sr[d], zr[d], d);
+    }
+    // The warp's k range of its strip is one contiguous run: lane 0 prefetches what the ring
+    // does not hold yet into L2 (Args::l2pf), so HBM streams it while this CTA waits.
+    constexpr int STAGE_BYTES = 4 * ATOM_BYTES;
+    const uint8_t* const wrun = wbase - lane * LANE_BYTES;
+    if (a.l2pf != 0) {
+        const int last = a.l2pf < 0 ? n_iter : min(n_iter, D + a.l2pf);
+        prefetch_l2_if(wrun + (size_t)D * STAGE_BYTES, (uint32_t)(last > D ? last - D : 0) * STAGE_BYTES, lane == 0 && last > D);
+    }
     wait_prior_grid();
     stamp(a, 1);
-    const int m_rows = a.M < R ? a.M : R;   // real activation rows
-    if constexpr (KW > 0) {
+    if constexpr (SMR) {
+        // The M real rows of the CTA's k range and the zero line, by plain loads: a cp.async
+        // group here would complete only after every weight group before it.
+        const int cpr = n_iter * kKTile / 8;
+        const __half* xs = a.X + (size_t)s_begin * kKTile;
+        for (int idx = tid; idx < m_rows * cpr; idx += kStreamThreads) {
+            const int r = idx / cpr, c = idx % cpr;
+            *reinterpret_cast<uint4*>(smem + r * row_bytes + c * 16) = __ldcg(reinterpret_cast<const uint4*>(xs + (size_t)r * a.K + c * 8));
+        }
+        if (tid < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[tid] = 0u;
+        __syncthreads();
+    } else if constexpr (KW > 0) {
         // The M real rows of this warp's k range, then the zero line (rows >= M), which every
         // warp writes with the same zeros: the warp's own copy needs no CTA barrier.
         const int cpr = n_iter * kKTile / 8;
@@ -865,11 +956,12 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // Lane l gives ldmatrix the address of row (l & 7) of 8x8 matrix l >> 3, i.e. of k octet
     // l >> 3 of an atom: the four matrices are a0 / a2 of k16 step 0 and a0 / a2 of step 1.
     // KW > 0: rows >= M point at the zero line and do not advance with k (kstep 0).
-    const bool xvalid = KW == 0 || (lane & 7) < m_rows;
+    const bool xvalid = !RROWS || (lane & 7) < m_rows;
     const int kstep = xvalid ? 1 : 0;
-    const uint8_t* const xrow0 = KW == 0 ? smem + (lane & 7) * row_bytes + (lane >> 3) * 16
-                                         : xvalid ? smem + (lane & 7) * row_bytes + s_begin * kKTile * 2 + (lane >> 3) * 16
-                                                  : smem + m_rows * row_bytes;
+    const int kbase = KW > 0 ? s_begin * kKTile * 2 : 0;   // KW > 0: rows hold all of K
+    const uint8_t* const xrow0 = !RROWS ? smem + (lane & 7) * row_bytes + (lane >> 3) * 16
+                                        : xvalid ? smem + (lane & 7) * row_bytes + kbase + (lane >> 3) * 16
+                                                 : smem + m_rows * row_bytes;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
@@ -890,7 +982,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
             uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
-            if constexpr (KW > 0) ldmatrix_x4(lo, xrow0 + koff * kstep);
+            if constexpr (RROWS) ldmatrix_x4(lo, xrow0 + koff * kstep);
             else ldmatrix_x4(lo, xrow0 + koff);
             if constexpr (R == 16) ldmatrix_x4(hi, xrow8 + koff);
             uint32_t sc[4], zl[4];
@@ -948,13 +1040,39 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         }
     };
 
+    if constexpr (SMR) {
+        for (int i0 = 0; i0 < n_iter; i0 += D) {
+#pragma unroll
+            for (int d = 0; d < D; ++d) {
+                const int i = i0 + d;
+                if (i < n_iter) {
+                    cp_async_wait<D - 1>();   // groups 0..i done: stage i is in slot d
+                    const uint8_t* const slot = ring + d * RING_STAGE;
+                    uint4 w[4][NV];
+                    uint2 sc[SRS];
+                    uint32_t zn[SRA] = {};
+#pragma unroll
+                    for (int at = 0; at < 4; ++at) w[at][0] = *reinterpret_cast<const uint4*>(slot + at * ATOM_BYTES + lane * 16);
+                    const uint4 sv = *reinterpret_cast<const uint4*>(slot + RING_W + lane * 16);
+                    sc[0] = make_uint2(sv.x, sv.y);
+                    sc[SRS - 1] = make_uint2(sv.z, sv.w);
+                    compute_stage(w, sc, zn, i);
+                    load_slot(d, i + D);   // the slot's reads are consumed above ("memory" clobber)
+                }
+            }
+        }
+    } else
     for (int i0 = 0; i0 < n_iter; i0 += D) {
 #pragma unroll
         for (int d = 0; d < D; ++d) {
             const int i = i0 + d;   // warp-uniform conditions: no divergence around the mma
             if (i < n_iter) {
                 compute_stage(wr[d], sr[d], zr[d], i);
-                if (i + D < n_iter) load_stage(wr[d], sr[d], zr[d], i + D);
+                if (i + D < n_iter) {
+                    load_stage(wr[d], sr[d], zr[d], i + D);
+                    if (a.l2pf > 0)   // keep l2pf stages of the run in L2 ahead of the ring
+                        prefetch_l2_if(wrun + (size_t)(i + D + a.l2pf) * STAGE_BYTES, STAGE_BYTES, lane == 0 && i + D + a.l2pf < n_iter);
+                }
             }
         }
     }
@@ -1087,10 +1205,10 @@ constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0>
+          int KW = 0, bool SMR = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1108,6 +1226,32 @@ int g_stream_d = 0;   // 0: the default configuration
 // were slower (2: 13.2, 4: 12.7; without ACCS 2: 15.5, 3: 15.1, 6: 13.1 us).
 bool g_stream_acc = true;
 KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without ACCS (depth 4)
+
+// The shared-memory ring (wq_stream_kernel with SMR) for INT4 group >= 128 without zeros at
+// M <= 8; wq_set_stream_smem picks a variant by code: the ring depth at 4 CTAs per SM (4, 6,
+// 8), or 10 x depth + CTAs per SM (35: depth 3 at 5 CTAs per SM, 80 registers... as ptxas
+// allows). Default 4: on the H100 (session 3 sweeps, docs/cuda-kernels.md) it took the decode
+// step from 1.86 to 1.68 ms and 22016x4096 from 20.5 to 18.7 us; depth 6 and 8 hold more in
+// flight but fit fewer CTAs per SM and were slower; 35 won on 11008x4096 / 12288x4096 alone
+// and lost the decode step (1.74 ms).
+struct SmrVariant { int code, depth; };
+constexpr SmrVariant kSmr[] = {{4, 4}, {6, 6}, {8, 8}, {35, 3}};
+constexpr int kSmrN = sizeof(kSmr) / sizeof(kSmr[0]);
+constexpr int kSmrDefault = 4;
+KernelInfo g_stream_smr[kSmrN];
+int g_smr_d = kSmrDefault;   // the code of the variant in use (0: registers)
+constexpr int kSmrSlot = 4 * 512 + 32 * 16;   // RING_STAGE of INT4: 2 KiB of weights + 512 B of scales
+int smr_index(int code) {
+    for (int i = 0; i < kSmrN; ++i)
+        if (kSmr[i].code == code) return i;
+    return -1;
+}
+int smr_depth(int code) { return code > 0 ? kSmr[smr_index(code)].depth : 0; }
+// Shared memory of an SMR launch: M real rows of `stages` k-stages (+16 B each), the zero line,
+// aligned to 128, then 4 warps x D slots.
+size_t smr_smem(int M, int stages, int d) {
+    return (((size_t)M * ((size_t)stages * kKTile * 2 + 16) + 16 + 127) & ~(size_t)127) + (size_t)kStreamThreads / 32 * d * kSmrSlot;
+}
 
 // Split-K inside the CTA (wq_stream_kernel with KW > 0, path 2 of WqPlan), INT4 at M <= 8:
 // [KW 4, 8, 16] x scale rows per group (as g_stream) x zp x grouped. Same ring depths and
@@ -1159,6 +1303,8 @@ void fill_stream() {
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
+    if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
+    if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1178,6 +1324,10 @@ void init_kernels() {
     g_stream_depth[6] = stream_info<4, 8, 6, 4, false, true, false, 3>();
     g_stream_accs[2] = stream_info<4, 8, 2, 4, false, true, false, 5, true>();
     g_stream_accs[4] = stream_info<4, 8, 4, 4, false, true, false, 4, true>();
+    g_stream_smr[0] = stream_info<4, 8, 4, 4, false, true, false, 4, true, 0, true>();
+    g_stream_smr[1] = stream_info<4, 8, 6, 4, false, true, false, 4, true, 0, true>();
+    g_stream_smr[2] = stream_info<4, 8, 8, 4, false, true, false, 4, true, 0, true>();
+    g_stream_smr[3] = stream_info<4, 8, 3, 4, false, true, false, 5, true, 0, true>();
     int dev = 0, cc = 0;
     if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&g_sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&cc, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
@@ -1205,6 +1355,21 @@ void init_kernels() {
                         return;
                     }
                 }
+    for (KernelInfo& k : g_stream_smr) {   // shared memory per launch (smr_smem): register limit here
+        // k.smem: the most dynamic shared memory a launch may ask for, next to the kernel's own
+        // static flag of the workspace reduction.
+        cudaFuncAttributes fa{};
+        if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
+        k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
+        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, kStreamThreads, 0) != cudaSuccess) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
+    }
     auto setup = [](KernelInfo& k, int threads) {
         if (!k.fn) return true;
         if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
@@ -1255,12 +1420,17 @@ int g_debug = 0;   // wq_set_debug
 const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
     const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
     if ((g_debug & 2) && g128) return g_stream_loadonly;
+    if (g128 && g_stream_acc && g_smr_d > 0 && g_stream_d == 0) return g_stream_smr[smr_index(g_smr_d)];
     if (g128 && g_stream_d > 0) {   // tuning variants
         const KernelInfo& v = g_stream_acc ? g_stream_accs[g_stream_d] : g_stream_depth[g_stream_d];
         if (v.fn) return v;
     }
     if (!g_stream_acc && l.bits == 4 && ga_index(l) == 2 && l.grouped) return g_stream_plain[stream_rows(M) == 16][l.has_zero];
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
+}
+// Whether the streaming launch of these rows runs the shared-memory ring (wq_set_stream_smem).
+bool smr_for(const WqLayout& l, int rows) {
+    return g_smr_d > 0 && &stream_kernel_for(l, rows) == &g_stream_smr[smr_index(g_smr_d)];
 }
 // ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
 // KW warps' FP32 partials (16 per lane).
@@ -1291,6 +1461,7 @@ const KernelInfo& kernel_for(const WqLayout& l, int M) {
 constexpr int kMaxSplits = kMaxSplitsMma;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
+int g_l2pf = 0;             // wq_set_l2_prefetch (Args::l2pf)
 // wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
 // the cluster launch was slower than the workspace path at every shape's best split (11008x4096
 // M = 1: 14.3 vs 12.6 us; 8192x28672: 62.1 vs 47.7 us, where only 79 clusters of 6 fit at once).
@@ -1505,6 +1676,34 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             return CudaStatus::ok;
         }
     }
+    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM) && smr_for(l, rows)) {
+        // Shared-memory ring: the split whose CTAs (shared memory per CTA grows with the k range
+        // staged) cost the fewest time units, as choose_stream_splits.
+        const KernelInfo& k = stream_kernel_for(l, rows);
+        int best = 0, best_cps = 0;
+        double best_cost = 1e30;
+        for (int s = 1; s <= std::min(kStreamMaxSplits, p.k_stages); ++s) {
+            if (g_split_override > 0 && s != std::min(g_split_override, p.k_stages)) continue;
+            const size_t sm = smr_smem(rows, (p.k_stages + s - 1) / s, smr_depth(g_smr_d));
+            if (sm > (size_t)k.smem) continue;
+            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
+            if (cps < 1) continue;
+            const int waves = (p.n_tiles * s + p.sms * cps - 1) / (p.sms * cps);
+            const double cost = (double)waves * ((p.k_stages + s - 1) / s + 1.5);
+            if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; best_cps = cps; }
+        }
+        if (best > 0) {
+            p.path = 1;
+            p.rows_staged = rows;
+            p.m_blocks = 1;
+            p.smem_ring = smr_depth(g_smr_d);
+            p.splits = best;
+            p.ctas_per_sm = best_cps;
+            p.ctas = p.n_tiles * best;
+            *out = p;
+            return CudaStatus::ok;
+        }
+    }
     if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
         const KernelInfo& k = stream_kernel_for(l, rows);
         const int R = stream_rows(rows);
@@ -1542,6 +1741,9 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? kSmrDefault : smr_index(code) >= 0 ? code : 0; }
+void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
+int wq_l2_prefetch() { return g_l2pf; }
 void wq_set_ctask(int max_m, int warps) {
     g_ctask_max_m = max_m < 0 ? kCtaskDefaultM : std::min(max_m, kCtaskMaxM);
     g_ctask_kw = warps == 4 || warps == 8 || warps == 16 ? warps : 0;
@@ -1586,6 +1788,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.k_stages = p.k_stages;
         a.cluster = p.cluster > 0;
         a.debug = g_debug & 5;
+        a.l2pf = g_l2pf;
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
@@ -1597,7 +1800,8 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
-        cfg.dynamicSmemBytes = p.path == 2   ? ctask_smem(rows, l.k, p.warps_k)
+        cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, p.smem_ring)
+                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k)
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
         if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
