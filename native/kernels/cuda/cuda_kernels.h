@@ -144,8 +144,10 @@ void wq_set_pdl(bool on);
 void wq_set_l2_prefetch(int stages);
 // The streaming kernel's ring in shared memory (INT4 group >= 128 without zeros, M <= 8): code 4,
 // 6 or 8 = that many k-stages per warp, 35 = 3 stages at 5 CTAs per SM; 0: the ring in
-// registers; negative: the default (4). Other codes mean 0. See docs/cuda-kernels.md.
-void wq_set_stream_smem(int code);
+// registers; negative: the default (4). Other codes mean 0. The planner takes it where each warp
+// streams at least two rings of k-stages (measured rule), or wherever it fits when `force`.
+// See docs/cuda-kernels.md.
+void wq_set_stream_smem(int code, bool force = false);
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

@@ -1240,6 +1240,7 @@ constexpr int kSmrN = sizeof(kSmr) / sizeof(kSmr[0]);
 constexpr int kSmrDefault = 4;
 KernelInfo g_stream_smr[kSmrN];
 int g_smr_d = kSmrDefault;   // the code of the variant in use (0: registers)
+bool g_smr_force = false;     // wq_set_stream_smem(code, true): wherever it applies, not by the rule
 constexpr int kSmrSlot = 4 * 512 + 32 * 16;   // RING_STAGE of INT4: 2 KiB of weights + 512 B of scales
 int smr_index(int code) {
     for (int i = 0; i < kSmrN; ++i)
@@ -1417,10 +1418,11 @@ int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
 int stream_rows(int M) { return M <= 8 ? 8 : 16; }
 int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
 int g_debug = 0;   // wq_set_debug
-const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
+// smr: the shared-memory ring variant where one applies (smr_for), else the register ring.
+const KernelInfo& stream_kernel_for(const WqLayout& l, int M, bool smr = false) {
     const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
     if ((g_debug & 2) && g128) return g_stream_loadonly;
-    if (g128 && g_stream_acc && g_smr_d > 0 && g_stream_d == 0) return g_stream_smr[smr_index(g_smr_d)];
+    if (smr && g128 && g_stream_acc && g_smr_d > 0 && g_stream_d == 0) return g_stream_smr[smr_index(g_smr_d)];
     if (g128 && g_stream_d > 0) {   // tuning variants
         const KernelInfo& v = g_stream_acc ? g_stream_accs[g_stream_d] : g_stream_depth[g_stream_d];
         if (v.fn) return v;
@@ -1430,7 +1432,7 @@ const KernelInfo& stream_kernel_for(const WqLayout& l, int M) {
 }
 // Whether the streaming launch of these rows runs the shared-memory ring (wq_set_stream_smem).
 bool smr_for(const WqLayout& l, int rows) {
-    return g_smr_d > 0 && &stream_kernel_for(l, rows) == &g_stream_smr[smr_index(g_smr_d)];
+    return g_smr_d > 0 && &stream_kernel_for(l, rows, true) == &g_stream_smr[smr_index(g_smr_d)];
 }
 // ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
 // KW warps' FP32 partials (16 per lane).
@@ -1678,8 +1680,12 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
     }
     if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM) && smr_for(l, rows)) {
         // Shared-memory ring: the split whose CTAs (shared memory per CTA grows with the k range
-        // staged) cost the fewest time units, as choose_stream_splits.
-        const KernelInfo& k = stream_kernel_for(l, rows);
+        // staged) cost the fewest time units, as choose_stream_splits. Unless forced, taken only
+        // where each warp streams at least two rings' worth of k-stages: measured on the H100
+        // (session 3, docs/cuda-kernels.md), it won with long per-warp runs (22016x4096, 10.7
+        // stages: 18.7 vs 20.5 us; 8192x28672 at 14: 45.6 vs 50.1) and lost with short ones
+        // (11008x4096, 5.3 stages: 13.0 vs 12.5 us).
+        const KernelInfo& k = stream_kernel_for(l, rows, true);
         int best = 0, best_cps = 0;
         double best_cost = 1e30;
         for (int s = 1; s <= std::min(kStreamMaxSplits, p.k_stages); ++s) {
@@ -1692,7 +1698,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             const double cost = (double)waves * ((p.k_stages + s - 1) / s + 1.5);
             if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; best_cps = cps; }
         }
-        if (best > 0) {
+        if (best > 0 && (g_smr_force || (p.k_stages + best - 1) / best >= 2 * smr_depth(g_smr_d))) {
             p.path = 1;
             p.rows_staged = rows;
             p.m_blocks = 1;
@@ -1741,7 +1747,10 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
-void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? kSmrDefault : smr_index(code) >= 0 ? code : 0; }
+void wq_set_stream_smem(int code, bool force) {
+    g_smr_d = code < 0 ? kSmrDefault : smr_index(code) >= 0 ? code : 0;
+    g_smr_force = force && g_smr_d > 0;
+}
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
 void wq_set_ctask(int max_m, int warps) {
@@ -1796,7 +1805,9 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        const KernelInfo& k = p.path == 2 ? ctask_kernel_for(l, p.warps_k) : p.path == 1 ? stream_kernel_for(l, rows) : kernel_for(l, rows);
+        const KernelInfo& k = p.path == 2   ? ctask_kernel_for(l, p.warps_k)
+                              : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring > 0)
+                                            : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
