@@ -584,7 +584,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
 }
 
 // Tuning data (log only), W4A16 g128 at M <= 8: the streaming kernel's ring in registers
-// (d0) and in shared memory (d4 / d6 / d8, wq_set_stream_smem) at each forced split (split-K
+// (d0) and in shared memory (d4 / d6 / d8 / d35, wq_set_stream_smem) at each forced split (split-K
 // inside the CTA off), then the default plan with the L2 prefetch (wq_set_l2_prefetch) at
 // 0 / 2 stages / the whole range.
 bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::string& shape, int M, int copies) {
@@ -595,7 +595,7 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
     cuda::wq_set_ctask(0, 0);
     cuda::wq_set_stream_max_m(16, 16);
     for (int d : {0, 4, 6, 8, 35}) {
-        cuda::wq_set_stream_smem(d, true);
+        cuda::wq_set_stream_smem(d);
         line += "  d" + std::to_string(d) + ":";
         for (int sp : {0, 2, 3, 4, 6, 8, 12, 16}) {
             cuda::wq_set_split_override(sp);
@@ -1146,7 +1146,7 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             if (!ok) return false;
             for (int ct : {-1, 0})
                 for (int d : {0, 4, 6, 35}) {
-                    cuda::wq_set_stream_smem(d, true);
+                    cuda::wq_set_stream_smem(d);
                     cuda::wq_set_ctask(ct, 0);
                     ok = bench_decode(c, "qbench-w4a16-g128", (d ? "smem ring " + std::to_string(d) : std::string("register ring")) +
                                                                   (ct ? "" : ", ctask off"));

@@ -90,8 +90,9 @@ struct WqPlan {
     int cluster = 0;         // > 0: the splits of a tile run as one thread-block cluster of this
                              // size and reduce through distributed shared memory (sm_90); 0: the
                              // FP32 workspace and the last CTA of the tile (atomic counter)
-    int smem_ring = 0;       // path 1: > 0 when the ring of that many k-stages is in shared memory
-                             // (wq_set_stream_smem), 0 when it is in registers
+    int smem_ring = 0;       // path 1: the code of the shared-memory ring variant (4, 6, 8: that
+                             // many k-stages; 35: 3 stages at 5 CTAs per SM; wq_set_stream_smem),
+                             // 0 when the ring is in registers
     int ctas = 0;            // n_tiles x splits
     int ctas_per_sm = 0;     // occupancy of the chosen kernel
     int sms = 0;
@@ -143,11 +144,10 @@ void wq_set_pdl(bool on);
 // ahead of the register ring. See docs/cuda-kernels.md for what each measured.
 void wq_set_l2_prefetch(int stages);
 // The streaming kernel's ring in shared memory (INT4 group >= 128 without zeros, M <= 8): code 4,
-// 6 or 8 = that many k-stages per warp, 35 = 3 stages at 5 CTAs per SM; 0: the ring in
-// registers; negative: the default (4). Other codes mean 0. The planner takes it where each warp
-// streams at least two rings of k-stages (measured rule), or wherever it fits when `force`.
-// See docs/cuda-kernels.md.
-void wq_set_stream_smem(int code, bool force = false);
+// 6 or 8 = that many k-stages per warp at 4 CTAs per SM, 35 = 3 stages at 5 CTAs per SM, used
+// wherever it fits; 0: the ring in registers; -1 (the default): 4 where each warp streams at
+// least 8 k-stages, else 35 (a measured rule, docs/cuda-kernels.md). Other codes mean 0.
+void wq_set_stream_smem(int code);
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

@@ -1228,19 +1228,20 @@ bool g_stream_acc = true;
 KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without ACCS (depth 4)
 
 // The shared-memory ring (wq_stream_kernel with SMR) for INT4 group >= 128 without zeros at
-// M <= 8; wq_set_stream_smem picks a variant by code: the ring depth at 4 CTAs per SM (4, 6,
-// 8), or 10 x depth + CTAs per SM (35: depth 3 at 5 CTAs per SM, 80 registers... as ptxas
-// allows). Default 4: on the H100 (session 3 sweeps, docs/cuda-kernels.md) it took the decode
-// step from 1.86 to 1.68 ms and 22016x4096 from 20.5 to 18.7 us; depth 6 and 8 hold more in
-// flight but fit fewer CTAs per SM and were slower; 35 won on 11008x4096 / 12288x4096 alone
-// and lost the decode step (1.74 ms).
+// M <= 8, in variants named by a code: the ring depth at 4 CTAs per SM (4, 6, 8), or
+// 10 x depth + CTAs per SM (35: depth 3 at 5 CTAs per SM). By default (wq_set_stream_smem(-1))
+// the planner picks 4 where each warp streams at least two rings of k-stages and 35 otherwise:
+// on the H100 (session 3 sweeps, docs/cuda-kernels.md) 4 won with long per-warp runs
+// (22016x4096, 10.7 stages per warp: 18.7 vs 20.5 us with the register ring; 8192x28672 at
+// 14: 45.6 vs 50.1) and 35 with short ones (12288x4096, 6.4 stages: 12.8 vs 13.4 us;
+// 11008x4096, 5.3: 12.3 vs 12.5), where 4 lost (13.0 vs 12.5). Depths 6 and 8 fit fewer CTAs
+// per SM and were slower everywhere but once.
 struct SmrVariant { int code, depth; };
 constexpr SmrVariant kSmr[] = {{4, 4}, {6, 6}, {8, 8}, {35, 3}};
 constexpr int kSmrN = sizeof(kSmr) / sizeof(kSmr[0]);
-constexpr int kSmrDefault = 4;
+constexpr int kSmrLong = 4, kSmrShort = 35;   // the automatic choice (see above)
 KernelInfo g_stream_smr[kSmrN];
-int g_smr_d = kSmrDefault;   // the code of the variant in use (0: registers)
-bool g_smr_force = false;     // wq_set_stream_smem(code, true): wherever it applies, not by the rule
+int g_smr_d = -1;   // wq_set_stream_smem: -1 automatic, 0 the register ring, > 0 that variant
 constexpr int kSmrSlot = 4 * 512 + 32 * 16;   // RING_STAGE of INT4: 2 KiB of weights + 512 B of scales
 int smr_index(int code) {
     for (int i = 0; i < kSmrN; ++i)
@@ -1305,7 +1306,7 @@ void fill_stream() {
 void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
     if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
-    if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));
+    if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1418,11 +1419,12 @@ int m_config(int M) { return M <= 16 ? 0 : M <= 32 ? 1 : M <= 64 ? 2 : 3; }
 int stream_rows(int M) { return M <= 8 ? 8 : 16; }
 int ga_index(const WqLayout& l) { return !l.grouped ? 2 : l.group == 32 ? 0 : l.group == 64 ? 1 : 2; }
 int g_debug = 0;   // wq_set_debug
-// smr: the shared-memory ring variant where one applies (smr_for), else the register ring.
-const KernelInfo& stream_kernel_for(const WqLayout& l, int M, bool smr = false) {
+// smr: the code of the shared-memory ring variant (0: the register ring); it applies only to
+// the INT4 group >= 128 configuration without zeros (smr_applies).
+const KernelInfo& stream_kernel_for(const WqLayout& l, int M, int smr = 0) {
     const bool g128 = l.bits == 4 && stream_rows(M) == 8 && ga_index(l) == 2 && !l.has_zero && l.grouped;
     if ((g_debug & 2) && g128) return g_stream_loadonly;
-    if (smr && g128 && g_stream_acc && g_smr_d > 0 && g_stream_d == 0) return g_stream_smr[smr_index(g_smr_d)];
+    if (smr > 0 && g128 && g_stream_acc && g_stream_d == 0) return g_stream_smr[smr_index(smr)];
     if (g128 && g_stream_d > 0) {   // tuning variants
         const KernelInfo& v = g_stream_acc ? g_stream_accs[g_stream_d] : g_stream_depth[g_stream_d];
         if (v.fn) return v;
@@ -1431,8 +1433,8 @@ const KernelInfo& stream_kernel_for(const WqLayout& l, int M, bool smr = false) 
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // Whether the streaming launch of these rows runs the shared-memory ring (wq_set_stream_smem).
-bool smr_for(const WqLayout& l, int rows) {
-    return g_smr_d > 0 && &stream_kernel_for(l, rows, true) == &g_stream_smr[smr_index(g_smr_d)];
+bool smr_applies(const WqLayout& l, int rows) {
+    return g_smr_d != 0 && &stream_kernel_for(l, rows, kSmrLong) == &g_stream_smr[smr_index(kSmrLong)];
 }
 // ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
 // KW warps' FP32 partials (16 per lane).
@@ -1678,36 +1680,39 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             return CudaStatus::ok;
         }
     }
-    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM) && smr_for(l, rows)) {
-        // Shared-memory ring: the split whose CTAs (shared memory per CTA grows with the k range
-        // staged) cost the fewest time units, as choose_stream_splits. Unless forced, taken only
-        // where each warp streams at least two rings' worth of k-stages: measured on the H100
-        // (session 3, docs/cuda-kernels.md), it won with long per-warp runs (22016x4096, 10.7
-        // stages: 18.7 vs 20.5 us; 8192x28672 at 14: 45.6 vs 50.1) and lost with short ones
-        // (11008x4096, 5.3 stages: 13.0 vs 12.5 us).
-        const KernelInfo& k = stream_kernel_for(l, rows, true);
-        int best = 0, best_cps = 0;
-        double best_cost = 1e30;
-        for (int s = 1; s <= std::min(kStreamMaxSplits, p.k_stages); ++s) {
-            if (g_split_override > 0 && s != std::min(g_split_override, p.k_stages)) continue;
-            const size_t sm = smr_smem(rows, (p.k_stages + s - 1) / s, smr_depth(g_smr_d));
-            if (sm > (size_t)k.smem) continue;
-            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
-            if (cps < 1) continue;
-            const int waves = (p.n_tiles * s + p.sms * cps - 1) / (p.sms * cps);
-            const double cost = (double)waves * ((p.k_stages + s - 1) / s + 1.5);
-            if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; best_cps = cps; }
-        }
-        if (best > 0 && (g_smr_force || (p.k_stages + best - 1) / best >= 2 * smr_depth(g_smr_d))) {
-            p.path = 1;
-            p.rows_staged = rows;
-            p.m_blocks = 1;
-            p.smem_ring = smr_depth(g_smr_d);
-            p.splits = best;
-            p.ctas_per_sm = best_cps;
-            p.ctas = p.n_tiles * best;
-            *out = p;
-            return CudaStatus::ok;
+    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM) && smr_applies(l, rows)) {
+        // Shared-memory ring variant `code`: the split whose CTAs (shared memory per CTA grows
+        // with the k range staged) cost the fewest time units, as choose_stream_splits.
+        auto smr_plan = [&](int code, WqPlan* q) {
+            const KernelInfo& k = stream_kernel_for(l, rows, code);
+            int best = 0, best_cps = 0;
+            double best_cost = 1e30;
+            for (int s = 1; s <= std::min(kStreamMaxSplits, p.k_stages); ++s) {
+                if (g_split_override > 0 && s != std::min(g_split_override, p.k_stages)) continue;
+                const size_t sm = smr_smem(rows, (p.k_stages + s - 1) / s, smr_depth(code));
+                if (sm > (size_t)k.smem) continue;
+                const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
+                if (cps < 1) continue;
+                const int waves = (p.n_tiles * s + p.sms * cps - 1) / (p.sms * cps);
+                const double cost = (double)waves * ((p.k_stages + s - 1) / s + 1.5);
+                if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; best_cps = cps; }
+            }
+            if (best == 0) return false;
+            *q = p;
+            q->path = 1;
+            q->rows_staged = rows;
+            q->m_blocks = 1;
+            q->smem_ring = code;
+            q->splits = best;
+            q->ctas_per_sm = best_cps;
+            q->ctas = p.n_tiles * best;
+            return true;
+        };
+        WqPlan q;
+        if (g_smr_d > 0 && smr_plan(g_smr_d, &q)) { *out = q; return CudaStatus::ok; }
+        if (g_smr_d < 0) {   // automatic: long per-warp runs take the deeper ring (see kSmr)
+            if (smr_plan(kSmrLong, &q) && (p.k_stages + q.splits - 1) / q.splits >= 2 * smr_depth(kSmrLong)) { *out = q; return CudaStatus::ok; }
+            if (smr_plan(kSmrShort, &q)) { *out = q; return CudaStatus::ok; }
         }
     }
     if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
@@ -1747,10 +1752,7 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
-void wq_set_stream_smem(int code, bool force) {
-    g_smr_d = code < 0 ? kSmrDefault : smr_index(code) >= 0 ? code : 0;
-    g_smr_force = force && g_smr_d > 0;
-}
+void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
 void wq_set_ctask(int max_m, int warps) {
@@ -1806,12 +1808,12 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
         const KernelInfo& k = p.path == 2   ? ctask_kernel_for(l, p.warps_k)
-                              : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring > 0)
+                              : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring)
                                             : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
-        cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, p.smem_ring)
+        cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, smr_depth(p.smem_ring))
                                : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k)
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
