@@ -613,6 +613,23 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
     cuda::wq_set_stream_smem(-1);
     cuda::wq_set_stream_max_m(-1, -1);
     cuda::wq_set_ctask(-1, 0);
+    // Split-K inside the CTA with the ring in registers / in shared memory (wq_set_ctask_smem).
+    for (int kw : {8, 16}) {
+        line += "  ctask kw" + std::to_string(kw) + " regs / smem:";
+        for (bool on : {false, true}) {
+            if (!ok) break;
+            cuda::wq_set_ctask(8, kw);
+            cuda::wq_set_ctask_smem(on);
+            Stats x;
+            int r2 = 0;
+            ok = time_graph(ts, launch, &x, &r2);
+            cuda::wq_set_ctask_smem(false);
+            cuda::wq_set_ctask(-1, 0);
+            char cell[24];
+            snprintf(cell, sizeof(cell), " %.2f", x.med);
+            line += cell;
+        }
+    }
     const int pf0 = cuda::wq_l2_prefetch();
     line += "  default l2pf 0 / 2 / all:";
     for (int pf : {0, 2, -1}) {
@@ -1157,6 +1174,10 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             cuda::wq_set_ctask(0, 0);
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
             cuda::wq_set_ctask(-1, 0);
+            if (!ok) return false;
+            cuda::wq_set_ctask_smem(true);
+            ok = bench_decode(c, "qbench-w4a16-g128", "ctask smem ring");
+            cuda::wq_set_ctask_smem(false);
             if (!ok) return false;
         }
     }

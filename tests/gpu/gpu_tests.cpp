@@ -308,6 +308,32 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 }
             }
         }
+        if (bits == 4 && group == 128 && !zero && M <= 8 && l.grouped) {
+            // Split-K inside the CTA with the rings in shared memory: the same per-warp k ranges
+            // and per-stage additions as the register rings, so the same bits at each warp count.
+            for (int kw : {4, 8, 16}) {
+                std::vector<uint16_t> regs;
+                for (bool on : {false, true}) {
+                    cuda::wq_set_ctask(8, kw);
+                    cuda::wq_set_ctask_smem(on);
+                    cuda::WqPlan cp;
+                    const bool is_ctask = cuda::wq_plan(l, M, &cp) == CudaStatus::ok && cp.path == 2;
+                    CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+                    const CudaStatus s7 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+                    cuda::wq_set_ctask_smem(false);
+                    cuda::wq_set_ctask(-1, 0);
+                    const std::string nm7 = name + " ctask kw" + std::to_string(kw) + (on ? " smem ring" : " register ring") +
+                                            (is_ctask ? "" : " (other path)");
+                    if (s7 != CudaStatus::ok) { fail(nm7 + ": launch failed"); continue; }
+                    CK(cudaDeviceSynchronize());
+                    CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                    if (check(nm7, yh, M, N, cols, ref, 4e-3) && is_ctask) {
+                        if (!on) regs = yh;
+                        else if (!regs.empty() && yh != regs) fail(nm7 + ": bits differ from the register ring");
+                    }
+                }
+            }
+        }
         if (M <= 16) {
             // Both kernels at every M <= 16, whichever the planner picked above: the streaming
             // kernel forced on, then off (split-K inside the CTA off, so these are the two

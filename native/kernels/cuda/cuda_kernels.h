@@ -148,6 +148,9 @@ void wq_set_l2_prefetch(int stages);
 // wherever it fits; 0: the ring in registers; -1 (the default): 4 where each warp streams at
 // least 8 k-stages, else 35 (a measured rule, docs/cuda-kernels.md). Other codes mean 0.
 void wq_set_stream_smem(int code);
+// Split-K inside the CTA with each warp's ring in shared memory (4 k-stages; INT4 group >= 128
+// without zeros). Off by default; see docs/cuda-kernels.md for what it measured.
+void wq_set_ctask_smem(bool on);
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

@@ -824,7 +824,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
-    static_assert(!SMR || (ACCS && KW == 0 && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
+    static_assert(!SMR || (ACCS && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
     constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
     constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
 
@@ -915,7 +915,18 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     }
     wait_prior_grid();
     stamp(a, 1);
-    if constexpr (SMR) {
+    if constexpr (SMR && KW > 0) {
+        // As below, by plain loads (see the next case): the warp's own k range, no CTA barrier.
+        const int cpr = n_iter * kKTile / 8;
+        const __half* xs = a.X + (size_t)s_begin * kKTile;
+        uint8_t* const xd = smem + s_begin * kKTile * 2;
+        for (int idx = lane; idx < m_rows * cpr; idx += 32) {
+            const int r = idx / cpr, c = idx % cpr;
+            *reinterpret_cast<uint4*>(xd + r * row_bytes + c * 16) = __ldcg(reinterpret_cast<const uint4*>(xs + (size_t)r * a.K + c * 8));
+        }
+        if (lane < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[lane] = 0u;
+        __syncwarp();
+    } else if constexpr (SMR) {
         // The M real rows of the CTA's k range and the zero line, by plain loads: a cp.async
         // group here would complete only after every weight group before it.
         const int cpr = n_iter * kKTile / 8;
@@ -1086,7 +1097,9 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     if constexpr (KW > 0) {
         // The KW partials of the strip, through shared memory behind the activations: warp w
         // handles output pairs p = j + 4h with p = w mod KW and adds the partials in warp order.
-        float* const red = reinterpret_cast<float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15));
+        // SMR: behind the rings, which slower warps may still be reading.
+        float* const red = SMR ? reinterpret_cast<float*>(ring + (KW - warp) * D * RING_STAGE)
+                               : reinterpret_cast<float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15));
 #pragma unroll
         for (int j = 0; j < 4; ++j)
 #pragma unroll
@@ -1264,6 +1277,10 @@ KernelInfo g_ctask[3][3][2][2];
 // INT4 group >= 128 without zeros at ring depth 4 instead of 3: 8 instead of 6 KiB in flight
 // per warp (see ctask_kernel_for for where it is the default).
 KernelInfo g_ctask_d4[3];
+// ctask with the shared-memory ring (depth 4) for INT4 group >= 128 without zeros
+// (wq_set_ctask_smem; off by default unless measured faster, see docs/cuda-kernels.md).
+KernelInfo g_ctask_smr[3];
+bool g_ctask_smr_on = false;
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
@@ -1281,6 +1298,7 @@ void fill_ctask() {
     g_ctask[ki][2][0][0] = stream_info<4, 8, 4, 4, false, false, false, MB, false, KW>();
     g_ctask[ki][2][1][0] = stream_info<4, 8, 4, 4, true, false, false, MB, false, KW>();
     g_ctask_d4[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW>();
+    g_ctask_smr[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW, true>();
 }
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
@@ -1307,6 +1325,7 @@ void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
     if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
+    if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1347,10 +1366,15 @@ void init_kernels() {
     for (int ki = 0; ki < 3; ++ki)
         for (auto& ga : g_ctask[ki])
             for (auto& z : ga)
-                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki]}) {
+                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki], &g_ctask_smr[ki]}) {
                     KernelInfo& k = *kp;
                     if (!k.fn) continue;
-                    k.smem = g_smem_optin;
+                    cudaFuncAttributes fa{};   // the SMR variant keeps the workspace path's static flag
+                    if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) {
+                        g_init_status = CudaStatus::cuda_error;
+                        return;
+                    }
+                    k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
                     if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
                         cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, 32 * (4 << ki), 0) != cudaSuccess) {
                         g_init_status = CudaStatus::cuda_error;
@@ -1438,8 +1462,15 @@ bool smr_applies(const WqLayout& l, int rows) {
 }
 // ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
 // KW warps' FP32 partials (16 per lane).
-size_t ctask_smem(int M, int K, int kw) {
+// With the shared-memory ring (smr): the rows and the zero line aligned to 128, the KW rings of 4
+// slots, then the partials.
+size_t ctask_smem(int M, int K, int kw, bool smr = false) {
+    if (smr)
+        return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 127) & ~(size_t)127) + (size_t)kw * (4 * kSmrSlot + 32 * 16 * sizeof(float));
     return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
+}
+bool ctask_smr(const WqLayout& l) {
+    return g_ctask_smr_on && g_stream_acc && g_stream_d == 0 && l.bits == 4 && ga_index(l) == 2 && l.grouped && !l.has_zero;
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
@@ -1447,6 +1478,7 @@ const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
     // ranges of 8-warp CTAs (28 stages per warp there) gain from the deeper ring, the 5-6
     // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
+    if (ctask_smr(l)) return g_ctask_smr[ki];
     const bool d4 = g_stream_d == 4 || (g_stream_d == 0 && kw == 8);
     if (d4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
     return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
@@ -1657,9 +1689,9 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         for (int kw : {4, 8, 16}) {
             if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
             const KernelInfo& k = ctask_kernel_for(l, kw);
-            const size_t sm = ctask_smem(rows, l.k, kw);
-            if (!k.fn || sm > (size_t)g_smem_optin) continue;
-            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + 1024)));
+            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l));
+            if (!k.fn || sm > (size_t)k.smem) continue;
+            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
             if (cps < 1) continue;
             const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
             if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
@@ -1752,6 +1784,7 @@ void wq_set_stream_max_m(int m4, int m8) {
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
+void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
@@ -1814,7 +1847,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
         cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, smr_depth(p.smem_ring))
-                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k)
+                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l))
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
         if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
