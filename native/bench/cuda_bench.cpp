@@ -630,6 +630,18 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
             line += cell;
         }
     }
+    line += "  default, fence + atomic / acq_rel atomic:";
+    for (bool on : {false, true}) {
+        if (!ok) break;
+        cuda::wq_set_reduce_acqrel(on);
+        Stats x;
+        int r2 = 0;
+        ok = time_graph(ts, launch, &x, &r2);
+        cuda::wq_set_reduce_acqrel(true);
+        char cell[24];
+        snprintf(cell, sizeof(cell), " %.2f", x.med);
+        line += cell;
+    }
     const int pf0 = cuda::wq_l2_prefetch();
     line += "  default l2pf 0 / 2 / all:";
     for (int pf : {0, 2, -1}) {
@@ -1179,6 +1191,14 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask smem ring");
             cuda::wq_set_ctask_smem(false);
             if (!ok) return false;
+            for (int d : {-1, 4}) {
+                cuda::wq_set_reduce_acqrel(false);
+                cuda::wq_set_stream_smem(d);
+                ok = bench_decode(c, "qbench-w4a16-g128", std::string("fence + atomic reduce") + (d < 0 ? "" : ", smem ring 4"));
+                cuda::wq_set_reduce_acqrel(true);
+                cuda::wq_set_stream_smem(-1);
+                if (!ok) return false;
+            }
         }
     }
     return true;

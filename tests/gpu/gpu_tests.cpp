@@ -253,6 +253,21 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         }
         cuda::wq_set_cluster_reduce(false);
         cuda::wq_set_split_override(0);
+        // The split-K counter with a fence and a relaxed atomic (the acq_rel atomic is the
+        // default): the same sums in the same order, so the same bits.
+        {
+            cuda::wq_set_reduce_acqrel(false);
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sr = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            cuda::wq_set_reduce_acqrel(true);
+            ++g_checks;
+            if (sr != CudaStatus::ok) fail(name + " fence + atomic reduce: launch failed");
+            else {
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (yh != yh2) fail(name + " fence + atomic reduce: bits differ from the acq_rel launch");
+            }
+        }
         // L2 prefetch of the weights (each warp's whole range, then a 2-stage window) moves no
         // arithmetic: the same bits as the default launch above.
         for (int pf : {-1, 2}) {

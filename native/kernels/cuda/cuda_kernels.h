@@ -151,6 +151,9 @@ void wq_set_stream_smem(int code);
 // Split-K inside the CTA with each warp's ring in shared memory (4 k-stages; INT4 group >= 128
 // without zeros). Off by default; see docs/cuda-kernels.md for what it measured.
 void wq_set_ctask_smem(bool on);
+// Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
+// of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.
+void wq_set_reduce_acqrel(bool on);
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

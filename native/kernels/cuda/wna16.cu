@@ -288,6 +288,8 @@ struct Args {
     int debug;               // ablation (wq_set_debug): 1 = no split-K reduction, every CTA
                              // stores its own partial as Y (wrong sums when splits > 1)
     unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
+    int acqrel;              // split-K counter as one acq_rel atomic instead of fence + atomic
+                             // (wq_set_reduce_acqrel)
     int l2pf;                // k-stages of weights prefetched into L2 ahead of the loads
                              // (wq_set_l2_prefetch): 0 none, < 0 the whole k range at the start,
                              // n > 0 the first n at the start, then one stage per stage, n ahead
@@ -373,14 +375,23 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
     __shared__ int is_last;
     __syncthreads();
     if (threadIdx.x == 0) {
-        __threadfence();
-        const int prev = atomicAdd(a.counters + tile, 1);
+        int prev;
+        if (a.acqrel) {
+            // Release orders this CTA's partial stores (made thread 0's by the bar.sync above)
+            // before the count; acquire, in the last CTA, orders every other CTA's partials
+            // before its loads below (the bar.sync after passes that on to the other threads).
+            // One round trip instead of a fence's and then the atomic's.
+            asm volatile("atom.add.acq_rel.gpu.s32 %0, [%1], 1;\n" : "=r"(prev) : "l"(a.counters + tile) : "memory");
+        } else {
+            __threadfence();
+            prev = atomicAdd(a.counters + tile, 1);
+        }
         is_last = prev == a.splits - 1;
         if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
     }
     __syncthreads();
     if (!is_last) return;
-    __threadfence();
+    if (!a.acqrel) __threadfence();
     const int S = a.splits;
     // Columns in pairs: m_valid x 64 float2 per tile.
     for (int i = (int)threadIdx.x; i < m_valid * (kNTile / 2); i += NT) {
@@ -1326,6 +1337,7 @@ void init_kernels() {
     if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
+    if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1498,6 +1510,10 @@ constexpr int kMaxSplits = kMaxSplitsMma;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
 int g_l2pf = 0;             // wq_set_l2_prefetch (Args::l2pf)
+// wq_set_reduce_acqrel (Args::acqrel). On by default: on the H100 (session 3, docs/cuda-kernels.md)
+// 11008x4096 M = 1 12.48 -> 12.13 us, 12288x4096 12.73 -> 12.46, 22016x4096 unchanged, the
+// decode step 1.694 -> 1.688 ms; the whole GPU test grid passed with it (10,412 checks).
+bool g_acqrel = true;
 // wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
 // the cluster launch was slower than the workspace path at every shape's best split (11008x4096
 // M = 1: 14.3 vs 12.6 us; 8192x28672: 62.1 vs 47.7 us, where only 79 clusters of 6 fit at once).
@@ -1785,6 +1801,7 @@ void wq_set_stream_max_m(int m4, int m8) {
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
+void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
@@ -1833,6 +1850,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.cluster = p.cluster > 0;
         a.debug = g_debug & 5;
         a.l2pf = g_l2pf;
+        a.acqrel = g_acqrel ? 1 : 0;
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
