@@ -42,6 +42,7 @@
 #include <tuple>
 
 #include "cpu_kernels.h"
+#include "kernel_abi.h"   // bf16_row_stride
 #include "kernel_fixture.h"
 #include "thread_pool.h"
 
@@ -199,6 +200,45 @@ TEST_F(KernelTest, Bf16PathGroupsAndKTails) {
     // The default limit: M = 1 only.
     qb::cpu::set_bf16_max_batch(1);
     check_weight_only({11, 448, 4, 64, true, {1, 2, 5}}, seed++);
+}
+
+TEST_F(KernelTest, Bf16StridedRowBlocks) {
+    // Rows under 4 KB are read in blocks of rows n, n + rs, ... (kernel_abi.h
+    // bf16_row_stride): rs = 2 (K = 4096, 2 KB rows), 3 (K = 3072), 4 (K = 512), each with an
+    // N that leaves plain 4-row and 1-row tiles after the strided groups.
+    static_assert(qb::cpu::bf16_row_stride(2048) == 2 && qb::cpu::bf16_row_stride(1536) == 3 &&
+                  qb::cpu::bf16_row_stride(256) == 4 && qb::cpu::bf16_row_stride(5504) == 1 &&
+                  qb::cpu::bf16_row_stride(4096) == 1 && qb::cpu::bf16_row_stride(2752) == 2);
+    uint64_t seed = 1100;
+    check_weight_only({29, 4096, 4, 128, false, {1}}, seed++);
+    check_weight_only({29, 4096, 4, 64, true, {1}}, seed++);
+    check_weight_only({31, 3072, 4, 128, true, {1}}, seed++);
+    check_weight_only({53, 512, 4, 32, false, {1}}, seed++);
+    qb::cpu::set_bf16_max_batch(qb::cpu::kMaxM);   // the strided tiles with several activation rows
+    check_weight_only({29, 4096, 4, 128, true, {2, 5}}, seed++);
+}
+
+TEST_F(KernelTest, Bf16ResultsDoNotDependOnThreadCount) {
+    // The task split moves with the thread count (in whole strided groups), so a row may be in
+    // a strided tile with one count and a plain or 1-row tile with another; each row's sum
+    // runs in the same order in every tile shape.
+    if (!qb::cpu::isa_supported(Isa::avx512_bf16)) GTEST_SKIP() << "this CPU lacks AVX512_BF16";
+    for (int K : {512, 4096}) {
+        const int N = 203;
+        const std::vector<float> W = qbt::random_matrix(N, K, 910), X = qbt::random_matrix(1, K, 911);
+        QStore s;
+        ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, 128, true));
+        std::vector<float> a(N), b(N), c(N);
+        qb::cpu::set_num_threads(1);
+        ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), 1, s.m, a.data()).bf16_acts);
+        qb::cpu::set_num_threads(3);
+        qb::cpu::gemm_weight_only(X.data(), 1, s.m, b.data());
+        qb::cpu::set_num_threads(7);
+        qb::cpu::gemm_weight_only(X.data(), 1, s.m, c.data());
+        qb::cpu::set_num_threads(0);
+        EXPECT_EQ(a, b) << "K=" << K;
+        EXPECT_EQ(a, c) << "K=" << K;
+    }
 }
 
 TEST_F(KernelTest, Bf16LevelRunsOrIsSkipped) {

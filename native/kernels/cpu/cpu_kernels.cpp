@@ -110,14 +110,15 @@ bool shape_ok(const float* X, int M, int N, int K, const float* Y) {
     return X && Y && M >= 1 && M <= kMaxM && N >= 1 && K >= 1;
 }
 
-// N split into contiguous chunks, a multiple of the row block, about four per thread so the
-// dynamic hand-out can even out a slow core.
-void parallel_rows(RowsFn fn, const GemmArgs& a) {
+// N split into contiguous chunks, a multiple of `granule` rows (the kernel's row block, or its
+// group of strided blocks), about four per thread so the dynamic hand-out can even out a slow
+// core.
+void parallel_rows(RowsFn fn, const GemmArgs& a, int granule = kRowBlock) {
     ThreadPool& pool = global_pool();
-    const int blocks = (a.N + kRowBlock - 1) / kRowBlock;
+    const int blocks = (a.N + granule - 1) / granule;
     int tasks = pool.size() * 4;
     if (tasks > blocks) tasks = blocks;
-    const int per = (blocks + tasks - 1) / tasks * kRowBlock;
+    const int per = (blocks + tasks - 1) / tasks * granule;
     tasks = (a.N + per - 1) / per;
     pool.run(tasks, [&](int t) {
         const int n0 = t * per, n1 = n0 + per < a.N ? n0 + per : a.N;
@@ -202,7 +203,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
         std::vector<float> xgs((size_t)M * groups(W));
         a.Xb = xb.data(); a.xgs = xgs.data();
         parallel_m(avx512bf16::w4a16_prepare_acts, a);
-        parallel_rows(avx512bf16::w4a16_rows, a);
+        parallel_rows(avx512bf16::w4a16_rows, a, kRowBlock * bf16_row_stride(row_bytes(W)));
         return r;
     }
     r.isa = (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;

@@ -89,6 +89,20 @@ namespace eigen_avx2 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 
 // Weight-row blocking shared by the SIMD files: rows per register block.
 inline constexpr int kRowBlock = 4;
+
+// Rows between the rows of one register block in the avx512-bf16 INT4 kernel: 1 for rows of
+// 4 KB or more, else enough that the block's rows lie in different 4 KB pages (at most 4).
+// Why: with 2 KB rows (K = 4096) a block of 4 adjacent rows reads two interleaved streams in
+// each page, and the kernel ran 10-12% slower per byte than on 5.5 KB rows; blocks of rows
+// n, n+2, n+4, n+6 (then n+1, n+3, ...) read each page as one stream per visit and closed
+// that gap (docs/cpu-kernels.md, "Short rows"). Static: this header is built with several -m
+// flag sets.
+static constexpr int bf16_row_stride(size_t row_bytes) {
+    constexpr size_t kPage = 4096;
+    if (row_bytes >= kPage) return 1;
+    const size_t s = (kPage + row_bytes - 1) / row_bytes;
+    return s > 4 ? 4 : (int)s;
+}
 // Target bytes of the X slice that a K block keeps hot in L2 (per thread).
 inline constexpr size_t kXSliceBytes = 256 * 1024;
 

@@ -102,8 +102,9 @@ QB_ALWAYS_INLINE void decode(__m512i w, __m512i lut, __m512bh v[4]) {
     v[3] = (__m512bh)_mm512_permutexvar_epi16(_mm512_srli_epi16(w, 12), lut);
 }
 
+// Rows n0, n0 + rs, ..., n0 + (NB - 1) rs; prefetches pf_dist bytes ahead of each.
 template <ScaleMode SM, int NB, int MB>
-void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool last) {
+void tile(const GemmArgs& a, int n0, int rs, size_t pf_dist, int m0, int b0, int b1, bool first, bool last) {
     const QuantizedMatrix& W = *a.W;
     const int g = W.group, G = groups(W);
     const size_t rb = row_bytes(W);
@@ -122,17 +123,11 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
     const uint8_t* rows[NB];
 #pragma GCC unroll 16
     for (int r = 0; r < NB; ++r) {
-        rows[r] = W.q + (size_t)(n0 + r) * rb;
+        rows[r] = W.q + (size_t)(n0 + r * rs) * rb;
         scv[r] = _mm512_setzero_ps();
 #pragma GCC unroll 16
         for (int j = 0; j < MB; ++j) tot[r][j] = _mm512_setzero_ps();
     }
-    // Prefetch a whole number of row tiles ahead (>= kPrefetchBytes), so each row's prefetch
-    // lands on the same row of a later tile at the same offset. A plain 16 KB on every row
-    // (the FP32 path's rule) puts, for 5.5 KB rows (K = 11008), row 0's prefetch on row 3 of
-    // the tile being read and never prefetches that row ahead.
-    const size_t tile_bytes = (size_t)kRowBlock * rb;
-    const size_t pf_dist = (kPrefetchBytes + tile_bytes - 1) / tile_bytes * tile_bytes;
     int gw = -1 << 30;   // first group of the scale window
     int gb = SM == ScaleMode::lanes ? b0 * span : b0 / bpg, bin = SM == ScaleMode::lanes ? 0 : b0 % bpg;
     // One block of the tile; `mask` is all ones except for a row's last, partial block.
@@ -141,7 +136,7 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
             gw = gb;
 #pragma GCC unroll 16
             for (int r = 0; r < NB; ++r) {
-                scv[r] = scale_window(W, n0 + r, G, gw);
+                scv[r] = scale_window(W, n0 + r * rs, G, gw);
                 if (SM == ScaleMode::bcast) _mm512_store_ps(scw[r], scv[r]);
             }
         }
@@ -181,7 +176,7 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
             __m512 c[MB];
             for (int j = 0; j < MB; ++j) c[j] = _mm512_setzero_ps();
             for (int g0 = 0; g0 < G; g0 += 16) {
-                const __m512 coef = _mm512_mul_ps(zero_window(W, n0 + r, G, g0), scale_window(W, n0 + r, G, g0));   // exact
+                const __m512 coef = _mm512_mul_ps(zero_window(W, n0 + r * rs, G, g0), scale_window(W, n0 + r * rs, G, g0));   // exact
                 const int cnt = G - g0 < 16 ? G - g0 : 16;
                 for (int j = 0; j < MB; ++j)
                     c[j] = _mm512_fmadd_ps(coef, _mm512_maskz_loadu_ps((__mmask16)((1u << cnt) - 1u), a.xgs + (size_t)(m0 + j) * G + g0), c[j]);
@@ -190,19 +185,19 @@ void tile(const GemmArgs& a, int n0, int m0, int b0, int b1, bool first, bool la
         }
         for (int j = 0; j < MB; ++j) {
             const float v = _mm512_reduce_add_ps(tot[r][j]);
-            float& y = a.Y[(size_t)(m0 + j) * a.N + n0 + r];
+            float& y = a.Y[(size_t)(m0 + j) * a.N + n0 + (size_t)r * rs];
             y = first ? v : y + v;
         }
     }
 }
 
 template <ScaleMode SM, int NB>
-void tile_m(const GemmArgs& a, int n, int m, int mb, int b0, int b1, bool first, bool last) {
+void tile_m(const GemmArgs& a, int n, int rs, size_t pf, int m, int mb, int b0, int b1, bool first, bool last) {
     switch (mb) {
-        case 1: tile<SM, NB, 1>(a, n, m, b0, b1, first, last); break;
-        case 2: tile<SM, NB, 2>(a, n, m, b0, b1, first, last); break;
-        case 3: tile<SM, NB, 3>(a, n, m, b0, b1, first, last); break;
-        default: tile<SM, NB, 4>(a, n, m, b0, b1, first, last); break;
+        case 1: tile<SM, NB, 1>(a, n, rs, pf, m, b0, b1, first, last); break;
+        case 2: tile<SM, NB, 2>(a, n, rs, pf, m, b0, b1, first, last); break;
+        case 3: tile<SM, NB, 3>(a, n, rs, pf, m, b0, b1, first, last); break;
+        default: tile<SM, NB, 4>(a, n, rs, pf, m, b0, b1, first, last); break;
     }
 }
 
@@ -214,17 +209,30 @@ int k_blocks(int M, int nblocks) {
     return kb < 2 ? 2 : (kb > nblocks ? nblocks : (int)kb);
 }
 
+// Rows in groups of kRowBlock x rs (the dispatcher's task granule): rs strided tiles per group
+// (kernel_abi.h bf16_row_stride), then plain 4-row and 1-row tiles for the rest.
 template <ScaleMode SM>
 void rows_driver(const GemmArgs& a, int n0, int n1) {
     const int nblocks = (a.K + kBlock - 1) / kBlock, kc = k_blocks(a.M, nblocks);
+    const size_t rb = row_bytes(*a.W);
+    const int rs = bf16_row_stride(rb), span = kRowBlock * rs;
+    // A whole number of row groups ahead (>= kPrefetchBytes), so each row's prefetch lands on
+    // the same row of a later group at the same offset. A plain 16 KB on every row (the FP32
+    // path's rule) puts, for 5.5 KB rows (K = 11008), row 0's prefetch on row 3 of the tile
+    // being read and never prefetches that row ahead.
+    const size_t group_bytes = (size_t)span * rb;
+    const size_t pf = (kPrefetchBytes + group_bytes - 1) / group_bytes * group_bytes;
     for (int b0 = 0; b0 < nblocks;) {
         const int b1 = b0 + kc < nblocks ? b0 + kc : nblocks;
         const bool first = b0 == 0, last = b1 == nblocks;
         int n = n0;
+        for (; n + span <= n1; n += span)
+            for (int i = 0; i < rs; ++i)
+                for (int m = 0; m < a.M; m += 4) tile_m<SM, kRowBlock>(a, n + i, rs, pf, m, a.M - m, b0, b1, first, last);
         for (; n + kRowBlock <= n1; n += kRowBlock)
-            for (int m = 0; m < a.M; m += 4) tile_m<SM, kRowBlock>(a, n, m, a.M - m, b0, b1, first, last);
+            for (int m = 0; m < a.M; m += 4) tile_m<SM, kRowBlock>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
         for (; n < n1; ++n)
-            for (int m = 0; m < a.M; m += 4) tile_m<SM, 1>(a, n, m, a.M - m, b0, b1, first, last);
+            for (int m = 0; m < a.M; m += 4) tile_m<SM, 1>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
         b0 = b1;
     }
 }
