@@ -240,46 +240,29 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             cuda::wq_set_split_override(plan.splits);
             clustered = cuda::wq_plan(l, M, &cplan) == CudaStatus::ok && cplan.cluster > 0 && cplan.splits == plan.splits;
         }
-        if (clustered) {
+        // Launches again with the settings now in force into y2: the same bits as the default
+        // launch above (yh), for variants that change where sums are made, not their order.
+        auto same_bits = [&](const std::string& what) {
             CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus sc = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            const CudaStatus st = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
             ++g_checks;
-            if (sc != CudaStatus::ok) fail(name + " cluster reduction: launch failed");
-            else {
-                CK(cudaDeviceSynchronize());
-                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-                if (yh != yh2) fail(name + ": cluster and workspace reductions of the same split differ");
-            }
-        }
-        cuda::wq_set_cluster_reduce(false);
-        cuda::wq_set_split_override(0);
-        // The split-K counter with a fence and a relaxed atomic (the acq_rel atomic is the
-        // default): the same sums in the same order, so the same bits.
-        {
-            cuda::wq_set_reduce_acqrel(false);
-            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus sr = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
-            cuda::wq_set_reduce_acqrel(true);
-            ++g_checks;
-            if (sr != CudaStatus::ok) fail(name + " fence + atomic reduce: launch failed");
-            else {
-                CK(cudaDeviceSynchronize());
-                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-                if (yh != yh2) fail(name + " fence + atomic reduce: bits differ from the acq_rel launch");
-            }
-        }
-        // L2 prefetch of the weights (each warp's whole range, then a 2-stage window) moves no
-        // arithmetic: the same bits as the default launch above.
-        for (int pf : {-1, 2}) {
-            cuda::wq_set_l2_prefetch(pf);
-            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus sp = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
-            cuda::wq_set_l2_prefetch(0);
-            ++g_checks;
-            if (sp != CudaStatus::ok) { fail(name + " l2 prefetch " + std::to_string(pf) + ": launch failed"); continue; }
+            if (st != CudaStatus::ok) { fail(name + " " + what + ": launch failed"); return; }
             CK(cudaDeviceSynchronize());
             CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-            if (yh != yh2) fail(name + " l2 prefetch " + std::to_string(pf) + ": bits differ from the launch without it");
+            if (yh != yh2) fail(name + " " + what + ": bits differ from the default launch");
+        };
+        if (clustered) same_bits("cluster reduction of the same split");
+        cuda::wq_set_cluster_reduce(false);
+        cuda::wq_set_split_override(0);
+        // The split-K counter with a fence and a relaxed atomic (the acq_rel atomic is the default).
+        cuda::wq_set_reduce_acqrel(false);
+        same_bits("fence + atomic reduce");
+        cuda::wq_set_reduce_acqrel(true);
+        // L2 prefetch of the weights (each warp's whole range, then a 2-stage window).
+        for (int pf : {-1, 2}) {
+            cuda::wq_set_l2_prefetch(pf);
+            same_bits("l2 prefetch " + std::to_string(pf));
+            cuda::wq_set_l2_prefetch(0);
         }
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.
