@@ -1187,10 +1187,16 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
             cuda::wq_set_ctask(-1, 0);
             if (!ok) return false;
-            cuda::wq_set_ctask_smem(true);
-            ok = bench_decode(c, "qbench-w4a16-g128", "ctask smem ring");
-            cuda::wq_set_ctask_smem(false);
-            if (!ok) return false;
+            for (int kw : {16, 8})
+                for (bool sm : {false, true}) {
+                    if (kw == 16 && !sm) continue;   // the default
+                    cuda::wq_set_ctask_max_warps(kw);
+                    cuda::wq_set_ctask_smem(sm);
+                    ok = bench_decode(c, "qbench-w4a16-g128", "ctask <= " + std::to_string(kw) + " warps" + (sm ? ", smem ring" : ""));
+                    cuda::wq_set_ctask_smem(false);
+                    cuda::wq_set_ctask_max_warps(16);
+                    if (!ok) return false;
+                }
             for (int d : {-1, 4}) {
                 cuda::wq_set_reduce_acqrel(false);
                 cuda::wq_set_stream_smem(d);

@@ -151,6 +151,8 @@ void wq_set_stream_smem(int code);
 // Split-K inside the CTA with each warp's ring in shared memory (4 k-stages; INT4 group >= 128
 // without zeros). Off by default; see docs/cuda-kernels.md for what it measured.
 void wq_set_ctask_smem(bool on);
+// The largest CTA (4, 8 or 16 warps) the planner may give split-K inside the CTA (default 16).
+void wq_set_ctask_max_warps(int kw);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
 // of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.
 void wq_set_reduce_acqrel(bool on);

@@ -1295,6 +1295,7 @@ bool g_ctask_smr_on = false;
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
+int g_ctask_kw_max = 16; // wq_set_ctask_max_warps: the planner's largest CTA
 int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
 
 template <int KW>
@@ -1704,6 +1705,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         double best_cost = 1e30;
         for (int kw : {4, 8, 16}) {
             if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
+            if (kw > g_ctask_kw_max) continue;
             const KernelInfo& k = ctask_kernel_for(l, kw);
             const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l));
             if (!k.fn || sm > (size_t)k.smem) continue;
@@ -1801,6 +1803,7 @@ void wq_set_stream_max_m(int m4, int m8) {
 }
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
+void wq_set_ctask_max_warps(int kw) { g_ctask_kw_max = kw == 4 || kw == 8 ? kw : 16; }
 void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
