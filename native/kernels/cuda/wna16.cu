@@ -324,10 +324,14 @@ constexpr int kMaxSplitsMma = 16;        // split-K bound of the MMA kernel (kMa
 constexpr int kRedStride = 128 + 8;      // floats per partial row: 8-byte stores of one
                                          // half-warp (rows g, columns 2t) hit 32 distinct banks
 
+// Defined for sm_90 only: its one user below is, and an unused function is an error (-Werror)
+// in the sm_80 / sm_89 passes of the cuda preset's build.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
 __device__ __forceinline__ void cluster_sync_all() {
     asm volatile("barrier.cluster.arrive.release.aligned;\n"
                  "barrier.cluster.wait.acquire.aligned;\n" ::: "memory");
 }
+#endif
 
 template <int NT, bool GROUPED>
 __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, int rows, int n0) {
