@@ -1187,6 +1187,12 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
             cuda::wq_set_ctask(-1, 0);
             if (!ok) return false;
+            for (int st : {3, 5}) {   // split-K inside the CTA only where each warp gets >= st k-stages
+                cuda::wq_set_ctask_min_stages(st);
+                ok = bench_decode(c, "qbench-w4a16-g128", "ctask only with >= " + std::to_string(st) + " k-stages per warp");
+                cuda::wq_set_ctask_min_stages(0);
+                if (!ok) return false;
+            }
             for (int kw : {16, 8})
                 for (bool sm : {false, true}) {
                     if (kw == 16 && !sm) continue;   // the default

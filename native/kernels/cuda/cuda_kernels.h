@@ -153,6 +153,8 @@ void wq_set_stream_smem(int code);
 void wq_set_ctask_smem(bool on);
 // The largest CTA (4, 8 or 16 warps) the planner may give split-K inside the CTA (default 16).
 void wq_set_ctask_max_warps(int kw);
+// The fewest k-stages per warp the planner accepts for split-K inside the CTA (default 0: any).
+void wq_set_ctask_min_stages(int stages);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
 // of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.
 void wq_set_reduce_acqrel(bool on);

@@ -1300,6 +1300,7 @@ constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measur
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
 int g_ctask_kw_max = 16; // wq_set_ctask_max_warps: the planner's largest CTA
+int g_ctask_min_stages = 0;   // wq_set_ctask_min_stages: k-stages each warp must get (planner)
 int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
 
 template <int KW>
@@ -1717,6 +1718,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             if (cps < 1) continue;
             const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
             if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
+            if (g_ctask_kw == 0 && p.k_stages < g_ctask_min_stages * kw) continue;
             const double cost = waves * ((p.k_stages + kw - 1) / kw + 1.5);
             if (cost < best_cost - 1e-9) {
                 best_cost = cost;
@@ -1808,6 +1810,7 @@ void wq_set_stream_max_m(int m4, int m8) {
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
 void wq_set_ctask_max_warps(int kw) { g_ctask_kw_max = kw == 4 || kw == 8 ? kw : 16; }
+void wq_set_ctask_min_stages(int s) { g_ctask_min_stages = s > 0 ? s : 0; }
 void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
