@@ -196,31 +196,34 @@
         if (location.hash.indexOf("#v=") === 0 && location.hash !== lastHash) api.applyLink(location.hash);
       });
 
+      // A text file, any HTTP error status a failure.
+      var fetchText = function (url) {
+        return fetch(url, { cache: "no-cache" }).then(function (r) {
+          if (!r.ok) throw new Error("HTTP " + r.status);
+          return r.text();
+        });
+      };
+      // A failed load: shown under the widget and reported to it; what it had stays.
+      var loadFailed = function (msg) {
+        showStatus(msg, true);
+        call("qb_data_error", null, ["string"], [msg]);
+      };
+
       // Catalog files: fetched from the embedder's URLs; the built-in copy stays if one fails.
       FILES.forEach(function (name, i) {
         var url = option(el, name, base + "data/" + name + ".json");
-        fetch(url, { cache: "no-cache" }).then(function (r) {
-          if (!r.ok) throw new Error("HTTP " + r.status);
-          return r.text();
-        }).then(function (text) {
+        fetchText(url).then(function (text) {
           call("qb_load_data", "number", ["number", "string", "string"], [i, text, url]);
         }).catch(function (e) {
-          var msg = "Could not load " + url + " (" + e.message + "); using the built-in " + name + ".json";
-          showStatus(msg, true);
-          call("qb_data_error", null, ["string"], [msg]);
+          loadFailed("Could not load " + url + " (" + e.message + "); using the built-in " + name + ".json");
         });
       });
       // A quantize report: measured layer errors, shown beside the published perplexity.
       var quantize = option(el, "quantize", "none");
-      if (quantize !== "none") fetch(quantize, { cache: "no-cache" }).then(function (r) {
-        if (!r.ok) throw new Error("HTTP " + r.status);
-        return r.text();
-      }).then(function (text) {
+      if (quantize !== "none") fetchText(quantize).then(function (text) {
         call("qb_load_quantize", "number", ["string", "string"], [text, quantize]);
       }).catch(function (e) {
-        var msg = "Could not load the quantize report " + quantize + " (" + e.message + ")";
-        showStatus(msg, true);
-        call("qb_data_error", null, ["string"], [msg]);
+        loadFailed("Could not load the quantize report " + quantize + " (" + e.message + ")");
       });
       // Benchmark results (qbench-native publish writes the index): newest runs first, at most 6.
       var index = option(el, "results", base + "data/results/index.json");
@@ -233,21 +236,14 @@
         if (!idx.runs || !idx.runs.forEach) throw new Error("not a results index");
         idx.runs.slice(-6).forEach(function (run) {
           var url = new URL(run.file, new URL(index, location.href)).href;
-          fetch(url, { cache: "no-cache" }).then(function (r) {
-            if (!r.ok) throw new Error("HTTP " + r.status);
-            return r.text();
-          }).then(function (text) {
+          fetchText(url).then(function (text) {
             call("qb_load_results", "number", ["string", "string"], [text, url]);
           }).catch(function (e) {
-            var msg = "Could not load benchmark results " + url + " (" + e.message + ")";
-            showStatus(msg, true);
-            call("qb_data_error", null, ["string"], [msg]);
+            loadFailed("Could not load benchmark results " + url + " (" + e.message + ")");
           });
         });
       }).catch(function (e) {
-        var msg = "Could not load the results index " + index + " (" + e.message + ")";
-        showStatus(msg, true);
-        call("qb_data_error", null, ["string"], [msg]);
+        loadFailed("Could not load the results index " + index + " (" + e.message + ")");
       });
     }).catch(function (e) {
       showStatus("qbench could not start: " + e.message, true);
