@@ -592,6 +592,17 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
     Timer ts{c.s, copies, c.opt->launches, 10, err};
     std::string line = "  ring " + shape + " M=" + std::to_string(M) + " (us; split auto / 2 / 3 / 4 / 6 / 8 / 12 / 16):";
     bool ok = true;
+    // One cell: the launch timed with the settings now in force (nothing more after a failure).
+    auto cell = [&]() {
+        if (!ok) return;
+        Stats x;
+        int r2 = 0;
+        ok = time_graph(ts, launch, &x, &r2);
+        if (!ok) return;
+        char buf[24];
+        snprintf(buf, sizeof(buf), " %.2f", x.med);
+        line += buf;
+    };
     cuda::wq_set_ctask(0, 0);
     cuda::wq_set_stream_max_m(16, 16);
     for (int d : {0, 4, 6, 8, 35}) {
@@ -599,16 +610,9 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
         line += "  d" + std::to_string(d) + ":";
         for (int sp : {0, 2, 3, 4, 6, 8, 12, 16}) {
             cuda::wq_set_split_override(sp);
-            Stats x;
-            int r2 = 0;
-            ok = time_graph(ts, launch, &x, &r2);
-            if (!ok) break;
-            char cell[24];
-            snprintf(cell, sizeof(cell), " %.2f", x.med);
-            line += cell;
+            cell();
         }
         cuda::wq_set_split_override(0);
-        if (!ok) break;
     }
     cuda::wq_set_stream_smem(-1);
     cuda::wq_set_stream_max_m(-1, -1);
@@ -617,42 +621,24 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
     for (int kw : {8, 16}) {
         line += "  ctask kw" + std::to_string(kw) + " regs / smem:";
         for (bool on : {false, true}) {
-            if (!ok) break;
             cuda::wq_set_ctask(8, kw);
             cuda::wq_set_ctask_smem(on);
-            Stats x;
-            int r2 = 0;
-            ok = time_graph(ts, launch, &x, &r2);
+            cell();
             cuda::wq_set_ctask_smem(false);
             cuda::wq_set_ctask(-1, 0);
-            char cell[24];
-            snprintf(cell, sizeof(cell), " %.2f", x.med);
-            line += cell;
         }
     }
     line += "  default, fence + atomic / acq_rel atomic:";
     for (bool on : {false, true}) {
-        if (!ok) break;
         cuda::wq_set_reduce_acqrel(on);
-        Stats x;
-        int r2 = 0;
-        ok = time_graph(ts, launch, &x, &r2);
+        cell();
         cuda::wq_set_reduce_acqrel(true);
-        char cell[24];
-        snprintf(cell, sizeof(cell), " %.2f", x.med);
-        line += cell;
     }
     const int pf0 = cuda::wq_l2_prefetch();
     line += "  default l2pf 0 / 2 / all:";
     for (int pf : {0, 2, -1}) {
-        if (!ok) break;
         cuda::wq_set_l2_prefetch(pf);
-        Stats x;
-        int r2 = 0;
-        ok = time_graph(ts, launch, &x, &r2);
-        char cell[24];
-        snprintf(cell, sizeof(cell), " %.2f", x.med);
-        line += cell;
+        cell();
     }
     cuda::wq_set_l2_prefetch(pf0);
     if (!ok) return false;
