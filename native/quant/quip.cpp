@@ -136,43 +136,9 @@ void right_apply(const Orthogonal& t, Matrix& A, bool transpose) {
 
 }  // namespace
 
-void Orthogonal::apply(float* x) const {
-    for (int i = 0; i < n; ++i) x[i] *= signs[(size_t)i];
-    if (m > 1) {
-        std::vector<float> tmp((size_t)m);
-        for (int a = 0; a < pow2; ++a) {
-            float* blk = x + (size_t)a * m;
-            for (int b = 0; b < m; ++b) {
-                float s = 0;
-                for (int b2 = 0; b2 < m; ++b2) s += small[(size_t)b * m + b2] * blk[b2];
-                tmp[(size_t)b] = s;
-            }
-            std::copy(tmp.begin(), tmp.end(), blk);
-        }
-    }
-    fwht(x, pow2, m);
-    const float norm = 1.0f / std::sqrt((float)pow2);
-    for (int i = 0; i < n; ++i) x[i] *= norm;
-}
-
-void Orthogonal::apply_t(float* x) const {
-    fwht(x, pow2, m);
-    const float norm = 1.0f / std::sqrt((float)pow2);
-    for (int i = 0; i < n; ++i) x[i] *= norm;
-    if (m > 1) {
-        std::vector<float> tmp((size_t)m);
-        for (int a = 0; a < pow2; ++a) {
-            float* blk = x + (size_t)a * m;
-            for (int b = 0; b < m; ++b) {
-                float s = 0;
-                for (int b2 = 0; b2 < m; ++b2) s += small[(size_t)b2 * m + b] * blk[b2];
-                tmp[(size_t)b] = s;
-            }
-            std::copy(tmp.begin(), tmp.end(), blk);
-        }
-    }
-    for (int i = 0; i < n; ++i) x[i] *= signs[(size_t)i];
-}
+// One vector is the one-column case of left_apply_cols (same operations in the same order).
+void Orthogonal::apply(float* x) const { left_apply_cols(*this, x, 1, 0, 1, false); }
+void Orthogonal::apply_t(float* x) const { left_apply_cols(*this, x, 1, 0, 1, true); }
 
 Result quantize_quip(const Matrix& W0, const std::vector<float>& H0, const QuantSpec& s, const QuipOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
