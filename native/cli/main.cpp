@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "cli_args.h"
 #include "cmd_kernels.h"
+#include "file_io.h"
 #include "data_json.h"
 #include "numeric.h"
 #include "predict.h"
@@ -29,41 +31,8 @@ namespace {
 
 constexpr int kExitBadInput = 2;
 
-int fail(const std::string& why) {
-    std::fprintf(stderr, "qbench-native: %s\n", why.c_str());
-    return kExitBadInput;
-}
-
-bool read_file(const std::string& path, std::string* out, std::string* err) {
-    std::ifstream f(path, std::ios::binary);
-    if (!f) { *err = "cannot open " + path; return false; }
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    if (f.bad()) { *err = "cannot read " + path; return false; }
-    *out = ss.str();
-    if (out->size() > 64u << 20) { *err = path + " is larger than 64 MB"; return false; }
-    return true;
-}
-
-// Built-in data unless --data DIR names a folder holding the four files.
-bool load(const std::string& dir, Catalog* c) {
-    DataTexts t = embedded_data();
-    if (!dir.empty()) {
-        std::string err;
-        const std::pair<std::string*, std::string*> files[] = {
-            {&t.model_catalog, &t.model_catalog_name}, {&t.hardware, &t.hardware_name},
-            {&t.efficiency, &t.efficiency_name}, {&t.accuracy, &t.accuracy_name}};
-        const char* names[] = {"model-catalog.json", "hardware.json", "efficiency.json", "accuracy.json"};
-        for (int i = 0; i < 4; ++i) {
-            *files[i].second = dir + "/" + names[i];
-            if (!read_file(*files[i].second, files[i].first, &err)) { fail(err); return false; }
-        }
-    }
-    std::vector<DataError> errs;
-    if (load_catalog(t, c, &errs)) return true;
-    for (const DataError& e : errs) std::fprintf(stderr, "qbench-native: %s\n", e.str().c_str());
-    return false;
-}
+using cli::fail;   // "qbench-native: why", exit status 2 (kExitBadInput)
+using native::read_text_file;
 
 struct Args {
     std::vector<std::pair<std::string, std::string>> kv;   // --flag value, in order
@@ -250,7 +219,7 @@ void print_prediction(const Catalog& c, const Prediction& p) {
 
 int cmd_predict(const Args& a) {
     Catalog c;
-    if (!load(get(a, "data"), &c)) return kExitBadInput;
+    if (!cli::load_catalog_dir(get(a, "data"), &c)) return kExitBadInput;
     Selections s;
     if (!selections_from(c, a, &s, false)) return kExitBadInput;
     const PredictResult r = predict(c, s);
@@ -262,7 +231,7 @@ int cmd_predict(const Args& a) {
 
 int cmd_sweep(const Args& a) {
     Catalog c;
-    if (!load(get(a, "data"), &c)) return kExitBadInput;
+    if (!cli::load_catalog_dir(get(a, "data"), &c)) return kExitBadInput;
     Selections s;
     if (!selections_from(c, a, &s, true)) return kExitBadInput;
     SweepSpec spec;
@@ -303,7 +272,7 @@ int cmd_sweep(const Args& a) {
 
 int cmd_recipe(const Args& a) {
     Catalog c;
-    if (!load(get(a, "data"), &c)) return kExitBadInput;
+    if (!cli::load_catalog_dir(get(a, "data"), &c)) return kExitBadInput;
     Selections s;
     if (!selections_from(c, a, &s, false)) return kExitBadInput;
     const Recipe r = recipe(c, s);
@@ -320,7 +289,7 @@ int cmd_validate(const Args& a) {
         if (probe) dir = "data";
     }
     Catalog c;
-    if (!load(dir, &c)) return kExitBadInput;
+    if (!cli::load_catalog_dir(dir, &c)) return kExitBadInput;
     // Quantize reports: DIR/quantize/*.json (the ones the site serves) and any --quantize FILE.
     std::vector<std::string> reports;
     if (std::string f = get(a, "quantize"); !f.empty()) reports.push_back(f);
@@ -335,7 +304,7 @@ int cmd_validate(const Args& a) {
     size_t quantize_rows = 0;
     for (const std::string& f : reports) {
         std::string text, err;
-        if (!read_file(f, &text, &err)) return fail(err);
+        if (!read_text_file(f, &text, &err)) return fail(err);
         QuantizeReport q;
         std::vector<DataError> errs;
         if (!parse_quantize(text, f, &q, &errs)) {
