@@ -17,6 +17,7 @@
 #include "cuda_kernels.h"
 #include "qformat.h"
 #include "ref_check.h"
+#include "rng.h"
 
 namespace qb::bench {
 
@@ -56,17 +57,7 @@ bool dev_alloc(size_t bytes, DevPtr* out, std::string* err) {
     return true;
 }
 
-struct Rng {   // xorshift64*
-    uint64_t s;
-    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 2685821657736338717ull;
-    }
-    float uniform() { return (float)((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }   // [-1, 1)
-};
+using qb::Rng;
 
 // FP16 weights of magnitude 2^-9 .. 2^-5 with random sign, four per random draw (as bench_device.cu).
 void random_fp16_weights(uint16_t* w, size_t n, uint64_t seed) {

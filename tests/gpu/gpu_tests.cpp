@@ -30,6 +30,7 @@
 #include "cuda_kernels.h"
 #include "qformat.h"
 #include "ref_check.h"
+#include "rng.h"
 
 using namespace qb;
 using cuda::CudaStatus;
@@ -53,17 +54,7 @@ void fail(const std::string& what) {
         }                                                                                              \
     } while (0)
 
-struct Rng {
-    uint64_t s;
-    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 2685821657736338717ull;
-    }
-    float uniform() { return (float)((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }
-};
+using qb::Rng;
 
 struct Dev {   // a cudaMalloc'd buffer
     void* p = nullptr;

@@ -7,21 +7,11 @@
 #include <vector>
 
 #include "qformat.h"
+#include "rng.h"
 
 namespace qbt {
 
-// xorshift64*: fast, deterministic across platforms.
-struct Rng {
-    uint64_t s;
-    explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-    uint64_t next() {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        return s * 2685821657736338717ull;
-    }
-    float uniform() { return (float)((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }   // [-1, 1)
-};
+using qb::Rng;   // shared/rng.h
 
 // Weight-like data: mostly small values with a few outliers per row (what makes group size
 // matter), plus an exact zero here and there.
