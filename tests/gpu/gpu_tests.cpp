@@ -30,6 +30,7 @@
 #include "cuda_kernels.h"
 #include "qformat.h"
 #include "ref_check.h"
+#include "random_quant.h"
 #include "rng.h"
 
 using namespace qb;
@@ -71,43 +72,8 @@ void parallel_for(int n, const std::function<void(int)>& fn) {
     for (auto& x : th) x.join();
 }
 
-struct HostQ {
-    QuantizedMatrix w;
-    std::vector<uint8_t> q, scales, zeros;
-};
+using HostQ = qb::OwnedQuantized;   // shared/random_quant.h: every code pattern, realistic scales, random zeros
 
-// Every code pattern (INT8 in [-127, 127]), realistic scales, random zeros.
-void make_random(HostQ* h, int N, int K, int bits, int group, bool zero, ScaleType st, uint64_t seed) {
-    h->w = QuantizedMatrix{};
-    h->w.rows = N;
-    h->w.cols = K;
-    h->w.bits = bits;
-    h->w.group = group == 0 ? K : group;
-    h->w.has_zero = zero;
-    h->w.scale_type = st;
-    Rng r(seed);
-    h->q.resize(q_bytes(h->w));
-    for (size_t i = 0; i < h->q.size(); i += 8) {
-        const uint64_t v = r.next();
-        for (size_t j = 0; j < 8 && i + j < h->q.size(); ++j) h->q[i + j] = (uint8_t)(v >> (8 * j));
-    }
-    if (bits == 8)
-        for (auto& b : h->q)
-            if (b == 0x80) b = 0x7f;
-    h->scales.resize(scale_bytes(h->w));
-    const size_t ns = (size_t)N * groups(h->w);
-    for (size_t i = 0; i < ns; ++i) {
-        const float s = (bits == 8 ? 0.0005f : 0.004f) * (1.0f + 1.5f * (r.uniform() + 1.0f));
-        if (st == ScaleType::f32) reinterpret_cast<float*>(h->scales.data())[i] = s;
-        else reinterpret_cast<uint16_t*>(h->scales.data())[i] = f32_to_fp16(s);
-    }
-    h->zeros.assign(zero_bytes(h->w), 0);
-    if (zero)
-        for (size_t i = 0; i < ns; ++i) set_packed(h->zeros.data(), bits, i, (uint32_t)(r.next() >> 60));
-    h->w.q = h->q.data();
-    h->w.scales = h->scales.data();
-    h->w.zeros = zero ? h->zeros.data() : nullptr;
-}
 
 std::vector<int> checked_cols(int N) {
     std::vector<int> c;
@@ -191,7 +157,7 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
     char nm[128];
     std::snprintf(nm, sizeof(nm), "w%da16 %dx%d g%d%s%s", bits, N, K, group, zero ? " zero" : "", st == ScaleType::f32 ? " f32-scale" : "");
     HostQ h;
-    make_random(&h, N, K, bits, group, zero, st, (uint64_t)N * 131 + K * 7 + group * 3 + zero + bits);
+    qb::random_quantized(&h, N, K, bits, group, zero, st, (uint64_t)N * 131 + K * 7 + group * 3 + zero + bits);
     cuda::WqLayout l;
     if (cuda::wq_layout(h.w, &l) != CudaStatus::ok) { fail(std::string(nm) + ": wq_layout refused a supported format"); return; }
     std::vector<uint8_t> buf(l.total);
@@ -478,7 +444,7 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
     // INT32 GEMM, our epilogue; compared with matmul_w8a8_ref.
     {
         HostQ h;
-        make_random(&h, N, K, 8, 0, false, ScaleType::f32, (uint64_t)N + K * 5);
+        qb::random_quantized(&h, N, K, 8, 0, false, ScaleType::f32, (uint64_t)N + K * 5);
         Dev dw(h.q.size()), dsw((size_t)N * 4), dxq((size_t)maxM * K), dsx((size_t)maxM * 4), acc((size_t)maxM * N * 4);
         CK(cudaMemcpy(dw.p, h.q.data(), h.q.size(), cudaMemcpyHostToDevice));
         CK(cudaMemcpy(dsw.p, h.scales.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
