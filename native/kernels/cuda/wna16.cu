@@ -367,6 +367,44 @@ __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, 
 #endif
 }
 
+// The batched form of workspace_reduce's sum (see there), out of line so that its registers
+// do not count against the main loop's.
+template <int NT, int IB, int SB, bool GROUPED>
+__device__ __noinline__ void reduce_batched(const float* partial, __half* Y, const float* cscales, int N, size_t stride,
+                                            int S, int n0, int total, int items) {
+    for (int b0 = 0; b0 < items; b0 += IB) {
+        float2 sum[IB];
+#pragma unroll
+        for (int b = 0; b < IB; ++b) sum[b] = make_float2(0.f, 0.f);
+        for (int s0 = 0; s0 < S; s0 += SB) {
+            float2 v[IB][SB];
+#pragma unroll
+            for (int b = 0; b < IB; ++b) {
+                const int i = (int)threadIdx.x + (b0 + b) * NT;
+                const size_t off = (size_t)(i / (kNTile / 2)) * N + n0 + (i % (kNTile / 2)) * 2;
+#pragma unroll
+                for (int q = 0; q < SB; ++q)
+                    v[b][q] = i < total && s0 + q < S ? __ldcg(reinterpret_cast<const float2*>(partial + off + (s0 + q) * stride))
+                                                      : make_float2(0.f, 0.f);
+            }
+#pragma unroll
+            for (int b = 0; b < IB; ++b)
+#pragma unroll
+                for (int q = 0; q < SB; ++q)
+                    if (s0 + q < S) { sum[b].x += v[b][q].x; sum[b].y += v[b][q].y; }
+        }
+#pragma unroll
+        for (int b = 0; b < IB; ++b) {
+            const int i = (int)threadIdx.x + (b0 + b) * NT;
+            if (i >= total) continue;
+            const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+            float2 r = sum[b];
+            if (!GROUPED) { r.x *= cscales[col]; r.y *= cscales[col + 1]; }
+            *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(r.x, r.y);
+        }
+    }
+}
+
 // Split-K through the FP32 workspace (the default): after this CTA's partial is stored, one
 // thread publishes it (bar.sync orders the CTA's stores before thread 0's fence, which is
 // cumulative, then the atomic counts the tile), and the CTA that arrives last sums the S
@@ -374,7 +412,15 @@ __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, 
 // (a compile-time bound MAXS with predication; the H200 timings put the serial form at 1.6-3.6
 // us per launch), so the sum is the same as before, bit for bit. a.debug & 4 restores the
 // serial loop for the bench's ablation. Returns after writing Y (or at once if not last).
-template <int NT, int MAXS, bool GROUPED>
+// MAXR > 0 (the MMA kernel at M > 16, MAXR = its rows): where a thread owns several outputs,
+// the loop below waits one L2 round trip per output (16 at M = 64), so reduce_batched loads
+// split by split for up to 8 of the thread's outputs at once (16 loads in flight) wherever
+// that takes fewer round trips, each output still summed in split order: the same bits.
+// Measured on an H100 (docs/cuda-kernels.md, session 4): M = 32..128 10-18% faster. MAXR = 0
+// (the streaming kernel, the MMA kernel at M <= 16) keeps only the loop: with the out-of-line
+// call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
+// where the loop ran.
+template <int NT, int MAXS, bool GROUPED, int MAXR = 0>
 __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
     __shared__ int is_last;
     __syncthreads();
@@ -397,11 +443,22 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
     if (!is_last) return;
     if (!a.acqrel) __threadfence();
     const int S = a.splits;
-    // Columns in pairs: m_valid x 64 float2 per tile.
-    for (int i = (int)threadIdx.x; i < m_valid * (kNTile / 2); i += NT) {
+    const size_t stride = (size_t)a.M * a.N;
+    // Columns in pairs: m_valid x 64 float2 per tile; output i is row i / 64, column pair i % 64.
+    const int total = m_valid * (kNTile / 2);
+    if constexpr (MAXR > 0) {
+        constexpr int ITEMS = (MAXR * (kNTile / 2) + NT - 1) / NT;   // outputs per thread, at most
+        constexpr int IB = ITEMS < 8 ? ITEMS : 8;                     // outputs per batch
+        constexpr int SB = 16 / IB;                                   // splits per round: <= 16 loads in flight
+        const int items = (total + NT - 1) / NT;                      // this launch's outputs per thread
+        if (!(a.debug & 4) && (items + IB - 1) / IB * ((S + SB - 1) / SB) < items) {
+            reduce_batched<NT, IB, SB, GROUPED>(a.partial, a.Y, a.cscales, a.N, stride, S, n0, total, items);
+            return;
+        }
+    }
+    for (int i = (int)threadIdx.x; i < total; i += NT) {
         const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
         const float* base = a.partial + (size_t)row * a.N + col;
-        const size_t stride = (size_t)a.M * a.N;
         float2 sum = make_float2(0.f, 0.f);
         if (a.debug & 4) {
             for (int s = 0; s < S; ++s) {
@@ -727,7 +784,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
                     }
                 }
     }
-    workspace_reduce<kThreads, kMaxSplitsMma, GROUPED>(a, tile, n0, m_valid);
+    workspace_reduce<kThreads, kMaxSplitsMma, GROUPED, MB >= 2 ? 16 * MB : 0>(a, tile, n0, m_valid);
     stamp(a, 3);
 }
 
