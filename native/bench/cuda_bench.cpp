@@ -672,7 +672,7 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         int reps = 0;
         if (!time_graph(t, launch, &st, &reps)) return false;
         record(c, m, st, reps);
-        if (c.opt->split_sweep && bits == 4 && group == 128 && !zero && (M == 1 || M == 16)) {
+        if (c.opt->split_sweep && bits == 4 && group == 128 && !zero && (M == 1 || M == 16 || M == 64)) {
             // Tuning data: the same launch with the split-K factor forced, with and without PDL.
             std::string line = "  sweep " + m.shape + " M=" + std::to_string(M) + " (us):";
             Timer ts{c.s, copies, c.opt->launches, 10, err};
