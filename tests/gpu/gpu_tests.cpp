@@ -215,6 +215,12 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         cuda::wq_set_reduce_acqrel(false);
         same_bits("fence + atomic reduce");
         cuda::wq_set_reduce_acqrel(true);
+        // The split-K sum one output after another (the ablation's serial loop) against the
+        // default, which loads many outputs' partials at once where a thread owns several
+        // (reduce_batched, M > 16): same order of additions, same bits.
+        cuda::wq_set_debug(4);
+        same_bits("serial split-K sum");
+        cuda::wq_set_debug(0);
         // L2 prefetch of the weights (each warp's whole range, then a 2-stage window).
         for (int pf : {-1, 2}) {
             cuda::wq_set_l2_prefetch(pf);
