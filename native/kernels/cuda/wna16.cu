@@ -651,12 +651,20 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
             }
 #pragma unroll
             for (int s = 0; s < 2; ++s) {
+                // Lane l gives ldmatrix row (l & 15) of an m-block and k octet (l >> 4) of the
+                // k16 step. For MB > 1: m-blocks are 16 rows apart, so their XOR swizzle (row & 7
+                // = l & 7) is the same and m-block mb is a constant offset from m-block 0, one
+                // address per k16 step (ncu at M = 64: the per-m-block IMAD / LOP3 arithmetic was
+                // ~2 non-tensor instructions per MMA; M = 64 6% faster). MB = 1 keeps the direct
+                // form: the hoisted one cost 2 registers there and measured 1-3% slower.
                 uint32_t af[MB][4];
+                if constexpr (MB == 1) {
+                    const int row = lane & 15, chunk = ka * 4 + s * 2 + (lane >> 4);
+                    ldmatrix_x4(af[0], bA + (row * kKTile + ((chunk ^ (row & 7)) * 8)) * 2);
+                } else {
+                    const uint8_t* const ap = bA + (lane & 15) * kKTile * 2 + (((ka * 4 + s * 2 + (lane >> 4)) ^ (lane & 7)) * 16);
 #pragma unroll
-                for (int mb = 0; mb < MB; ++mb) {
-                    const int row = mb * 16 + (lane & 15);
-                    const int chunk = ka * 4 + s * 2 + (lane >> 4);
-                    ldmatrix_x4(af[mb], bA + (row * kKTile + ((chunk ^ (row & 7)) * 8)) * 2);
+                    for (int mb = 0; mb < MB; ++mb) ldmatrix_x4(af[mb], ap + mb * 16 * kKTile * 2);
                 }
 #pragma unroll
                 for (int ws = 0; ws < WS; ++ws)
