@@ -85,17 +85,22 @@ Orthogonal make_orthogonal(int n, std::mt19937_64& rng) {
 void left_apply_cols(const Orthogonal& t, float* A, int ld, int c0, int c1, bool transpose) {
     const int w = c1 - c0, p = t.pow2, m = t.m;
     const float norm = 1.0f / std::sqrt((float)p);
-    std::vector<float> seg((size_t)t.n * w);   // the column slab, contiguous: row i at seg[i*w]
-    for (int i = 0; i < t.n; ++i) std::copy_n(A + (size_t)i * ld + c0, w, seg.data() + (size_t)i * w);
+    // The column slab, contiguous: row i at S[i*w]. Already so when the slab spans whole rows
+    // (ld == w: one vector, Orthogonal::apply), which then runs in place, with no copy.
+    const bool in_place = ld == w;
+    std::vector<float> seg(in_place ? 0 : (size_t)t.n * w);
+    float* const S = in_place ? A + c0 : seg.data();
+    if (!in_place)
+        for (int i = 0; i < t.n; ++i) std::copy_n(A + (size_t)i * ld + c0, w, S + (size_t)i * w);
     auto signs = [&] {
         for (int i = 0; i < t.n; ++i)
-            for (int c = 0; c < w; ++c) seg[(size_t)i * w + c] *= t.signs[(size_t)i];
+            for (int c = 0; c < w; ++c) S[(size_t)i * w + c] *= t.signs[(size_t)i];
     };
     auto mix = [&](bool tr) {
         if (m == 1) return;
         std::vector<float> tmp((size_t)m * w);
         for (int a = 0; a < p; ++a) {
-            float* blk = seg.data() + (size_t)a * m * w;
+            float* blk = S + (size_t)a * m * w;
             std::fill(tmp.begin(), tmp.end(), 0.0f);
             for (int b = 0; b < m; ++b)
                 for (int b2 = 0; b2 < m; ++b2) {
@@ -106,12 +111,13 @@ void left_apply_cols(const Orthogonal& t, float* A, int ld, int c0, int c1, bool
         }
     };
     auto hadamard = [&] {
-        fwht(seg.data(), p, m * w);
-        for (float& v : seg) v *= norm;
+        fwht(S, p, m * w);
+        for (size_t i = 0; i < (size_t)t.n * w; ++i) S[i] *= norm;
     };
     if (!transpose) { signs(); mix(false); hadamard(); }
     else { hadamard(); mix(true); signs(); }
-    for (int i = 0; i < t.n; ++i) std::copy_n(seg.data() + (size_t)i * w, w, A + (size_t)i * ld + c0);
+    if (!in_place)
+        for (int i = 0; i < t.n; ++i) std::copy_n(S + (size_t)i * w, w, A + (size_t)i * ld + c0);
 }
 
 void left_apply(const Orthogonal& t, Matrix& A, bool transpose) {
