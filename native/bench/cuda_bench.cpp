@@ -58,8 +58,6 @@ bool dev_alloc(size_t bytes, DevPtr* out, std::string* err) {
     return true;
 }
 
-using qb::Rng;
-
 // FP16 weights of magnitude 2^-9 .. 2^-5 with random sign, four per random draw (as bench_device.cu).
 void random_fp16_weights(uint16_t* w, size_t n, uint64_t seed) {
     Rng r(seed);
@@ -416,8 +414,6 @@ bool bench_dense(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>&
 
 // ---- W4A16 / W8A16 (ours) ------------------------------------------------------------------
 
-using HostQ = OwnedQuantized;   // shared/random_quant.h
-
 // Reference rows x cols through matmul_ref (or matmul_w8a8_ref), three column windows in parallel.
 std::vector<float> quant_ref(const QuantizedMatrix& w, const std::vector<float>& xr, int R, const std::vector<int>& cols,
                              bool w8a8) {
@@ -605,7 +601,7 @@ bool ring_sweep(Ctx& c, const std::function<bool(int)>& launch, const std::strin
 bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& batches, int bits, int group, bool zero) {
     std::string* err = c.err;
     const int N = sh.n, K = sh.k;
-    HostQ h;
+    OwnedQuantized h;
     random_quantized(&h, N, K, bits, group, zero, ScaleType::f16, 2000 + N + 3 * (uint64_t)K + 17 * (uint64_t)group + zero);
     cuda::WqLayout l;
     QB_CKS(cuda::wq_layout(h.w, &l));
@@ -741,7 +737,7 @@ bool bench_w8a8(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& 
     std::string* err = c.err;
     const int N = sh.n, K = sh.k;
     const size_t wbytes = (size_t)N * K;
-    HostQ h;   // INT8: the qformat matrix (FP32 scales); FP8: q holds E4M3 bytes
+    OwnedQuantized h;   // INT8: the qformat matrix (FP32 scales); FP8: q holds E4M3 bytes
     random_quantized(&h, N, K, 8, 0, false, ScaleType::f32, 3000 + N + 5 * (uint64_t)K);
     if (fp8)
         for (auto& b : h.q)

@@ -55,8 +55,6 @@ void fail(const std::string& what) {
         }                                                                                              \
     } while (0)
 
-using qb::Rng;
-
 struct Dev {   // a cudaMalloc'd buffer
     void* p = nullptr;
     explicit Dev(size_t n) { CK(cudaMalloc(&p, n ? n : 1)); }
@@ -71,8 +69,6 @@ void parallel_for(int n, const std::function<void(int)>& fn) {
     for (int w = 0; w < t; ++w) th.emplace_back([&, w] { for (int i = w; i < n; i += t) fn(i); });
     for (auto& x : th) x.join();
 }
-
-using HostQ = qb::OwnedQuantized;   // shared/random_quant.h: every code pattern, realistic scales, random zeros
 
 
 std::vector<int> checked_cols(int N) {
@@ -156,8 +152,8 @@ void make_acts(Acts* a, int M, int K, uint64_t seed) {
 void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const std::vector<int>& batches, const Acts& a) {
     char nm[128];
     std::snprintf(nm, sizeof(nm), "w%da16 %dx%d g%d%s%s", bits, N, K, group, zero ? " zero" : "", st == ScaleType::f32 ? " f32-scale" : "");
-    HostQ h;
-    qb::random_quantized(&h, N, K, bits, group, zero, st, (uint64_t)N * 131 + K * 7 + group * 3 + zero + bits);
+    OwnedQuantized h;
+    random_quantized(&h, N, K, bits, group, zero, st, (uint64_t)N * 131 + K * 7 + group * 3 + zero + bits);
     cuda::WqLayout l;
     if (cuda::wq_layout(h.w, &l) != CudaStatus::ok) { fail(std::string(nm) + ": wq_layout refused a supported format"); return; }
     std::vector<uint8_t> buf(l.total);
@@ -449,8 +445,8 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
     // INT8 W8A8: activation quantization on the GPU (bit-exact with quantize_act_ref), cuBLASLt
     // INT32 GEMM, our epilogue; compared with matmul_w8a8_ref.
     {
-        HostQ h;
-        qb::random_quantized(&h, N, K, 8, 0, false, ScaleType::f32, (uint64_t)N + K * 5);
+        OwnedQuantized h;
+        random_quantized(&h, N, K, 8, 0, false, ScaleType::f32, (uint64_t)N + K * 5);
         Dev dw(h.q.size()), dsw((size_t)N * 4), dxq((size_t)maxM * K), dsx((size_t)maxM * 4), acc((size_t)maxM * N * 4);
         CK(cudaMemcpy(dw.p, h.q.data(), h.q.size(), cudaMemcpyHostToDevice));
         CK(cudaMemcpy(dsw.p, h.scales.data(), (size_t)N * 4, cudaMemcpyHostToDevice));
