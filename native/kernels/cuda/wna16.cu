@@ -610,7 +610,12 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         const int slot = it % STAGES;
         const uint8_t* bB = sB + slot * C::B_STAGE;
         const uint8_t* bA = sA + slot * C::A_STAGE;
-#pragma unroll 1   // one atom at a time: unrolling hoists the next atom's loads and spills at MB = 4
+        // MB = 1: one atom at a time (AK = 1 anyway). MB >= 2 (AK = 2): both atoms of the stage
+        // unrolled, so the second atom's shared-memory loads issue under the first one's MMAs
+        // (H100, session 4 A/B: W4 g128 M = 64 2-3% faster, W8A16 M = 64..128 4-7%). Not for
+        // per-channel INT4, where unrolling spilled at MB = 4 (ptxas: 8-48 bytes).
+        constexpr int kAtomUnroll = MB >= 2 && (GROUPED || C::BITS == 8) ? AK : 1;
+#pragma unroll kAtomUnroll
         for (int aa = 0; aa < AK; ++aa) {
             const int ka = wk * AK + aa;   // atom along k within the stage
             int grow = 0;                  // scale / zero row of this atom within the stage
