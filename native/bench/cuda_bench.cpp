@@ -851,7 +851,9 @@ constexpr Layer kLlama2_7B[] = {{"qkv_proj", 12288, 4096}, {"o_proj", 4096, 4096
 constexpr int kLlama2_7B_Layers = 32;
 
 // variant: non-empty for a tuning variant of the same impl (log and notes only, not published).
-bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "") {
+// only >= 0: time just the 32 GEMMs of that kLlama2_7B entry (same buffers and plans), so the
+// step can be compared with the sum of its layer types run alone.
+bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "", int only = -1) {
     std::string* err = c.err;
     struct Mat { size_t off = 0; cuda::WqLayout l; cuda::LtGemm* g = nullptr; };
     std::vector<Mat> mats;
@@ -864,8 +866,9 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
             Mat m;
             m.off = total;
             size_t b = 0;
-            if (dense) b = (size_t)L.n * L.k * 2, wbytes += (double)b;
-            else if (f8) b = (size_t)L.n * L.k, wbytes += (double)b;
+            const bool counted = only < 0 || &L == &kLlama2_7B[only];
+            if (dense) b = (size_t)L.n * L.k * 2, wbytes += counted ? (double)b : 0.0;
+            else if (f8) b = (size_t)L.n * L.k, wbytes += counted ? (double)b : 0.0;
             else {
                 QuantizedMatrix q;
                 q.rows = L.n;
@@ -874,7 +877,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
                 q.group = bits == 4 ? 128 : L.k;
                 QB_CKS(cuda::wq_layout(q, &m.l));
                 b = m.l.total;
-                wbytes += (double)(m.l.q_bytes + m.l.scale_bytes + m.l.zero_bytes);
+                wbytes += counted ? (double)(m.l.q_bytes + m.l.scale_bytes + m.l.zero_bytes) : 0.0;
             }
             total += (b + 255) & ~(size_t)255;
             mats.push_back(m);
@@ -922,7 +925,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
         for (int li = 0; li < kLlama2_7B_Layers; ++li)
             for (const Layer& L : kLlama2_7B) {
                 const Mat& m = mats[j++];
-                (void)L;
+                if (only >= 0 && &L != &kLlama2_7B[only]) continue;
                 CudaStatus s;
                 if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
                 else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s);
@@ -1140,6 +1143,16 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                     cuda::wq_set_ctask_max_warps(16);
                     if (!ok) return false;
                 }
+            // Each layer type alone (32 GEMMs back to back), FP16 and W4: does the step cost
+            // more than the sum of its parts?
+            for (const char* im : {"cublaslt-fp16", "qbench-w4a16-g128"})
+                for (int t = 0; t < 4; ++t)
+                    if (!bench_decode(c, im, std::string("only ") + kLlama2_7B[t].name, t)) return false;
+            // The driver's own shared-memory carveout per kernel instead of the largest for all.
+            if (cuda::wq_set_carveout(-1) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
+            bool cok = bench_decode(c, "qbench-w4a16-g128", "carveout by the driver");
+            if (cuda::wq_set_carveout(100) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
+            if (!cok) return false;
             for (int d : {-1, 4}) {
                 cuda::wq_set_reduce_acqrel(false);
                 cuda::wq_set_stream_smem(d);

@@ -158,6 +158,11 @@ void wq_set_ctask_min_stages(int stages);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
 // of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.
 void wq_set_reduce_acqrel(bool on);
+// Preferred shared-memory carveout of every W4A16 / W8A16 kernel, in percent of the largest
+// (cudaFuncAttributePreferredSharedMemoryCarveout): 100 (the default) gives all of them the same
+// L1 / shared split, so consecutive layers of different kernels can share an SM; -1 leaves it to
+// the driver. See docs/cuda-kernels.md for what each measured.
+CudaStatus wq_set_carveout(int percent);
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

@@ -1406,6 +1406,50 @@ void fill_stream() {
     g_stream[1][ri][2][0][0] = stream_info<8, R, 2, 4, false, false>();
 }
 
+// Shared-memory carveout of every kernel of this file (wq_set_carveout): -1 leaves it to the
+// driver, which sizes the L1 / shared split per kernel from its needs, so a decode step that
+// alternates the shared-memory ring (4-5 CTAs x 35-45 KiB per SM) with split-K inside the CTA
+// (one CTA of ~40 KiB) gets a different split at every layer; an SM changes its split only
+// when it is empty, so the next layer's CTAs cannot move in beside the last ones of the layer
+// before (PDL's overlap). 100 (the default) asks every kernel for the largest shared-memory
+// split: the weights bypass L1 (ld.global.nc.L1::no_allocate, cp.async.cg) and activations are
+// read through L2, so the smaller L1 costs nothing here.
+int g_carveout = 100;
+
+// Every kernel table above, for attributes that all kernels share.
+template <class F>
+void for_each_kernel(F&& f) {
+    for (auto& ki : g_ctask)
+        for (auto& ga : ki)
+            for (auto& z : ga)
+                for (KernelInfo& k : z) f(k);
+    for (KernelInfo* k : {&g_ctask_d4[0], &g_ctask_d4[1], &g_ctask_d4[2], &g_ctask_smr[0], &g_ctask_smr[1], &g_ctask_smr[2],
+                          &g_stream_loadonly, &g_stream_plain[0][0], &g_stream_plain[0][1], &g_stream_plain[1][0],
+                          &g_stream_plain[1][1]})
+        f(*k);
+    for (KernelInfo& k : g_stream_smr) f(k);
+    for (KernelInfo& k : g_stream_depth) f(k);
+    for (KernelInfo& k : g_stream_accs) f(k);
+    for (auto& h : g_kernels)
+        for (auto& b : h)
+            for (auto& m : b)
+                for (auto& z : m)
+                    for (KernelInfo& k : z) f(k);
+    for (auto& b : g_stream)
+        for (auto& r : b)
+            for (auto& ga : r)
+                for (auto& z : ga)
+                    for (KernelInfo& k : z) f(k);
+}
+
+bool apply_carveout() {
+    bool ok = true;
+    for_each_kernel([&](KernelInfo& k) {
+        if (k.fn) ok = ok && cudaFuncSetAttribute(k.fn, cudaFuncAttributePreferredSharedMemoryCarveout, g_carveout) == cudaSuccess;
+    });
+    return ok;
+}
+
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
@@ -1414,6 +1458,7 @@ void init_kernels() {
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
     if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
+    if (const char* f = std::getenv("QB_WQ_CARVEOUT")) g_carveout = std::atoi(f);
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1519,6 +1564,7 @@ void init_kernels() {
                             g_init_status = CudaStatus::cuda_error;
                             return;
                         }
+    if (!apply_carveout()) g_init_status = CudaStatus::cuda_error;
 }
 
 CudaStatus ensure_init() {
@@ -1882,6 +1928,13 @@ void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
 void wq_set_ctask_max_warps(int kw) { g_ctask_kw_max = kw == 4 || kw == 8 ? kw : 16; }
 void wq_set_ctask_min_stages(int s) { g_ctask_min_stages = s > 0 ? s : 0; }
 void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
+CudaStatus wq_set_carveout(int percent) {
+    if (percent < -1 || percent > 100) return CudaStatus::bad_argument;
+    const CudaStatus st = ensure_init();
+    if (st != CudaStatus::ok) return st;
+    g_carveout = percent;
+    return apply_carveout() ? CudaStatus::ok : CudaStatus::cuda_error;
+}
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
