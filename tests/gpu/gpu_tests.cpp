@@ -384,6 +384,14 @@ void test_formats_refused() {
     refused(128, 128, 3, 32, false, CudaStatus::unsupported, "3-bit");
     refused(128, 128, 4, 48, false, CudaStatus::bad_format, "group 48 (not a qformat group)");
     refused(128, 128, 8, 32, false, CudaStatus::bad_format, "grouped INT8");
+    // The carveout setter takes -1 (driver) or 0..100 percent and nothing else; the grid below
+    // then runs at the default (100).
+    for (int pct : {-2, 101, -1, 0, 100}) {
+        ++g_checks;
+        const CudaStatus want = pct < -1 || pct > 100 ? CudaStatus::bad_argument : CudaStatus::ok;
+        const CudaStatus s = cuda::wq_set_carveout(pct);
+        if (s != want) fail("wq_set_carveout(" + std::to_string(pct) + "): got '" + cuda::status_str(s) + "'");
+    }
 }
 
 // ---- cuBLASLt paths ------------------------------------------------------------------------
