@@ -994,7 +994,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // does not hold yet into L2 (Args::l2pf), so HBM streams it while this CTA waits.
     constexpr int STAGE_BYTES = 4 * ATOM_BYTES;
     const uint8_t* const wrun = wbase - lane * LANE_BYTES;
-    if (a.l2pf != 0) {
+    if (KW == 0 && a.l2pf != 0) {
         const int last = a.l2pf < 0 ? n_iter : min(n_iter, D + a.l2pf);
         prefetch_l2_if(wrun + (size_t)D * STAGE_BYTES, (uint32_t)(last > D ? last - D : 0) * STAGE_BYTES, lane == 0 && last > D);
     }
@@ -1166,7 +1166,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
                 compute_stage(wr[d], sr[d], zr[d], i);
                 if (i + D < n_iter) {
                     load_stage(wr[d], sr[d], zr[d], i + D);
-                    if (a.l2pf > 0)   // keep l2pf stages of the run in L2 ahead of the ring
+                    if (KW == 0 && a.l2pf > 0)   // keep l2pf stages of the run in L2 ahead of the ring
                         prefetch_l2_if(wrun + (size_t)(i + D + a.l2pf) * STAGE_BYTES, STAGE_BYTES, lane == 0 && i + D + a.l2pf < n_iter);
                 }
             }
