@@ -333,6 +333,14 @@ __device__ __forceinline__ void cluster_sync_all() {
 }
 #endif
 
+// One output pair of a split-K sum (the three reductions below): the per-channel scales, if
+// any, in FP32, then one rounding to FP16.
+template <bool GROUPED>
+__device__ __forceinline__ void store_pair(__half* Y, const float* cscales, int N, int row, int col, float2 v) {
+    if (!GROUPED) { v.x *= cscales[col]; v.y *= cscales[col + 1]; }
+    *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(v.x, v.y);
+}
+
 template <int NT, bool GROUPED>
 __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, int rows, int n0) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -357,9 +365,7 @@ __device__ __forceinline__ void cluster_reduce(const Args& a, const float* buf, 
 #pragma unroll
         for (int s = 0; s < kClusterMax; ++s)
             if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
-        const int col = n0 + c2;
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, n0 + c2, sum);
     }
     cluster_sync_all();   // peers are done reading this CTA's shared memory
 #else
@@ -397,10 +403,7 @@ __device__ __noinline__ void reduce_batched(const float* partial, __half* Y, con
         for (int b = 0; b < IB; ++b) {
             const int i = (int)threadIdx.x + (b0 + b) * NT;
             if (i >= total) continue;
-            const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
-            float2 r = sum[b];
-            if (!GROUPED) { r.x *= cscales[col]; r.y *= cscales[col + 1]; }
-            *reinterpret_cast<__half2*>(Y + (size_t)row * N + col) = __floats2half2_rn(r.x, r.y);
+            store_pair<GROUPED>(Y, cscales, N, i / (kNTile / 2), n0 + (i % (kNTile / 2)) * 2, sum[b]);
         }
     }
 }
@@ -475,8 +478,7 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
             for (int s = 0; s < MAXS; ++s)
                 if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
         }
-        if (!GROUPED) { sum.x *= a.cscales[col]; sum.y *= a.cscales[col + 1]; }
-        *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(sum.x, sum.y);
+        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
     }
 }
 
