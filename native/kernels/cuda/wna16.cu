@@ -1691,15 +1691,20 @@ int choose_splits(int n_tiles, int k_stages, int slots) {
     return best;
 }
 
+// Time units of a streaming-kernel launch (all three of its forms): waves x the k-stages of
+// the longest run (k_stages split `parts` ways) plus 1.5 stages per CTA for activation staging
+// and the epilogue.
+double stream_cost(int waves, int k_stages, int parts) { return (double)waves * ((k_stages + parts - 1) / parts + 1.5); }
+
 // The streaming kernel's split-K factor: at least s_min (the activation slice must fit), the
-// fewest time units as above with a per-CTA overhead of 1.5 stages (activation staging,
-// epilogue); several waves are fine for this kernel (CTAs are short and 4 share an SM).
+// fewest time units (stream_cost); several waves are fine for this kernel (CTAs are short and
+// 4 share an SM).
 int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_max) {
     int best = s_min;
     double best_cost = 1e30;
     for (int s = s_min; s <= std::min(s_max, k_stages); ++s) {
         const int waves = (n_tiles * s + slots - 1) / slots;
-        const double cost = (double)waves * ((k_stages + s - 1) / s + 1.5);
+        const double cost = stream_cost(waves, k_stages, s);
         // Ties go to more splits (a fuller wave): 4096x11008 at M = 1 ran 12.5 us at S = 16
         // against 13.1 at S = 15, the same cost here (H200 sweep, workspace reduction).
         if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; }
@@ -1837,7 +1842,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
             if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
             if (g_ctask_kw == 0 && p.k_stages < g_ctask_min_stages * kw) continue;
-            const double cost = waves * ((p.k_stages + kw - 1) / kw + 1.5);
+            const double cost = stream_cost(waves, p.k_stages, kw);
             if (cost < best_cost - 1e-9) {
                 best_cost = cost;
                 p.path = 2;
@@ -1868,7 +1873,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
                 const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
                 if (cps < 1) continue;
                 const int waves = (p.n_tiles * s + p.sms * cps - 1) / (p.sms * cps);
-                const double cost = (double)waves * ((p.k_stages + s - 1) / s + 1.5);
+                const double cost = stream_cost(waves, p.k_stages, s);
                 if (cost <= best_cost + 1e-9) { best_cost = cost; best = s; best_cps = cps; }
             }
             if (best == 0) return false;
