@@ -1149,9 +1149,10 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                 for (int t = 0; t < 4; ++t)
                     if (!bench_decode(c, im, std::string("only ") + kLlama2_7B[t].name, t)) return false;
             // The driver's own shared-memory carveout per kernel instead of the largest for all.
+            const int co0 = cuda::wq_carveout();
             if (cuda::wq_set_carveout(-1) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
             bool cok = bench_decode(c, "qbench-w4a16-g128", "carveout by the driver");
-            if (cuda::wq_set_carveout(100) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
+            if (cuda::wq_set_carveout(co0) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
             if (!cok) return false;
             for (int d : {-1, 4}) {
                 cuda::wq_set_reduce_acqrel(false);

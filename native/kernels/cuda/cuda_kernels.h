@@ -163,6 +163,7 @@ void wq_set_reduce_acqrel(bool on);
 // L1 / shared split, so consecutive layers of different kernels can share an SM; -1 leaves it to
 // the driver. See docs/cuda-kernels.md for what each measured.
 CudaStatus wq_set_carveout(int percent);
+int wq_carveout();   // the current setting
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

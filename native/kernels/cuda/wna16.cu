@@ -614,7 +614,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
         const uint8_t* bA = sA + slot * C::A_STAGE;
         // MB = 1: one atom at a time (AK = 1 anyway). MB >= 2 (AK = 2): both atoms of the stage
         // unrolled, so the second atom's shared-memory loads issue under the first one's MMAs
-        // (H100, session 4 A/B: W4 g128 M = 64 2-3% faster, W8A16 M = 64..128 4-7%). Not for
+        // (H100, sessions 4 and 5 A/B: W4 g128 M = 64 1-2% faster, W8A16 M = 64..128 4-7%). Not for
         // per-channel INT4, where unrolling spilled at MB = 4 (ptxas: 8-48 bytes).
         constexpr int kAtomUnroll = MB >= 2 && (GROUPED || C::BITS == 8) ? AK : 1;
 #pragma unroll kAtomUnroll
@@ -996,6 +996,8 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // does not hold yet into L2 (Args::l2pf), so HBM streams it while this CTA waits.
     constexpr int STAGE_BYTES = 4 * ATOM_BYTES;
     const uint8_t* const wrun = wbase - lane * LANE_BYTES;
+    // Not in split-K inside the CTA (KW > 0), which never used it: the runtime branch alone
+    // doubled that kernel's spills (8192x28672 M = 1 4% slower, docs/cuda-kernels.md session 5).
     if (KW == 0 && a.l2pf != 0) {
         const int last = a.l2pf < 0 ? n_iter : min(n_iter, D + a.l2pf);
         prefetch_l2_if(wrun + (size_t)D * STAGE_BYTES, (uint32_t)(last > D ? last - D : 0) * STAGE_BYTES, lane == 0 && last > D);
@@ -1417,6 +1419,7 @@ void fill_stream() {
 // split: the weights bypass L1 (ld.global.nc.L1::no_allocate, cp.async.cg) and activations are
 // read through L2, so the smaller L1 costs nothing here.
 int g_carveout = 100;
+bool carveout_valid(int percent) { return percent >= -1 && percent <= 100; }
 
 // Every kernel table above, for attributes that all kernels share.
 template <class F>
@@ -1460,7 +1463,8 @@ void init_kernels() {
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
     if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
-    if (const char* f = std::getenv("QB_WQ_CARVEOUT")) g_carveout = std::atoi(f);
+    if (const char* f = std::getenv("QB_WQ_CARVEOUT"))   // -1 or 0..100, as wq_set_carveout; else the default
+        if (carveout_valid(std::atoi(f))) g_carveout = std::atoi(f);
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
@@ -1936,12 +1940,13 @@ void wq_set_ctask_max_warps(int kw) { g_ctask_kw_max = kw == 4 || kw == 8 ? kw :
 void wq_set_ctask_min_stages(int s) { g_ctask_min_stages = s > 0 ? s : 0; }
 void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
 CudaStatus wq_set_carveout(int percent) {
-    if (percent < -1 || percent > 100) return CudaStatus::bad_argument;
+    if (!carveout_valid(percent)) return CudaStatus::bad_argument;
     const CudaStatus st = ensure_init();
     if (st != CudaStatus::ok) return st;
     g_carveout = percent;
     return apply_carveout() ? CudaStatus::ok : CudaStatus::cuda_error;
 }
+int wq_carveout() { return g_carveout; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
