@@ -458,7 +458,8 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
                     {"mma no-reduce", 0, false, 1, 0, true},      {"mma serial-reduce", 0, false, 4, 0, true},
                     {"ctask", -1, false, 0, 0, true, 8, 0},       {"ctask kw4", -1, false, 0, 0, true, 8, 4},
                     {"ctask kw8", -1, false, 0, 0, true, 8, 8},   {"ctask kw16", -1, false, 0, 0, true, 8, 16},
-                    {"ctask depth 3", -1, false, 0, 3, true, 8, 0}, {"ctask depth 4", -1, false, 0, 4, true, 8, 0}};
+                    {"ctask depth 3", -1, false, 0, 3, true, 8, 0}, {"ctask depth 4", -1, false, 0, 4, true, 8, 0},
+                    {"ctask kw6", -1, false, 0, 0, true, 8, 6},   {"ctask kw18", -1, false, 0, 0, true, 8, 18}};
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
         cuda::wq_set_ctask(std::strcmp(v.name, "default") == 0 ? -1 : v.ctask, v.kw);
@@ -1123,6 +1124,13 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                     cuda::wq_set_ctask(-1, 0);
                     if (!ok) return false;
                 }
+            // Without the 6-warp CTAs at M = 1 (qkv_proj takes the streaming kernel again).
+            cuda::wq_set_ctask_wide(false);
+            ok = bench_decode(c, "qbench-w4a16-g128", "no wide ctask CTAs");
+            for (int t : {0, 3})
+                ok = ok && bench_decode(c, "qbench-w4a16-g128", std::string("no wide ctask CTAs, only ") + kLlama2_7B[t].name, t);
+            cuda::wq_set_ctask_wide(true);
+            if (!ok) return false;
             cuda::wq_set_ctask(0, 0);
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
             cuda::wq_set_ctask(-1, 0);

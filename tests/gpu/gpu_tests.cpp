@@ -239,7 +239,8 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             // Split-K inside the CTA at every warp count (where its M x K activations fit in
             // shared memory; else the plan is another path and is checked all the same), twice:
             // the shared-memory reduction in warp order gives the same bits.
-            for (int kv : {4, 8, 16, -4, -8, -16}) {   // negative: the other ring depth (INT4 g128 without zeros)
+            // 6, 18: the wide CTAs (INT4 group >= 128 without zeros; other formats plan another path).
+            for (int kv : {4, 8, 16, 6, 18, -4, -8, -16}) {   // negative: the other ring depth (INT4 g128 without zeros)
                 const int kw = kv < 0 ? -kv : kv;
                 if (kv < 0 && !(group == 128 && !zero)) continue;
                 cuda::wq_set_ctask(8, kw);
@@ -548,6 +549,50 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
 
 }  // namespace
 
+// The planner's use of the 6-warp ctask CTAs (kCtaskWide in wna16.cu): INT4 g128 without zeros
+// at M = 1 where 16-warp CTAs would not fit one wave but three 6-warp CTAs per SM do; never at
+// M = 2, never with wq_set_ctask_wide(false), never for a format they do not serve.
+void test_ctask_wide_plans(int sms) {
+    auto layout = [](int n, int k, bool zero) {
+        cuda::WqLayout l;
+        l.n = n;
+        l.k = k;
+        l.bits = 4;
+        l.group = 128;
+        l.has_zero = zero;
+        l.grouped = true;
+        return l;
+    };
+    const int strips = sms * 3 - sms / 2;   // between one wave of 8-warp CTAs (2 per SM) and 3 x sms
+    const cuda::WqLayout l = layout(strips * 32 / 128 * 128, 4096, false);
+    const int n_strips = l.n / 32;
+    cuda::WqPlan p;
+    auto plan = [&](const cuda::WqLayout& x, int M) { return cuda::wq_plan(x, M, &p) == CudaStatus::ok; };
+    ++g_checks;
+    if (n_strips <= 2 * sms || n_strips > 3 * sms) { fail("ctask wide plan: test shape does not fall between the waves"); return; }
+    if (!plan(l, 1) || p.path != 2 || p.warps_k != 6 || p.ctas_per_sm != 3)
+        fail("ctask wide plan: " + std::to_string(l.n) + "x4096 M = 1 should take 6-warp CTAs, 3 per SM (got path " +
+             std::to_string(p.path) + ", " + std::to_string(p.warps_k) + " warps)");
+    ++g_checks;
+    if (!plan(l, 2) || (p.path == 2 && p.warps_k == 6)) fail("ctask wide plan: M = 2 took the 6-warp CTAs");
+    ++g_checks;
+    if (!plan(layout(l.n, 4096, true), 1) || (p.path == 2 && p.warps_k == 6)) fail("ctask wide plan: a zero-point format took the 6-warp CTAs");
+    cuda::wq_set_ctask_wide(false);
+    ++g_checks;
+    const bool off_ok = plan(l, 1) && !(p.path == 2 && p.warps_k == 6);
+    cuda::wq_set_ctask_wide(true);
+    if (!off_ok) fail("ctask wide plan: wq_set_ctask_wide(false) still took the 6-warp CTAs");
+    // 4096x11008 (128 strips, one 16-warp CTA each): 16 warps stay the planner's choice, 18 only forced.
+    ++g_checks;
+    if (sms >= 128 && (!plan(layout(4096, 11008, false), 1) || p.path != 2 || p.warps_k != 16))
+        fail("ctask wide plan: 4096x11008 M = 1 should keep 16-warp CTAs");
+    cuda::wq_set_ctask(8, 18);
+    ++g_checks;
+    const bool forced = plan(layout(4096, 11008, false), 1) && p.path == 2 && p.warps_k == 18;
+    cuda::wq_set_ctask(-1, 0);
+    if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
+}
+
 int main(int argc, char** argv) {
     bool small = false, tiny = false, lt = true;
     for (int i = 1; i < argc; ++i) {
@@ -567,6 +612,7 @@ int main(int argc, char** argv) {
     CK(cudaGetDeviceProperties(&p, 0));
     std::printf("GPU: %s, sm_%d%d, %d SMs\n", p.name, p.major, p.minor, p.multiProcessorCount);
     test_formats_refused();
+    test_ctask_wide_plans(p.multiProcessorCount);
 
     struct S { int n, k; };
     const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}

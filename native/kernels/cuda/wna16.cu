@@ -1375,7 +1375,39 @@ int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
 int g_ctask_kw_max = 16; // wq_set_ctask_max_warps: the planner's largest CTA
 int g_ctask_min_stages = 0;   // wq_set_ctask_min_stages: k-stages each warp must get (planner)
+bool g_ctask_wide_on = true;   // wq_set_ctask_wide: the planner may pick kCtaskWide CTAs (their auto_max_m)
 int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
+
+// Wide ctask CTAs for INT4 group >= 128 without zeros (ACCS), 18 warps per SM: with 5 warps on
+// two of the four schedulers ptxas gets 96 registers, which a 2-stage ring fits without spills
+// (91; the 3-stage ring spills 136 bytes, 7- and 22-warp CTAs at 80 registers spill 72).
+//  * 6 warps, three CTAs per SM (automatic at M = 1): 396 slots put 11008x4096's 344 strips
+//    and 12288x4096's 384 in one wave, where 16-warp CTAs need three. On the H100 (session 6,
+//    docs/cuda-kernels.md) 11008x4096 M = 1 11.57-11.62 vs 12.11-12.24 us (the streaming
+//    kernel's split-K across CTAs), 12288x4096 12.13-12.19 vs 12.48-12.60, and the Llama-2-7B
+//    W4 step, where it serves qkv, 1.540 vs 1.642 ms. At M = 2..8 it lost (11008x4096 M = 2:
+//    13.34 vs 12.36 us), so only M = 1.
+//  * 18 warps, one CTA per SM (forced only): 86 k-stages over 18 warps leave the slowest 5
+//    instead of 6 of 16, so 4096x11008 alone ran 10.60-10.70 vs 10.92-11.00 us at M = 1, but the
+//    W4 step with it on down_proj was no faster (1.544 vs 1.540 ms with the 6-warp CTAs,
+//    1.662 vs 1.642 without them). Kept for measurement (wq_set_ctask(8, 18)).
+// Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
+// 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
+struct CtaskWide { int kw, depth, minb, auto_max_m; };   // auto_max_m: largest M the planner gives it unforced
+constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1}, {18, 2, 1, 0}};
+constexpr int kCtaskWideN = sizeof(kCtaskWide) / sizeof(kCtaskWide[0]);
+KernelInfo g_ctask_wide[kCtaskWideN];
+int ctask_wide_index(int kw) {
+    for (int i = 0; i < kCtaskWideN; ++i)
+        if (kCtaskWide[i].kw == kw) return i;
+    return -1;
+}
+template <int I>
+void fill_ctask_wide() {
+    constexpr CtaskWide c = kCtaskWide[I];
+    g_ctask_wide[I] = stream_info<4, 8, c.depth, 4, false, true, false, c.minb, true, c.kw>();
+    if constexpr (I + 1 < kCtaskWideN) fill_ctask_wide<I + 1>();
+}
 
 template <int KW>
 void fill_ctask() {
@@ -1433,6 +1465,7 @@ void for_each_kernel(F&& f) {
                           &g_stream_plain[1][1]})
         f(*k);
     for (KernelInfo& k : g_stream_smr) f(k);
+    for (KernelInfo& k : g_ctask_wide) f(k);
     for (KernelInfo& k : g_stream_depth) f(k);
     for (KernelInfo& k : g_stream_accs) f(k);
     for (auto& h : g_kernels)
@@ -1471,6 +1504,7 @@ void init_kernels() {
     fill_ctask<4>();
     fill_ctask<8>();
     fill_ctask<16>();
+    fill_ctask_wide<0>();
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -1520,6 +1554,20 @@ void init_kernels() {
                         return;
                     }
                 }
+    for (int i = 0; i < kCtaskWideN; ++i) {
+        KernelInfo& k = g_ctask_wide[i];
+        cudaFuncAttributes fa{};
+        if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
+        k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
+        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
+            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, 32 * kCtaskWide[i].kw, 0) != cudaSuccess) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
+    }
     for (KernelInfo& k : g_stream_smr) {   // shared memory per launch (smr_smem): register limit here
         // k.smem: the most dynamic shared memory a launch may ask for, next to the kernel's own
         // static flag of the workspace reduction.
@@ -1609,16 +1657,19 @@ size_t ctask_smem(int M, int K, int kw, bool smr = false) {
         return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 127) & ~(size_t)127) + (size_t)kw * (4 * kSmrSlot + 32 * 16 * sizeof(float));
     return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
 }
-bool ctask_smr(const WqLayout& l) {
-    return g_ctask_smr_on && g_stream_acc && g_stream_d == 0 && l.bits == 4 && ga_index(l) == 2 && l.grouped && !l.has_zero;
+bool ctask_smr(const WqLayout& l, int kw) {
+    return ctask_wide_index(kw) < 0 && g_ctask_smr_on && g_stream_acc && g_stream_d == 0 && l.bits == 4 && ga_index(l) == 2 && l.grouped && !l.has_zero;
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
+    static const KernelInfo none;
+    if (const int wi = ctask_wide_index(kw); wi >= 0)
+        return g_stream_acc && g_stream_d == 0 && ga_index(l) == 2 && l.grouped && !l.has_zero ? g_ctask_wide[wi] : none;
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
     // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
     // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
     // ranges of 8-warp CTAs (28 stages per warp there) gain from the deeper ring, the 5-6
     // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
-    if (ctask_smr(l)) return g_ctask_smr[ki];
+    if (ctask_smr(l, kw)) return g_ctask_smr[ki];
     const bool d4 = g_stream_d == 4 || (g_stream_d == 0 && kw == 8);
     if (d4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
     return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
@@ -1829,22 +1880,25 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // Warps per CTA: the fewest time units, where a CTA's time is its warps' stages plus
         // 1.5 for staging and the reduction, and strips beyond the resident CTAs (registers:
         // 16 warps per SM; shared memory: M x K activations per CTA) run in further waves.
-        // Unless forced, only plans of one wave of CTAs of >= 8 warps: on the H200 (cuda4
+        // Unless forced, only plans of one wave of CTAs of >= 8 warps (or a wide CTA within its
+        // auto_max_m, see kCtaskWide): on the H200 (cuda4
         // experiment call) those won (4096x11008 M = 1: 10.58 vs 11.73 us, KW 16; 8192x28672:
         // 42.46 vs 46.18, KW 8), while 11008x4096 (344 strips: 2-3 CTAs of 4 warps per SM, or
         // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
         const int strips = l.n / kAtomN;
         double best_cost = 1e30;
-        for (int kw : {4, 8, 16}) {
+        for (int kw : {4, 8, 16, 6, 18}) {
             if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
-            if (kw > g_ctask_kw_max) continue;
+            const int wi = ctask_wide_index(kw);
+            if (g_ctask_kw == 0 && wi >= 0 && (!g_ctask_wide_on || rows > kCtaskWide[wi].auto_max_m)) continue;
+            if (g_ctask_kw == 0 && wi < 0 && kw > g_ctask_kw_max) continue;
             const KernelInfo& k = ctask_kernel_for(l, kw);
-            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l));
+            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw));
             if (!k.fn || sm > (size_t)k.smem) continue;
             const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
             if (cps < 1) continue;
             const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
-            if (g_ctask_kw == 0 && (kw < 8 || waves > 1)) continue;
+            if (g_ctask_kw == 0 && ((kw < 8 && wi < 0) || waves > 1)) continue;
             if (g_ctask_kw == 0 && p.k_stages < g_ctask_min_stages * kw) continue;
             const double cost = stream_cost(waves, p.k_stages, kw);
             if (cost < best_cost - 1e-9) {
@@ -1937,6 +1991,7 @@ void wq_set_stream_max_m(int m4, int m8) {
 void wq_set_pdl(bool on) { g_pdl = on; }
 void wq_set_ctask_smem(bool on) { g_ctask_smr_on = on; }
 void wq_set_ctask_max_warps(int kw) { g_ctask_kw_max = kw == 4 || kw == 8 ? kw : 16; }
+void wq_set_ctask_wide(bool on) { g_ctask_wide_on = on; }
 void wq_set_ctask_min_stages(int s) { g_ctask_min_stages = s > 0 ? s : 0; }
 void wq_set_reduce_acqrel(bool on) { g_acqrel = on; }
 CudaStatus wq_set_carveout(int percent) {
@@ -1952,7 +2007,7 @@ void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
 void wq_set_ctask(int max_m, int warps) {
     g_ctask_max_m = max_m < 0 ? kCtaskDefaultM : std::min(max_m, kCtaskMaxM);
-    g_ctask_kw = warps == 4 || warps == 8 || warps == 16 ? warps : 0;
+    g_ctask_kw = warps == 4 || warps == 8 || warps == 16 || ctask_wide_index(warps) >= 0 ? warps : 0;
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
@@ -2010,7 +2065,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
         cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, smr_depth(p.smem_ring))
-                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l))
+                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l, p.warps_k))
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
         if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
