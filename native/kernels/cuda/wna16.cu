@@ -1536,38 +1536,26 @@ void init_kernels() {
     }
     // ctask: shared memory grows with M x K (planned per launch), so the occupancy kept here is
     // the register limit alone; wq_plan adds the shared-memory limit.
+    auto setup_ctask = [](KernelInfo& k, int threads) {
+        cudaFuncAttributes fa{};   // the SMR variant keeps the workspace path's static flag
+        if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) return false;
+        k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
+        return cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) == cudaSuccess &&
+               cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, threads, 0) == cudaSuccess;
+    };
     for (int ki = 0; ki < 3; ++ki)
         for (auto& ga : g_ctask[ki])
             for (auto& z : ga)
-                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki], &g_ctask_smr[ki]}) {
-                    KernelInfo& k = *kp;
-                    if (!k.fn) continue;
-                    cudaFuncAttributes fa{};   // the SMR variant keeps the workspace path's static flag
-                    if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) {
+                for (KernelInfo* kp : {&z[0], &z[1], &g_ctask_d4[ki], &g_ctask_smr[ki]})
+                    if (kp->fn && !setup_ctask(*kp, 32 * (4 << ki))) {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
-                    k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
-                    if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-                        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, 32 * (4 << ki), 0) != cudaSuccess) {
-                        g_init_status = CudaStatus::cuda_error;
-                        return;
-                    }
-                }
-    for (int i = 0; i < kCtaskWideN; ++i) {
-        KernelInfo& k = g_ctask_wide[i];
-        cudaFuncAttributes fa{};
-        if (cudaFuncGetAttributes(&fa, k.fn) != cudaSuccess) {
+    for (int i = 0; i < kCtaskWideN; ++i)
+        if (!setup_ctask(g_ctask_wide[i], 32 * kCtaskWide[i].kw)) {
             g_init_status = CudaStatus::cuda_error;
             return;
         }
-        k.smem = g_smem_optin - (int)fa.sharedSizeBytes;
-        if (cudaFuncSetAttribute(k.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, k.smem) != cudaSuccess ||
-            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&k.ctas_per_sm, k.fn, 32 * kCtaskWide[i].kw, 0) != cudaSuccess) {
-            g_init_status = CudaStatus::cuda_error;
-            return;
-        }
-    }
     for (KernelInfo& k : g_stream_smr) {   // shared memory per launch (smr_smem): register limit here
         // k.smem: the most dynamic shared memory a launch may ask for, next to the kernel's own
         // static flag of the workspace reduction.
