@@ -551,7 +551,8 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
 
 // The planner's use of the 6-warp ctask CTAs (kCtaskWide in wna16.cu): INT4 g128 without zeros
 // at M = 1 where 16-warp CTAs would not fit one wave but three 6-warp CTAs per SM do; never at
-// M = 2, never with wq_set_ctask_wide(false), never for a format they do not serve.
+// M = 2, never for K = 8192 (more than 6 k-stages per warp), never with wq_set_ctask_wide(false),
+// never for a format they do not serve.
 void test_ctask_wide_plans(int sms) {
     auto layout = [](int n, int k, bool zero) {
         cuda::WqLayout l;
@@ -577,6 +578,8 @@ void test_ctask_wide_plans(int sms) {
     if (!plan(l, 2) || (p.path == 2 && p.warps_k == 6)) fail("ctask wide plan: M = 2 took the 6-warp CTAs");
     ++g_checks;
     if (!plan(layout(l.n, 4096, true), 1) || (p.path == 2 && p.warps_k == 6)) fail("ctask wide plan: a zero-point format took the 6-warp CTAs");
+    ++g_checks;   // K = 8192: 64 k-stages, more than 6 per warp
+    if (!plan(layout(l.n, 8192, false), 1) || (p.path == 2 && p.warps_k == 6)) fail("ctask wide plan: K = 8192 took the 6-warp CTAs");
     cuda::wq_set_ctask_wide(false);
     ++g_checks;
     const bool off_ok = plan(l, 1) && !(p.path == 2 && p.warps_k == 6);

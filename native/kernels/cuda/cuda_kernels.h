@@ -99,7 +99,7 @@ struct WqPlan {
 };
 // M is the rows of one launch (the launcher runs M > 128 as chunks of 128). INT4 at M <= 8
 // takes split-K inside the CTA where its plan is one wave of CTAs of >= 8 warps, or at M = 1 of
-// three 6-warp CTAs per SM (wq_set_ctask, wq_set_ctask_wide);
+// three 6-warp CTAs per SM with <= 6 k-stages per warp (wq_set_ctask, wq_set_ctask_wide);
 // otherwise small M takes the streaming kernel (see wq_set_stream_max_m) unless its K is too
 // long for it (more than 32 splits of 11 k-stages).
 CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
@@ -157,8 +157,8 @@ void wq_set_ctask_smem(bool on);
 void wq_set_ctask_max_warps(int kw);
 // The fewest k-stages per warp the planner accepts for split-K inside the CTA (default 0: any).
 void wq_set_ctask_min_stages(int stages);
-// Split-K inside the CTA in 6-warp CTAs, three per SM, at M = 1 where 16-warp CTAs would need
-// more than one wave (INT4 group >= 128 without zeros; on by default). 18-warp CTAs run only when
+// Split-K inside the CTA in 6-warp CTAs, three per SM, at M = 1 with <= 6 k-stages per warp
+// where 16-warp CTAs would need more than one wave (INT4 group >= 128 without zeros; on by default). 18-warp CTAs run only when
 // forced (wq_set_ctask(8, 18)). See kCtaskWide in wna16.cu.
 void wq_set_ctask_wide(bool on);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead

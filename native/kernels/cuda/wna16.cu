@@ -1386,15 +1386,18 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 //    docs/cuda-kernels.md) 11008x4096 M = 1 11.57-11.62 vs 12.11-12.24 us (the streaming
 //    kernel's split-K across CTAs), 12288x4096 12.13-12.19 vs 12.48-12.60, and the Llama-2-7B
 //    W4 step, where it serves qkv, 1.540 vs 1.642 ms. At M = 2..8 it lost (11008x4096 M = 2:
-//    13.34 vs 12.36 us), so only M = 1.
+//    13.34 vs 12.36 us), so only M = 1; and only with <= 6 k-stages per warp (K = 4096: 5.3):
+//    the 70B qkv projection, 10240x8192 (10.7 per warp), ran 20.55 vs 17.81 us.
 //  * 18 warps, one CTA per SM (forced only): 86 k-stages over 18 warps leave the slowest 5
 //    instead of 6 of 16, so 4096x11008 alone ran 10.60-10.70 vs 10.92-11.00 us at M = 1, but the
 //    W4 step with it on down_proj was no faster (1.544 vs 1.540 ms with the 6-warp CTAs,
 //    1.662 vs 1.642 without them). Kept for measurement (wq_set_ctask(8, 18)).
 // Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
-struct CtaskWide { int kw, depth, minb, auto_max_m; };   // auto_max_m: largest M the planner gives it unforced
-constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1}, {18, 2, 1, 0}};
+// auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
+// per warp it may then get (a 2-stage ring stops hiding the stream on long k ranges).
+struct CtaskWide { int kw, depth, minb, auto_max_m, auto_max_stages; };
+constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1, 6}, {18, 2, 1, 0, 0}};
 constexpr int kCtaskWideN = sizeof(kCtaskWide) / sizeof(kCtaskWide[0]);
 KernelInfo g_ctask_wide[kCtaskWideN];
 int ctask_wide_index(int kw) {
@@ -1878,7 +1881,9 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         for (int kw : {4, 8, 16, 6, 18}) {
             if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
             const int wi = ctask_wide_index(kw);
-            if (g_ctask_kw == 0 && wi >= 0 && (!g_ctask_wide_on || rows > kCtaskWide[wi].auto_max_m)) continue;
+            if (g_ctask_kw == 0 && wi >= 0 &&
+                (!g_ctask_wide_on || rows > kCtaskWide[wi].auto_max_m || p.k_stages > kCtaskWide[wi].auto_max_stages * kw))
+                continue;
             if (g_ctask_kw == 0 && wi < 0 && kw > g_ctask_kw_max) continue;
             const KernelInfo& k = ctask_kernel_for(l, kw);
             const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw));
