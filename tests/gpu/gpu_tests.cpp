@@ -547,8 +547,6 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
     }
 }
 
-}  // namespace
-
 // The planner's use of the 6-warp ctask CTAs (kCtaskWide in wna16.cu): INT4 g128 without zeros
 // at M = 1 where 16-warp CTAs would not fit one wave but three 6-warp CTAs per SM do; never at
 // M = 2, never for K = 8192 (more than 6 k-stages per warp), never with wq_set_ctask_wide(false),
@@ -595,6 +593,8 @@ void test_ctask_wide_plans(int sms) {
     cuda::wq_set_ctask(-1, 0);
     if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     bool small = false, tiny = false, lt = true;

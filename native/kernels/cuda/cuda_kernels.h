@@ -158,8 +158,8 @@ void wq_set_ctask_max_warps(int kw);
 // The fewest k-stages per warp the planner accepts for split-K inside the CTA (default 0: any).
 void wq_set_ctask_min_stages(int stages);
 // Split-K inside the CTA in 6-warp CTAs, three per SM, at M = 1 with <= 6 k-stages per warp
-// where 16-warp CTAs would need more than one wave (INT4 group >= 128 without zeros; on by default). 18-warp CTAs run only when
-// forced (wq_set_ctask(8, 18)). See kCtaskWide in wna16.cu.
+// where 16-warp CTAs would need more than one wave (INT4 group >= 128 without zeros; on by
+// default). 18-warp CTAs run only when forced (wq_set_ctask(8, 18)). See kCtaskWide in wna16.cu.
 void wq_set_ctask_wide(bool on);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
 // of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.

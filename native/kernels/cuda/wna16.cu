@@ -1375,7 +1375,7 @@ int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
 int g_ctask_kw_max = 16; // wq_set_ctask_max_warps: the planner's largest CTA
 int g_ctask_min_stages = 0;   // wq_set_ctask_min_stages: k-stages each warp must get (planner)
-bool g_ctask_wide_on = true;   // wq_set_ctask_wide: the planner may pick kCtaskWide CTAs (their auto_max_m)
+bool g_ctask_wide_on = true;   // wq_set_ctask_wide: the planner may pick kCtaskWide CTAs (within their auto_ limits)
 int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per SM
 
 // Wide ctask CTAs for INT4 group >= 128 without zeros (ACCS), 18 warps per SM: with 5 warps on
@@ -1389,9 +1389,9 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 //    13.34 vs 12.36 us), so only M = 1; and only with <= 6 k-stages per warp (K = 4096: 5.3):
 //    the 70B qkv projection, 10240x8192 (10.7 per warp), ran 20.55 vs 17.81 us.
 //  * 18 warps, one CTA per SM (forced only): 86 k-stages over 18 warps leave the slowest 5
-//    instead of 6 of 16, so 4096x11008 alone ran 10.60-10.70 vs 10.92-11.00 us at M = 1, but the
-//    W4 step with it on down_proj was no faster (1.544 vs 1.540 ms with the 6-warp CTAs,
-//    1.662 vs 1.642 without them). Kept for measurement (wq_set_ctask(8, 18)).
+//    instead of 6 of 16, so 4096x11008 alone ran 10.67-10.68 vs 10.92-10.96 us at M = 1, but the
+//    W4 step with it on down_proj was slower (1.548-1.549 vs 1.542-1.543 ms, three rounds).
+//    Kept for measurement (wq_set_ctask(8, 18)).
 // Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
 // auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
@@ -1871,8 +1871,8 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // Warps per CTA: the fewest time units, where a CTA's time is its warps' stages plus
         // 1.5 for staging and the reduction, and strips beyond the resident CTAs (registers:
         // 16 warps per SM; shared memory: M x K activations per CTA) run in further waves.
-        // Unless forced, only plans of one wave of CTAs of >= 8 warps (or a wide CTA within its
-        // auto_max_m, see kCtaskWide): on the H200 (cuda4
+        // Unless forced, only plans of one wave of CTAs of >= 8 warps (or of a wide CTA within
+        // its auto_max_m and auto_max_stages, see kCtaskWide): on the H200 (cuda4
         // experiment call) those won (4096x11008 M = 1: 10.58 vs 11.73 us, KW 16; 8192x28672:
         // 42.46 vs 46.18, KW 8), while 11008x4096 (344 strips: 2-3 CTAs of 4 warps per SM, or
         // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
