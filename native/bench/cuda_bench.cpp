@@ -852,9 +852,10 @@ constexpr Layer kLlama2_7B[] = {{"qkv_proj", 12288, 4096}, {"o_proj", 4096, 4096
 constexpr int kLlama2_7B_Layers = 32;
 
 // variant: non-empty for a tuning variant of the same impl (log and notes only, not published).
-// only >= 0: time just the 32 GEMMs of that kLlama2_7B entry (same buffers and plans), so the
-// step can be compared with the sum of its layer types run alone.
-bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "", int only = -1) {
+// only: a bit per kLlama2_7B entry (0: all); time just the GEMMs of those layer types, in step
+// order (same buffers and plans), so the step can be compared with the sum of its layer types
+// run alone, and a pair of types shows what their boundaries cost.
+bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "", int only = 0) {
     std::string* err = c.err;
     struct Mat { size_t off = 0; cuda::WqLayout l; cuda::LtGemm* g = nullptr; };
     std::vector<Mat> mats;
@@ -867,7 +868,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
             Mat m;
             m.off = total;
             size_t b = 0;
-            const bool counted = only < 0 || &L == &kLlama2_7B[only];
+            const bool counted = only == 0 || ((only >> (&L - kLlama2_7B)) & 1);
             if (dense) b = (size_t)L.n * L.k * 2, wbytes += counted ? (double)b : 0.0;
             else if (f8) b = (size_t)L.n * L.k, wbytes += counted ? (double)b : 0.0;
             else {
@@ -926,7 +927,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
         for (int li = 0; li < kLlama2_7B_Layers; ++li)
             for (const Layer& L : kLlama2_7B) {
                 const Mat& m = mats[j++];
-                if (only >= 0 && &L != &kLlama2_7B[only]) continue;
+                if (only != 0 && !((only >> (&L - kLlama2_7B)) & 1)) continue;
                 CudaStatus s;
                 if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
                 else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s);
@@ -1128,9 +1129,19 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             cuda::wq_set_ctask_wide(false);
             ok = bench_decode(c, "qbench-w4a16-g128", "no wide ctask CTAs");
             for (int t : {0, 3})
-                ok = ok && bench_decode(c, "qbench-w4a16-g128", std::string("no wide ctask CTAs, only ") + kLlama2_7B[t].name, t);
+                ok = ok && bench_decode(c, "qbench-w4a16-g128", std::string("no wide ctask CTAs, only ") + kLlama2_7B[t].name, 1 << t);
             cuda::wq_set_ctask_wide(true);
             if (!ok) return false;
+            // Which boundaries the 6-warp CTAs (on qkv) change: qkv with o (qkv -> o -> qkv), qkv
+            // with down (down -> qkv -> down), with and without them.
+            for (bool wide : {true, false})
+                for (int mask : {0b0011, 0b1001}) {
+                    cuda::wq_set_ctask_wide(wide);
+                    ok = bench_decode(c, "qbench-w4a16-g128", std::string(wide ? "" : "no wide ctask CTAs, ") + "only " +
+                                                                  kLlama2_7B[0].name + " + " + kLlama2_7B[mask == 0b0011 ? 1 : 3].name, mask);
+                    cuda::wq_set_ctask_wide(true);
+                    if (!ok) return false;
+                }
             cuda::wq_set_ctask(0, 0);
             ok = bench_decode(c, "qbench-w4a16-g128", "ctask off");
             cuda::wq_set_ctask(-1, 0);
@@ -1155,7 +1166,7 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             // more than the sum of its parts?
             for (const char* im : {"cublaslt-fp16", "qbench-w4a16-g128"})
                 for (int t = 0; t < 4; ++t)
-                    if (!bench_decode(c, im, std::string("only ") + kLlama2_7B[t].name, t)) return false;
+                    if (!bench_decode(c, im, std::string("only ") + kLlama2_7B[t].name, 1 << t)) return false;
             // The driver's own shared-memory carveout per kernel instead of the largest for all.
             const int co0 = cuda::wq_carveout();
             if (cuda::wq_set_carveout(-1) != cuda::CudaStatus::ok) { *err = "wq_set_carveout failed"; return false; }
