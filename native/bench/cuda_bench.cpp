@@ -857,6 +857,7 @@ constexpr int kLlama2_7B_Layers = 32;
 // run alone, and a pair of types shows what their boundaries cost.
 bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = "", int only = 0) {
     std::string* err = c.err;
+    auto in_mask = [&](const Layer& L) { return only == 0 || ((only >> (&L - kLlama2_7B)) & 1); };
     struct Mat { size_t off = 0; cuda::WqLayout l; cuda::LtGemm* g = nullptr; };
     std::vector<Mat> mats;
     size_t total = 0;
@@ -868,7 +869,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
             Mat m;
             m.off = total;
             size_t b = 0;
-            const bool counted = only == 0 || ((only >> (&L - kLlama2_7B)) & 1);
+            const bool counted = in_mask(L);
             if (dense) b = (size_t)L.n * L.k * 2, wbytes += counted ? (double)b : 0.0;
             else if (f8) b = (size_t)L.n * L.k, wbytes += counted ? (double)b : 0.0;
             else {
@@ -927,7 +928,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
         for (int li = 0; li < kLlama2_7B_Layers; ++li)
             for (const Layer& L : kLlama2_7B) {
                 const Mat& m = mats[j++];
-                if (only != 0 && !((only >> (&L - kLlama2_7B)) & 1)) continue;
+                if (!in_mask(L)) continue;
                 CudaStatus s;
                 if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
                 else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s);
@@ -1135,10 +1136,10 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
             // Which boundaries the 6-warp CTAs (on qkv) change: qkv with o (qkv -> o -> qkv), qkv
             // with down (down -> qkv -> down), with and without them.
             for (bool wide : {true, false})
-                for (int mask : {0b0011, 0b1001}) {
+                for (int t : {1, 3}) {
                     cuda::wq_set_ctask_wide(wide);
                     ok = bench_decode(c, "qbench-w4a16-g128", std::string(wide ? "" : "no wide ctask CTAs, ") + "only " +
-                                                                  kLlama2_7B[0].name + " + " + kLlama2_7B[mask == 0b0011 ? 1 : 3].name, mask);
+                                                                  kLlama2_7B[0].name + " + " + kLlama2_7B[t].name, 1 | (1 << t));
                     cuda::wq_set_ctask_wide(true);
                     if (!ok) return false;
                 }

@@ -1648,13 +1648,16 @@ size_t ctask_smem(int M, int K, int kw, bool smr = false) {
         return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 127) & ~(size_t)127) + (size_t)kw * (4 * kSmrSlot + 32 * 16 * sizeof(float));
     return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
 }
+// INT4 group >= 128 without zeros, group scales on the accumulators (ACCS): the one
+// configuration the ctask variants beyond the base table exist for (depth 4, the shared-memory
+// ring, the wide CTAs).
+bool ctask_accs(const WqLayout& l) { return g_stream_acc && l.bits == 4 && ga_index(l) == 2 && l.grouped && !l.has_zero; }
 bool ctask_smr(const WqLayout& l, int kw) {
-    return ctask_wide_index(kw) < 0 && g_ctask_smr_on && g_stream_acc && g_stream_d == 0 && l.bits == 4 && ga_index(l) == 2 && l.grouped && !l.has_zero;
+    return ctask_wide_index(kw) < 0 && g_ctask_smr_on && g_stream_d == 0 && ctask_accs(l);
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     static const KernelInfo none;
-    if (const int wi = ctask_wide_index(kw); wi >= 0)
-        return g_stream_acc && g_stream_d == 0 && ga_index(l) == 2 && l.grouped && !l.has_zero ? g_ctask_wide[wi] : none;
+    if (const int wi = ctask_wide_index(kw); wi >= 0) return g_stream_d == 0 && ctask_accs(l) ? g_ctask_wide[wi] : none;
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
     // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
     // depth 3), depth 3 at KW = 16 (4096x11008: 10.61 vs 10.90 us at depth 4): the long k
@@ -1662,7 +1665,7 @@ const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     // stages per warp of 16-warp CTAs do not. wq_set_stream_depth(3 or 4) forces either.
     if (ctask_smr(l, kw)) return g_ctask_smr[ki];
     const bool d4 = g_stream_d == 4 || (g_stream_d == 0 && kw == 8);
-    if (d4 && g_stream_acc && ga_index(l) == 2 && l.grouped && !l.has_zero) return g_ctask_d4[ki];
+    if (d4 && ctask_accs(l)) return g_ctask_d4[ki];
     return g_ctask[ki][ga_index(l)][l.has_zero][l.grouped];
 }
 
