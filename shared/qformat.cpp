@@ -126,6 +126,20 @@ void quantize_act_ref(const float* x, int K, int8_t* q, float* scale) {
     *scale = amax / 127.0f;
 }
 
+bool fixed16_round(const float* x, int K, float* out) {
+    for (int k = 0; k < K; ++k)
+        if (!(fabs_(x[k]) <= 3.4028235e38f)) return false;
+    for (int k0 = 0; k0 < K; k0 += kFixed16Block) {
+        const int k1 = k0 + kFixed16Block < K ? k0 + kFixed16Block : K;
+        float amax = 0;
+        for (int k = k0; k < k1; ++k) amax = fabs_(x[k]) > amax ? fabs_(x[k]) : amax;
+        const int e = fixed16_exp(amax);
+        const float up = pow2f(e), down = pow2f(-e);
+        for (int k = k0; k < k1; ++k) out[k] = round_half_even(x[k] * up) * down;
+    }
+    return true;
+}
+
 bool matmul_w8a8_ref(const float* X, int M, const QuantizedMatrix& w, float* Y, int n_begin, int n_end) {
     if (check_format(w) != FormatError::ok || w.bits != 8 || w.cols > kW8A8MaxK || M < 0) return false;
     n_end = resolve_end(n_end, w.rows);

@@ -116,25 +116,37 @@ static inline QB_HD uint16_t fp16_scale_up(float f) {
     return (h & 0x7fffu) >= 0x7c00u ? (uint16_t)0x7bffu : h;
 }
 
-// BF16 (the top 16 bits of an FP32) for activations of the avx512-bf16 INT4 path: round to
-// nearest even; FP32 subnormal inputs become a zero of the same sign, as VCVTNE(2)PS2BF16 and
-// VDPBF16PS treat them (DAZ, whatever MXCSR says), so this is the rounding the hardware applies
-// and the reference can apply the same. Overflow gives infinity; NaN stays NaN (quiet).
-static inline QB_HD uint16_t f32_to_bf16(float f) {
-    const uint32_t x = f32_bits(f);
-    if ((x & 0x7f800000u) == 0) return (uint16_t)((x >> 16) & 0x8000u);
-    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
-    return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
-}
-static inline QB_HD float bf16_to_f32(uint16_t h) { return f32_from_bits((uint32_t)h << 16); }
-static inline QB_HD float bf16_round(float f) { return bf16_to_f32(f32_to_bf16(f)); }
-
 // Round to nearest integer, ties to even, without libm (the same in native, wasm and CUDA).
 // Valid for |v| < 2^22, which every caller guarantees by clamping first.
 static inline QB_HD float round_half_even(float v) {
     const float magic = 12582912.0f;   // 1.5 x 2^23: adding it leaves no fraction bits
     return v >= 0 ? (v + magic) - magic : -((-v + magic) - magic);
 }
+
+// 16-bit fixed point for the activations of the avx512-vnni INT4 path (w4a16_avx512vnni.cpp):
+// each block of 128 values of a row becomes integers a_k = round(x_k 2^e), nearest even, with
+// one exponent e per block chosen so that max |a_k| <= kFixed16Max (so a = 256 hi + lo splits
+// into two signed bytes) and >= 2^13 (at least 14 significant bits for the block's largest
+// value, 15 when its mantissa allows). The value the kernel multiplies is a_k 2^-e exactly;
+// fixed16_round writes those values, which is the path's reference input. Powers of two keep
+// a_k 2^-e, the scale products and the integer sums exact. Finite inputs only (the dispatcher
+// sends rows with infinities or NaNs elsewhere).
+inline constexpr int kFixed16Block = 128;
+inline constexpr int kFixed16Max = 32639;   // 127 * 256 + 127
+// 2^e for e in [-126, 127], by its bits.
+static inline QB_HD float pow2f(int e) { return f32_from_bits((uint32_t)(127 + e) << 23); }
+// The block exponent for largest magnitude amax (finite, >= 0); 0 for an all-zero block.
+// Clamped to 126 so 2^e and 2^-e stay normal: blocks under 2^-112 keep fewer bits (absolute
+// error <= 2^-127).
+static inline QB_HD int fixed16_exp(float amax) {
+    if (!(amax > 0)) return 0;
+    const int p = (int)((f32_bits(amax) >> 23) & 0xffu) - 127;   // floor(log2 amax); subnormal: -127
+    int e = 14 - p;
+    if (e > 126) return 126;
+    if (round_half_even(amax * pow2f(e)) > (float)kFixed16Max) --e;
+    return e;
+}
+
 
 // ============================================================================================
 // [SECTION] 2. Packing
@@ -339,6 +351,11 @@ void matmul_f32_ref(const float* X, int M, const float* W, int N, int K, float* 
 // (amax == 0: q = 0, scale = 0). All float operations, in this order, so SIMD code that does
 // the same multiplies and rounds to nearest-even reproduces it bit for bit.
 void quantize_act_ref(const float* x, int K, int8_t* q, float* scale);
+
+// The avx512-vnni INT4 path's activations (fixed16_exp above): x[K] -> out[K] = a_k 2^-e per
+// block of kFixed16Block values, the exact values that path multiplies. False (out
+// untouched) if x holds an infinity or a NaN.
+bool fixed16_round(const float* x, int K, float* out);
 
 // W8A8 reference: each row of X quantized by quantize_act_ref, int32 dot products with the
 // INT8 weights (exact: |sum| <= K x 127 x 127 < 2^31 for K <= 65536), then

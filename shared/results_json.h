@@ -49,7 +49,7 @@ struct ResultsProbe {
 struct Measurement {
     std::string backend = "cpu";      // "cpu" | "cuda"
     std::string kernel;               // Kernel class name (fp16, w8a16, w4a16, w8a8, fp8) or "fp32"
-    std::string impl;                 // "avx512-bf16", "avx512-vnni", "avx512", "avx2", "scalar", "eigen", ...
+    std::string impl;                 // "avx512-vnni", "avx512", "avx2", "scalar", "eigen", ... (older runs: "avx512-bf16")
     std::string isa;                  // optional: ISA level of the code that ran ("" = absent)
     int bits = 16;
     int group_size = 0;               // 0 = per-channel

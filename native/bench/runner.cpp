@@ -157,12 +157,9 @@ Check check_output(const float* X, int M, int N, int K, const float* Wf, const Q
                    const cpu::KernelRun& kr, const float* Y) {
     Check r;
     const std::vector<int> cols = check_columns(M, N, K);
-    std::vector<float> ref((size_t)M * N, 0.0f), xr;
-    if (kr.bf16_acts) {
-        xr.resize((size_t)M * K);
-        for (size_t i = 0; i < xr.size(); ++i) xr[i] = bf16_round(X[i]);
-        X = xr.data();
-    }
+    std::vector<float> ref((size_t)M * N, 0.0f);
+    const std::vector<float> xr = cpu::acts_as_run(kr, X, M, K);
+    if (!xr.empty()) X = xr.data();
     double max_ref = 0, max_err = 0;
     for (int n : cols) {
         if (w8a8) matmul_w8a8_ref(X, M, *w, ref.data(), n, n + 1);
@@ -391,8 +388,8 @@ std::vector<Crossover> crossovers(const Results& r) {
     // A configuration measured twice per (shape, M) (bench --compare-isa: once at the run's
     // ISA level, once capped) is two series, told apart by their order within each (shape, M)
     // and labelled with the implementation of their smallest M. The implementation alone can
-    // not tell them apart: one series may change kernels with M (INT4 runs avx512-bf16 at
-    // M = 1 only).
+    // not tell them apart: one series may change kernels with M (published runs from before
+    // session 7 ran INT4 on avx512-bf16 at M = 1 only).
     std::vector<int> series(r.measurements.size(), 0);
     for (size_t i = 0; i < r.measurements.size(); ++i)
         for (size_t j = 0; j < i; ++j) {

@@ -20,8 +20,9 @@
 //     slower: 600 MB per rep here).
 //   none: weights stay cached; measures cache bandwidth, not a decode step.
 // Correctness: every checked output must be within cpu::error_bound() of the double-precision
-// reference of what the kernel computed: matmul_ref of X, or of X rounded to BF16 when the run
-// says so (KernelRun::bf16_acts, the INT4 avx512-bf16 path); for FP32 activations the bound is
+// reference of what the kernel computed: matmul_ref of X, or of X in 16-bit fixed point when
+// the run says so (KernelRun::fixed16_acts, the INT4 avx512-vnni path; cpu::acts_as_run); for
+// FP32 activations the bound is
 // (K + 4) 2^-24 sum_k |x_k w_k| (the float summation-order bound derived in
 // tests/kernels/test_cpu_kernels.cpp). max_rel_err = max |y - ref| / max |ref|. Large layers
 // check 64 output columns spread over N (all M rows); small ones check everything.

@@ -37,7 +37,7 @@ void usage() {
         "  --warmup N --reps N       untimed / timed calls per point (default 2 / 10)\n"
         "  --flush clflush|write|none  cache eviction before each call (default clflush)\n"
         "  --threads N               kernel threads (default: all cores)\n"
-        "  --isa scalar|avx2|avx512|avx512-vnni|avx512-bf16  cap the SIMD level (default: the best this CPU has)\n"
+        "  --isa scalar|avx2|avx512|avx512-vnni  cap the SIMD level (default: the best this CPU has)\n"
         "  --compare-isa LEVEL       also run every quantized method capped at LEVEL, alternating call by call\n"
         "                            with the others (an A/B of two SIMD levels in one run; not for publishing)\n"
         "  --no-probe  --probe-mb N  skip the bandwidth probe / size its arrays\n"
@@ -104,7 +104,7 @@ void print_report(const BenchReport& rep) {
                     m.correct ? "ok" : "FAIL", m.max_rel_err);
     }
     std::printf("\ncheck: every checked output within the kernel's error bound of the double-precision reference "
-                "((K+4) 2^-24 sum|x w|; avx512-bf16 INT4: of BF16-rounded X, see docs/cpu-kernels.md) "
+                "((K+4) 2^-24 sum|x w|; avx512-vnni INT4: of X in 16-bit fixed point, see docs/cpu-kernels.md) "
                 "(W8A8: bit-identical); (max |y - ref| / max |ref|)\n");
 
     std::printf("\nWhere weight-only stops paying off vs FP32 on this CPU (speedup = t_fp32 / t):\n");
@@ -243,13 +243,13 @@ int cmd_bench(int argc, char** argv) {
     }
     if (f.given("isa")) {
         cpu::Isa isa;
-        if (!cpu::parse_isa(f.get("isa"), &isa)) return cli::fail("--isa takes scalar, avx2, avx512, avx512-vnni or avx512-bf16");
+        if (!cpu::parse_isa(f.get("isa"), &isa)) return cli::fail("--isa takes scalar, avx2, avx512 or avx512-vnni");
         if (!cpu::set_isa_cap(isa)) return cli::fail(std::string("this CPU does not support ") + cpu::isa_name(isa));
     }
     if (f.given("compare-isa")) {
         cpu::Isa isa;
         if (!cpu::parse_isa(f.get("compare-isa"), &isa))
-            return cli::fail("--compare-isa takes scalar, avx2, avx512, avx512-vnni or avx512-bf16");
+            return cli::fail("--compare-isa takes scalar, avx2, avx512 or avx512-vnni");
         if (!cpu::isa_supported(isa)) return cli::fail(std::string("this CPU does not support ") + cpu::isa_name(isa));
         const size_t n = spec.configs.size();
         for (size_t i = 0; i < n; ++i)

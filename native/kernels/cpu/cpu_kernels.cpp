@@ -19,13 +19,12 @@ const char* isa_name(Isa i) {
         case Isa::avx2: return "avx2";
         case Isa::avx512: return "avx512";
         case Isa::avx512_vnni: return "avx512-vnni";
-        case Isa::avx512_bf16: return "avx512-bf16";
     }
     return "?";
 }
 
 bool parse_isa(const std::string& s, Isa* out) {
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni, Isa::avx512_bf16})
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni})
         if (s == isa_name(i)) { *out = i; return true; }
     return false;
 }
@@ -49,8 +48,7 @@ Isa detected_isa() {
         const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
         const bool vnni = avx512 && __builtin_cpu_supports("avx512vnni");
-        const bool bf16 = vnni && __builtin_cpu_supports("avx512bf16");
-        return bf16 ? Isa::avx512_bf16 : vnni ? Isa::avx512_vnni : avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::scalar;
+        return vnni ? Isa::avx512_vnni : avx512 ? Isa::avx512 : avx2 ? Isa::avx2 : Isa::scalar;
     }();
     return best;
 #else
@@ -62,7 +60,7 @@ bool isa_supported(Isa i) { return (int)i <= (int)detected_isa(); }
 
 std::vector<Isa> supported_isas() {
     std::vector<Isa> v;
-    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni, Isa::avx512_bf16})
+    for (Isa i : {Isa::scalar, Isa::avx2, Isa::avx512, Isa::avx512_vnni})
         if (isa_supported(i)) v.push_back(i);
     return v;
 }
@@ -83,22 +81,11 @@ std::vector<std::string> cpu_feature_list() {
 namespace {
 
 std::atomic<int> g_cap{-1};
-std::atomic<int> g_bf16_max_m{-1};
-
-int bf16_max_m() {
-    int m = g_bf16_max_m.load();
-    if (m < 0) {
-        m = 1;
-        if (const char* s = std::getenv("QB_BF16_MAX_M"); s && *s) m = std::atoi(s) < 0 ? 0 : std::atoi(s);
-        g_bf16_max_m.store(m);
-    }
-    return m;
-}
 
 Isa cap() {
     int c = g_cap.load();
     if (c < 0) {
-        c = (int)Isa::avx512_bf16;
+        c = (int)Isa::avx512_vnni;
         Isa e;
         if (const char* s = std::getenv("QB_CPU_ISA"); s && parse_isa(s, &e)) c = (int)e;
         g_cap.store(c);
@@ -158,9 +145,6 @@ bool set_isa_cap(Isa i) {
     return true;
 }
 
-void set_bf16_max_batch(int m) { g_bf16_max_m.store(m < 0 ? 0 : m); }
-int bf16_max_batch() { return bf16_max_m(); }
-
 Isa active_isa() {
     const Isa c = cap(), d = detected_isa();
     return (int)c < (int)d ? c : d;
@@ -181,9 +165,10 @@ KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* 
     return r;
 }
 
-// INT4 formats the BF16 kernel takes: its scales come per 128-value block (one group, or
-// 4 / 2 groups of 32 / 64 spread over the lanes); other groups (96, 160, ...) keep the FP32 path.
-static bool bf16_int4_format(const QuantizedMatrix& W) {
+// INT4 formats the avx512-vnni kernel takes: its scales come per 128-value block (one group,
+// or 4 / 2 groups of 32 / 64 spread over the lanes); other groups (96, 160, ...) keep the FP32
+// path.
+static bool fixed16_int4_format(const QuantizedMatrix& W) {
     return W.bits == 4 && (W.group % 128 == 0 || W.group == W.cols || W.group == 32 || W.group == 64);
 }
 
@@ -194,17 +179,26 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     GemmArgs a;
     a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
     const Isa isa = active_isa();
-    if (isa == Isa::avx512_bf16 && bf16_int4_format(W) && M <= bf16_max_m()) {
-        r.isa = Isa::avx512_bf16;
-        r.impl = isa_name(r.isa);
-        r.bf16_acts = true;
-        a.ldb = (W.cols + 127) / 128 * 128;
-        std::vector<uint16_t> xb((size_t)M * a.ldb);
-        std::vector<float> xgs((size_t)M * groups(W));
-        a.Xb = xb.data(); a.xgs = xgs.data();
-        parallel_m(avx512bf16::w4a16_prepare_acts, a);
-        parallel_rows(avx512bf16::w4a16_rows, a, kRowBlock * bf16_row_stride(row_bytes(W)));
-        return r;
+    // INT4 with VNNI: every M (it was as fast or faster than the FP32-activation path from
+    // M = 1 to 128 on the development VM, docs/cpu-kernels.md). Activations that are not all
+    // finite have no fixed-point form; such a call runs the FP32 path below, which carries
+    // the infinities and NaNs through as the reference does.
+    if ((int)isa >= (int)Isa::avx512_vnni && fixed16_int4_format(W)) {
+        const int nb = (W.cols + kFixed16Block - 1) / kFixed16Block;
+        a.ldx = nb * 4 * 64;
+        std::vector<int8_t> xs((size_t)M * a.ldx);
+        std::vector<float> xstep((size_t)M * nb), xgs(W.has_zero ? (size_t)M * groups(W) : 0);
+        std::vector<int32_t> xcorr((size_t)M * nb * 16);
+        std::vector<uint8_t> xbad((size_t)M);
+        a.Xs = xs.data(); a.xstep = xstep.data(); a.xcorr = xcorr.data(); a.xgs = xgs.data(); a.xbad = xbad.data();
+        parallel_m(avx512vnni::w4a16_prepare_acts, a);
+        if (std::none_of(xbad.begin(), xbad.end(), [](uint8_t v) { return v != 0; })) {
+            r.isa = Isa::avx512_vnni;
+            r.impl = isa_name(r.isa);
+            r.fixed16_acts = true;
+            parallel_rows(avx512vnni::w4a16_rows, a, kRowBlock * int4_row_stride(row_bytes(W)));
+            return r;
+        }
     }
     r.isa = (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
     r.impl = isa_name(r.isa);
@@ -245,25 +239,32 @@ KernelRun gemm_w8a8(const float* X, int M, const QuantizedMatrix& W, float* Y) {
     return r;
 }
 
+std::vector<float> acts_as_run(const KernelRun& r, const float* X, int M, int K) {
+    std::vector<float> out;
+    if (r.fixed16_acts) {
+        out.resize((size_t)M * K);
+        for (int m = 0; m < M; ++m) fixed16_round(X + (size_t)m * K, K, out.data() + (size_t)m * K);
+    }
+    return out;
+}
+
 double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, const QuantizedMatrix* w, const float* wf_row, int n) {
     const double u = 1.0 / 16777216.0;
     if (w8a8) return 0;
-    if (!r.bf16_acts) {
+    if (!r.fixed16_acts) {
         double mag = 0;
         for (int k = 0; k < K; ++k) mag += std::fabs((double)x_ref[k] * (w ? dequant_at(*w, n, k) : wf_row[k]));
         return (K + 4) * u * mag;
     }
-    const int G = groups(*w), nblocks = (K + 127) / 128;
+    const int G = groups(*w), nblocks = (K + kFixed16Block - 1) / kFixed16Block;
     const double L = 2.0 * nblocks + (G + 15) / 16 + 12;
-    double mag = 0, smax = 0;
+    double mag = 0;
     const uint8_t* row = w->q + (size_t)n * row_bytes(*w);
     for (int k = 0; k < K; ++k) {
         const int g = k / w->group;
-        const double s = scale_at(*w, n, g);
-        mag += std::fabs((double)x_ref[k]) * s * (std::abs((int)get_packed(row, w->bits, (size_t)k) - 8) + std::abs(zero_at(*w, n, g) - 8));
-        smax = std::max(smax, s);
+        mag += std::fabs((double)x_ref[k]) * scale_at(*w, n, g) * (std::abs((int)get_packed(row, w->bits, (size_t)k) - 8) + std::abs(zero_at(*w, n, g) - 8));
     }
-    return L * u * mag * (1 + 1.0 / 1024) + 64.0 * nblocks * std::ldexp(1.0, -126) * smax;
+    return L * u * mag * (1 + 1.0 / 1024) + nblocks * std::ldexp(1.0, -123);
 }
 
 }  // namespace qb::cpu

@@ -6,16 +6,17 @@
 //   w8a16  INT8 weights, per-row scale, float activations (w8a16_*.cpp)
 //   w4a16  INT4 / INT3 / INT2 group-wise weights, float activations (w4a16_*.cpp); INT4 is the
 //          tuned path, 3 and 2 bits share its structure with a costlier unpack. At the
-//          avx512-bf16 level INT4 at M = 1 (groups 32, 64, multiples of 128, per-channel)
-//          rounds the activations to BF16 and uses VDPBF16PS (w4a16_avx512bf16.cpp): a
-//          different reference (KernelRun::bf16_acts) and error bound (error_bound below).
+//          avx512-vnni level INT4 (groups 32, 64, multiples of 128, per-channel) rounds the
+//          activations to 16-bit fixed point per 128-value block and multiplies bytes with
+//          VPDPBUSD (w4a16_avx512vnni.cpp): a different reference (KernelRun::fixed16_acts)
+//          and error bound (error_bound below).
 //   w8a8   INT8 weights x dynamically quantized INT8 activations, int32 accumulation
 //          (w8a8_*.cpp: VNNI vpdpbusd, or AVX2 vpmaddubsw with the sign trick)
 //
 // [SECTION] ISA dispatch
 //   Every family has a scalar fallback and SIMD paths compiled in their own translation units
 //   with per-file flags. The path is chosen at run time with __builtin_cpu_supports: the best
-//   level the CPU has, capped by QB_CPU_ISA=scalar|avx2|avx512|avx512-vnni|avx512-bf16 (environment) or
+//   level the CPU has, capped by QB_CPU_ISA=scalar|avx2|avx512|avx512-vnni (environment) or
 //   set_isa_cap() (API), so tests can force and check every path this CPU supports. A family
 //   without a path at the cap uses the next lower one (w8a8 at "avx512" runs the AVX2 code);
 //   the result says which implementation ran.
@@ -36,9 +37,11 @@
 
 namespace qb::cpu {
 
-// Each level includes the ones below it (avx512-bf16 = avx512-vnni + AVX512_BF16).
-enum class Isa : uint8_t { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, avx512_bf16 = 4 };
-const char* isa_name(Isa i);              // "scalar", "avx2", "avx512", "avx512-vnni", "avx512-bf16"
+// Each level includes the ones below it (avx512 = F/BW/VL/DQ; avx512-vnni adds AVX512_VNNI).
+// Results before session 7 also name "avx512-bf16", a level whose INT4 kernel (BF16
+// activations, VDPBF16PS) the avx512-vnni one replaced (docs/cpu-kernels.md).
+enum class Isa : uint8_t { scalar = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3 };
+const char* isa_name(Isa i);              // "scalar", "avx2", "avx512", "avx512-vnni"
 bool parse_isa(const std::string& s, Isa* out);
 Isa detected_isa();                       // the best level this CPU supports
 bool isa_supported(Isa i);
@@ -53,34 +56,31 @@ enum class Status : uint8_t { ok, bad_shape, bad_format, unsupported };
 const char* status_str(Status s);
 
 // What ran: the status and the implementation label stored with each measurement
-// ("avx512-bf16", "avx512-vnni", "avx512", "avx2", "scalar", or "eigen" for the FP32 baseline).
+// ("avx512-vnni", "avx512", "avx2", "scalar", or "eigen" for the FP32 baseline).
 struct KernelRun {
     Status status = Status::ok;
     const char* impl = "";
     Isa isa = Isa::scalar;                // the ISA level of the code that ran (Eigen: its build)
-    // The kernel rounded X to BF16 (qformat.h f32_to_bf16) before multiplying: its reference is
-    // matmul_ref of the rounded X, within error_bound() (the INT4 avx512-bf16 path).
-    bool bf16_acts = false;
+    // The kernel rounded X to 16-bit fixed point per 128-value block (qformat.h fixed16_round)
+    // before multiplying (the INT4 avx512-vnni path).
+    bool fixed16_acts = false;
     bool ok() const { return status == Status::ok; }
 };
 
-// The largest M the avx512-bf16 INT4 path takes (larger M runs the avx512 path). Default 1:
-// on the development VM the FP32 path is as fast at M = 2 and faster from M = 3
-// (docs/cpu-kernels.md). QB_BF16_MAX_M=N (environment, read once) or this call overrides it:
-// tests raise it to cover the BF16 kernel's multi-row tiles, benches to measure the crossover.
-void set_bf16_max_batch(int m);
-int bf16_max_batch();
+// X as run r multiplied it, its reference input: fixed16_round per row (r.fixed16_acts), or
+// an empty vector when r used X as given.
+std::vector<float> acts_as_run(const KernelRun& r, const float* X, int M, int K);
 
 // How far output (m, n) of a run may be from its reference (matmul_ref / matmul_f32_ref of
-// x_ref, the row m of X as the run saw it: rounded with bf16_round when r.bf16_acts), derived
-// in docs/cpu-kernels.md ("Correctness bound"). w = the quantized weights, or nullptr with
-// wf_row = row n of the FP32 weights. W8A8 runs are bit-identical: 0.
-//   FP32 activations:  (K + 4) 2^-24 sum_k |x_k w_k|
-//   BF16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10)
-//                      + 64 ceil(K / 128) 2^-126 max_g s_g,   L = 2 ceil(K / 128) + ceil(G / 16) + 12
-// (symmetric: L 2^-24 sum |x w|, as the FP32 bound with a shorter chain; stored zeros add
-// the (z - 8) s sum(x) correction's terms; the last term covers VDPBF16PS flushing subnormal
-// results to zero).
+// x_ref, the row m of X as the run saw it: acts_as_run), derived in tests/kernels/
+// test_cpu_kernels.cpp. w = the quantized weights, or nullptr with wf_row = row n of the FP32
+// weights. W8A8 runs are bit-identical: 0.
+//   FP32 activations:     (K + 4) 2^-24 sum_k |x_k w_k|
+//   fixed16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10)
+//                         + ceil(K / 128) 2^-123,   L = 2 ceil(K / 128) + ceil(G / 16) + 12
+// (symmetric: L 2^-24 sum |x w|, the FP32 bound with a shorter chain since each block's sum is
+// exact; stored zeros add the (z - 8) s sum(x) correction's terms; the last term covers
+// products that underflow below 2^-126 for blocks of activations under 2^-112).
 double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, const QuantizedMatrix* w, const float* wf_row, int n);
 
 // FP32 baseline: W is N x K row-major floats.

@@ -24,13 +24,19 @@ struct GemmArgs {
     int ldq = 0;
     float* sx = nullptr;
     int32_t* xsum = nullptr;
-    // INT4 on avx512-bf16 (w4a16_avx512bf16.cpp): each row of X rounded to BF16 (f32_to_bf16)
-    // and permuted per 128-value block to the kernel's nibble order, rows padded with zeros to
-    // ldb (a multiple of 128); xgs[m][g] = the sum of row m's BF16 values in group g (rounded
-    // to float once). Written by w4a16_prepare_acts, read by w4a16_rows.
-    uint16_t* Xb = nullptr;
-    int ldb = 0;
+    // INT4 on avx512-vnni (w4a16_avx512vnni.cpp): each row of X in 16-bit fixed point per
+    // 128-value block (qformat.h fixed16_exp), as 256 bytes per block (hi bytes of even k, of
+    // odd k, lo bytes of even k, of odd k), rows ldx bytes apart; xstep[m][b] = 2^-e of the
+    // block; xcorr[m][b][16] = -8 x each lane's sum of a_k; xgs[m][g] = the sum of row m's
+    // a_k 2^-e over group g (zero points only, rounded to float once);
+    // xbad[m] = 1 if row m holds an infinity or NaN (the call then takes the FP32 path).
+    // Written by w4a16_prepare_acts, read by w4a16_rows.
+    int8_t* Xs = nullptr;
+    int ldx = 0;
+    float* xstep = nullptr;
+    int32_t* xcorr = nullptr;
     float* xgs = nullptr;
+    uint8_t* xbad = nullptr;
     const QuantizedMatrix* W = nullptr;  // quantized families
     const float* Wf = nullptr;           // fp32: N x K
     float* Y = nullptr;                  // M x N
@@ -56,11 +62,12 @@ namespace eigen_generic { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 // since detected_isa() is scalar there).
 namespace avx2 = scalar;
 namespace avx512 = scalar;
-namespace avx512vnni = scalar;
-namespace avx512bf16 {
+namespace avx512vnni {
+using scalar::w8a8_rows;
+using scalar::w8a8_quantize_acts;
 static inline void w4a16_rows(const GemmArgs&, int, int) {}   // never selected off x86
 static inline void w4a16_prepare_acts(const GemmArgs&, int, int) {}
-}  // namespace avx512bf16
+}  // namespace avx512vnni
 namespace eigen_avx512 = eigen_generic;
 namespace eigen_avx2 = eigen_generic;
 #else
@@ -77,11 +84,9 @@ void w4a16_rows(const GemmArgs& a, int n0, int n1);
 namespace avx512vnni {
 void w8a8_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
-}  // namespace avx512vnni
-namespace avx512bf16 {
 void w4a16_rows(const GemmArgs& a, int n0, int n1);
 void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1);
-}  // namespace avx512bf16
+}  // namespace avx512vnni
 // The Eigen baseline, one build per ISA (fp32_eigen.cpp with QB_EIGEN_VARIANT).
 namespace eigen_avx512 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 namespace eigen_avx2 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
@@ -90,14 +95,14 @@ namespace eigen_avx2 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 // Weight-row blocking shared by the SIMD files: rows per register block.
 inline constexpr int kRowBlock = 4;
 
-// Rows between the rows of one register block in the avx512-bf16 INT4 kernel: 1 for rows of
+// Rows between the rows of one register block in the avx512-vnni INT4 kernel: 1 for rows of
 // 4 KB or more, else enough that the block's rows lie in different 4 KB pages (at most 4).
 // Why: with 2 KB rows (K = 4096) a block of 4 adjacent rows reads two interleaved streams in
 // each page, and the kernel ran 10-12% slower per byte than on 5.5 KB rows; blocks of rows
 // n, n+2, n+4, n+6 (then n+1, n+3, ...) read each page as one stream per visit and closed
 // that gap (docs/cpu-kernels.md, "Short rows"). Static: this header is built with several -m
 // flag sets.
-static constexpr int bf16_row_stride(size_t row_bytes) {
+static constexpr int int4_row_stride(size_t row_bytes) {
     constexpr size_t kPage = 4096;
     if (row_bytes >= kPage) return 1;
     const size_t s = (kPage + row_bytes - 1) / row_bytes;
