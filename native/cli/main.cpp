@@ -2,6 +2,7 @@
 // Argument parsing and printing only; every number comes from shared/.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "cli_args.h"
 #include "cmd_kernels.h"
+#include "cpu_kernels.h"
 #include "file_io.h"
 #include "data_json.h"
 #include "numeric.h"
@@ -353,6 +355,15 @@ int main(int argc, char** argv) {
     if (argc < 2) { usage(); return kExitBadInput; }
     const std::string cmd = argv[1];
     if (cmd == "help" || cmd == "--help" || cmd == "-h") { usage(); return 0; }
+    // QB_CPU_ISA caps the CPU kernels' SIMD level. The kernels ignore a value that names no
+    // level (they are a library and print nothing), so a typo or a level this build no longer
+    // has ("avx512-bf16", removed in session 7) would silently run at the best level.
+    if (cmd == "bench" || cmd == "quantize")
+        if (const char* v = std::getenv("QB_CPU_ISA"); v && *v) {
+            qb::cpu::Isa isa;
+            if (!qb::cpu::parse_isa(v, &isa))
+                return fail(std::string("QB_CPU_ISA='") + v + "' names no SIMD level (scalar, avx2, avx512, avx512-vnni)");
+        }
     if (cmd == "bench") {   // the CPU benchmark unless --backend cuda (see cmd_bench_cuda.cpp)
         std::string backend;
         for (int i = 2; i + 1 < argc; ++i)

@@ -49,6 +49,9 @@ check bench-bad-method 2 "unknown method 'int5'" -- bench --methods int5
 check bench-bad-batch 2 "--batches" -- bench --batches 0
 check bench-bad-shape 2 "--shapes" -- bench --shapes 12by3
 check bench-bad-isa 2 "--isa" -- bench --isa sse9
+out=$(QB_CPU_ISA=avx512-bf16 "$Q" bench --quick 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "QB_CPU_ISA='avx512-bf16' names no SIMD level" <<<"$out" && echo "ok   bench-bad-env-isa" \
+  || { echo "FAIL bench-bad-env-isa: exit $rc ($out)"; fails=$((fails+1)); }
 check bench-bad-flag 2 "unknown flag --frob" -- bench --frob 1
 check bench-bad-hw 2 "unknown --hardware-id" -- bench --hardware-id tpu
 check upload-bad-url 2 "http://" -- publish "$tmp/run.json" --to ftp://x --token t
