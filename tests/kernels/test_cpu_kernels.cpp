@@ -30,6 +30,10 @@
 // activations are all under 2^-112). Symmetric: L u sum |x w|, tighter than the FP32 paths'
 // (K + 4) u sum |x w| for K > 11; with zero points the correction's cancellation can cost up
 // to |z - 8| / |u - z| more (Fixed16CancellationStaysWithinBound). The path takes every M.
+// INT8 weight-only at that level (w8a16_avx512vnni.cpp) takes the same activations: its block
+// sums of q a are exact int32 but above 2^24 their conversion rounds, and the row scale
+// multiplies the finished sum (as the FP32 path does), so the bound there is
+// (3 ceil(K/128) + 12) u sum |x w| + ceil(K/128) 2^-123.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -85,6 +89,11 @@ struct Case {
 // The fixed16 path's bound (see the top of this file), restated here from the format.
 double fixed16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
     const int K = w.cols, G = qb::groups(w), nb = (K + 127) / 128;
+    if (w.bits == 8) {   // INT8: sum |x w|, one more rounding per block (the int32 sum's conversion)
+        double mag = 0;
+        for (int k = 0; k < K; ++k) mag += std::fabs((double)xb[k] * qb::dequant_at(w, n, k));
+        return (3.0 * nb + 12) * kU * mag + nb * std::ldexp(1.0, -123);
+    }
     const double L = 2.0 * nb + (G + 15) / 16 + 12;
     double mag = 0;
     for (int k = 0; k < K; ++k) {
@@ -96,10 +105,10 @@ double fixed16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
     return L * kU * mag * (1 + 1.0 / 1024) + nb * std::ldexp(1.0, -123);
 }
 
-// Which level a weight-only call capped at `isa` runs (the fixed16 kernel takes INT4 with
-// groups 32, 64, multiples of 128 or per-channel, at every M).
+// Which level a weight-only call capped at `isa` runs (the fixed16 kernels take INT8 and INT4
+// with groups 32, 64, multiples of 128 or per-channel, at every M).
 Isa expected_isa(Isa isa, int bits, int group, int K) {
-    const bool fixed16_fmt = bits == 4 && (group == 0 || group == K || group % 128 == 0 || group == 32 || group == 64);
+    const bool fixed16_fmt = bits == 8 || (bits == 4 && (group == 0 || group == K || group % 128 == 0 || group == 32 || group == 64));
     if (isa == Isa::avx512_vnni && fixed16_fmt) return Isa::avx512_vnni;
     return (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
 }
@@ -413,6 +422,50 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
                     ASSERT_LE(std::fabs((double)Y[i] - ref[i]), 0x1p-20 * std::fabs((double)ref[i]))
                         << fmt_name(4, f.group, z) << " K=" << K << " k=" << k << " i=" << i;
             }
+        }
+}
+
+TEST_F(KernelTest, Fixed16Int8OrderScalesAndWorstCaseMagnitudes) {
+    // INT8 weight-only on the fixed16 path (w8a16_avx512vnni.cpp). One-hot activations at every
+    // k of a row with a K % 128 tail: any byte or half mix-up picks another weight. FP32 row
+    // scales as well as FP16. And the largest int32 block sums: every weight +-127 and the
+    // activations at their block's largest magnitude, one sign, over K = 11008 (each block sum
+    // ~2^27, above FP32's exact integers), within the bound.
+    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
+    for (qb::ScaleType st : {qb::ScaleType::f16, qb::ScaleType::f32}) {
+        const int N = 7, K = 200, M = 2;
+        const std::vector<float> W = qbt::random_matrix(N, K, 1700);
+        QStore s;
+        ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 8, 0, false, st));
+        for (int k = 0; k < K; ++k) {
+            std::vector<float> X((size_t)M * K, 0.0f), Y((size_t)M * N), ref((size_t)M * N);
+            for (int m = 0; m < M; ++m) X[(size_t)m * K + (k + 59 * m) % K] = m ? -1.5f : 2.25f;
+            ASSERT_TRUE(qb::matmul_ref(X.data(), M, s.m, ref.data()));
+            ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data()).fixed16_acts);
+            for (size_t i = 0; i < Y.size(); ++i)
+                ASSERT_LE(std::fabs((double)Y[i] - ref[i]), 0x1p-20 * std::fabs((double)ref[i])) << "k=" << k << " i=" << i;
+        }
+    }
+    const int N = 4, K = 11008, M = 2;
+    QStore s;
+    s.m.rows = N; s.m.cols = K; s.m.bits = 8; s.m.group = K;
+    s.q.assign(qb::q_bytes(s.m), 0);
+    s.scales.assign(qb::scale_bytes(s.m), 0);
+    s.m.q = s.q.data(); s.m.scales = s.scales.data();
+    for (int n = 0; n < N; ++n) {
+        reinterpret_cast<uint16_t*>(s.scales.data())[n] = qb::f32_to_fp16(0.01f);
+        for (int k = 0; k < K; ++k) s.q[(size_t)n * K + k] = (uint8_t)(int8_t)(n % 2 ? -127 : 127);
+    }
+    std::vector<float> X((size_t)M * K), Y((size_t)M * N), ref((size_t)M * N);
+    for (size_t i = 0; i < X.size(); ++i) X[i] = i < (size_t)K ? 1.99f : -3.0f;   // every value its block's largest
+    const std::vector<float> Xb = fixed16_rows(X, K);
+    ASSERT_TRUE(qb::matmul_ref(Xb.data(), M, s.m, ref.data()));
+    ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data()).fixed16_acts);
+    for (int m = 0; m < M; ++m)
+        for (int n = 0; n < N; ++n) {
+            const size_t i = (size_t)m * N + n;
+            EXPECT_LE(std::fabs((double)Y[i] - ref[i]), fixed16_bound(Xb.data() + (size_t)m * K, s.m, n)) << "m=" << m << " n=" << n;
+            EXPECT_LE(std::fabs((double)Y[i] - ref[i]), 1e-6 * std::fabs((double)ref[i])) << "m=" << m << " n=" << n;
         }
 }
 

@@ -165,11 +165,11 @@ KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* 
     return r;
 }
 
-// INT4 formats the avx512-vnni kernel takes: its scales come per 128-value block (one group,
-// or 4 / 2 groups of 32 / 64 spread over the lanes); other groups (96, 160, ...) keep the FP32
-// path.
-static bool fixed16_int4_format(const QuantizedMatrix& W) {
-    return W.bits == 4 && (W.group % 128 == 0 || W.group == W.cols || W.group == 32 || W.group == 64);
+// Formats the avx512-vnni kernels take: INT8 (per-channel), and INT4 whose scales come per
+// 128-value block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); other INT4
+// groups (96, 160, ...), INT3 and INT2 keep the FP32 path.
+static bool fixed16_format(const QuantizedMatrix& W) {
+    return W.bits == 8 || (W.bits == 4 && (W.group % 128 == 0 || W.group == W.cols || W.group == 32 || W.group == 64));
 }
 
 KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, float* Y) {
@@ -179,11 +179,11 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     GemmArgs a;
     a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
     const Isa isa = active_isa();
-    // INT4 with VNNI: every M (it was as fast or faster than the FP32-activation path from
+    // INT4 and INT8 with VNNI: every M (as fast or faster than the FP32-activation paths from
     // M = 1 to 128 on the development VM, docs/cpu-kernels.md). Activations that are not all
     // finite have no fixed-point form; such a call runs the FP32 path below, which carries
     // the infinities and NaNs through as the reference does.
-    if ((int)isa >= (int)Isa::avx512_vnni && fixed16_int4_format(W)) {
+    if ((int)isa >= (int)Isa::avx512_vnni && fixed16_format(W)) {
         const int nb = (W.cols + kFixed16Block - 1) / kFixed16Block;
         a.ldx = nb * 4 * 64;
         std::vector<int8_t> xs((size_t)M * a.ldx);
@@ -191,12 +191,12 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
         std::vector<int32_t> xcorr((size_t)M * nb * 16);
         std::vector<uint8_t> xbad((size_t)M);
         a.Xs = xs.data(); a.xstep = xstep.data(); a.xcorr = xcorr.data(); a.xgs = xgs.data(); a.xbad = xbad.data();
-        parallel_m(avx512vnni::w4a16_prepare_acts, a);
+        parallel_m(avx512vnni::fixed16_prepare_acts, a);
         if (std::none_of(xbad.begin(), xbad.end(), [](uint8_t v) { return v != 0; })) {
             r.isa = Isa::avx512_vnni;
             r.impl = isa_name(r.isa);
             r.fixed16_acts = true;
-            parallel_rows(avx512vnni::w4a16_rows, a, kRowBlock * int4_row_stride(row_bytes(W)));
+            parallel_rows(W.bits == 8 ? avx512vnni::w8a16_rows : avx512vnni::w4a16_rows, a, kRowBlock * int4_row_stride(row_bytes(W)));
             return r;
         }
     }
@@ -257,6 +257,11 @@ double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, con
         return (K + 4) * u * mag;
     }
     const int G = groups(*w), nblocks = (K + kFixed16Block - 1) / kFixed16Block;
+    if (w->bits == 8) {   // one more rounding per block: its int32 sum converts inexactly above 2^24
+        double mag = 0;
+        for (int k = 0; k < K; ++k) mag += std::fabs((double)x_ref[k] * dequant_at(*w, n, k));
+        return (3.0 * nblocks + 12) * u * mag + nblocks * std::ldexp(1.0, -123);
+    }
     const double L = 2.0 * nblocks + (G + 15) / 16 + 12;
     double mag = 0;
     const uint8_t* row = w->q + (size_t)n * row_bytes(*w);

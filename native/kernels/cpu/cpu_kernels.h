@@ -6,10 +6,10 @@
 //   w8a16  INT8 weights, per-row scale, float activations (w8a16_*.cpp)
 //   w4a16  INT4 / INT3 / INT2 group-wise weights, float activations (w4a16_*.cpp); INT4 is the
 //          tuned path, 3 and 2 bits share its structure with a costlier unpack. At the
-//          avx512-vnni level INT4 (groups 32, 64, multiples of 128, per-channel) rounds the
-//          activations to 16-bit fixed point per 128-value block and multiplies bytes with
-//          VPDPBUSD (w4a16_avx512vnni.cpp): a different reference (KernelRun::fixed16_acts)
-//          and error bound (error_bound below).
+//          avx512-vnni level INT4 (groups 32, 64, multiples of 128, per-channel) and INT8
+//          round the activations to 16-bit fixed point per 128-value block and multiply
+//          bytes with VPDPBUSD (w4a16_ / w8a16_avx512vnni.cpp): a different reference
+//          (KernelRun::fixed16_acts) and error bound (error_bound below).
 //   w8a8   INT8 weights x dynamically quantized INT8 activations, int32 accumulation
 //          (w8a8_*.cpp: VNNI vpdpbusd, or AVX2 vpmaddubsw with the sign trick)
 //
@@ -62,7 +62,7 @@ struct KernelRun {
     const char* impl = "";
     Isa isa = Isa::scalar;                // the ISA level of the code that ran (Eigen: its build)
     // The kernel rounded X to 16-bit fixed point per 128-value block (qformat.h fixed16_round)
-    // before multiplying (the INT4 avx512-vnni path).
+    // before multiplying (the INT4 and INT8 weight-only avx512-vnni paths).
     bool fixed16_acts = false;
     bool ok() const { return status == Status::ok; }
 };
@@ -78,6 +78,7 @@ std::vector<float> acts_as_run(const KernelRun& r, const float* X, int M, int K)
 //   FP32 activations:     (K + 4) 2^-24 sum_k |x_k w_k|
 //   fixed16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10)
 //                         + ceil(K / 128) 2^-123,   L = 2 ceil(K / 128) + ceil(G / 16) + 12
+//                         (INT8: (3 ceil(K / 128) + 12) 2^-24 sum_k |x_k w_k| + ceil(K / 128) 2^-123)
 // (symmetric: L 2^-24 sum |x w|, the FP32 bound with a shorter chain since each block's sum is
 // exact; stored zeros add the (z - 8) s sum(x) correction's terms; the last term covers
 // products that underflow below 2^-126 for blocks of activations under 2^-112).

@@ -24,13 +24,13 @@ struct GemmArgs {
     int ldq = 0;
     float* sx = nullptr;
     int32_t* xsum = nullptr;
-    // INT4 on avx512-vnni (w4a16_avx512vnni.cpp): each row of X in 16-bit fixed point per
-    // 128-value block (qformat.h fixed16_exp), as 256 bytes per block (hi bytes of even k, of
-    // odd k, lo bytes of even k, of odd k), rows ldx bytes apart; xstep[m][b] = 2^-e of the
-    // block; xcorr[m][b][16] = -8 x each lane's sum of a_k; xgs[m][g] = the sum of row m's
-    // a_k 2^-e over group g (zero points only, rounded to float once);
-    // xbad[m] = 1 if row m holds an infinity or NaN (the call then takes the FP32 path).
-    // Written by w4a16_prepare_acts, read by w4a16_rows.
+    // INT4 and INT8 weight-only on avx512-vnni (fixed16_acts_avx512vnni.cpp): each row of X in
+    // 16-bit fixed point per 128-value block (qformat.h fixed16_exp), 256 bytes per block in
+    // the weight policy's order, rows ldx bytes apart; xstep[m][b] = 2^-e of the block;
+    // xcorr[m][b][16] = -offset x each lane's sum of a_k; xgs[m][g] = the sum of row m's
+    // a_k 2^-e over group g (INT4 zero points only, rounded to float once); xbad[m] = 1 if
+    // row m holds an infinity or NaN (the call then takes the FP32 path). Written by
+    // fixed16_prepare_acts, read by w4a16_rows / w8a16_rows.
     int8_t* Xs = nullptr;
     int ldx = 0;
     float* xstep = nullptr;
@@ -66,7 +66,8 @@ namespace avx512vnni {
 using scalar::w8a8_rows;
 using scalar::w8a8_quantize_acts;
 static inline void w4a16_rows(const GemmArgs&, int, int) {}   // never selected off x86
-static inline void w4a16_prepare_acts(const GemmArgs&, int, int) {}
+static inline void w8a16_rows(const GemmArgs&, int, int) {}
+static inline void fixed16_prepare_acts(const GemmArgs&, int, int) {}
 }  // namespace avx512vnni
 namespace eigen_avx512 = eigen_generic;
 namespace eigen_avx2 = eigen_generic;
@@ -85,7 +86,8 @@ namespace avx512vnni {
 void w8a8_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
 void w4a16_rows(const GemmArgs& a, int n0, int n1);
-void w4a16_prepare_acts(const GemmArgs& a, int m0, int m1);
+void w8a16_rows(const GemmArgs& a, int n0, int n1);
+void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1);
 }  // namespace avx512vnni
 // The Eigen baseline, one build per ISA (fp32_eigen.cpp with QB_EIGEN_VARIANT).
 namespace eigen_avx512 { void fp32_rows(const GemmArgs& a, int n0, int n1); }
