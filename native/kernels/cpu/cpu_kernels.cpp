@@ -185,7 +185,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     // the infinities and NaNs through as the reference does.
     if ((int)isa >= (int)Isa::avx512_vnni && fixed16_format(W)) {
         const int nb = (W.cols + kFixed16Block - 1) / kFixed16Block;
-        a.ldx = nb * 4 * 64;
+        a.ldx = nb * kFixed16ActBlockBytes;
         std::vector<int8_t> xs((size_t)M * a.ldx);
         std::vector<float> xstep((size_t)M * nb), xgs(W.has_zero ? (size_t)M * groups(W) : 0);
         std::vector<int32_t> xcorr((size_t)M * nb * 16);
@@ -251,17 +251,15 @@ std::vector<float> acts_as_run(const KernelRun& r, const float* X, int M, int K)
 double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, const QuantizedMatrix* w, const float* wf_row, int n) {
     const double u = 1.0 / 16777216.0;
     if (w8a8) return 0;
-    if (!r.fixed16_acts) {
+    const int nblocks = (K + kFixed16Block - 1) / kFixed16Block;
+    if (!r.fixed16_acts || w->bits == 8) {   // bounds in sum |x w|
         double mag = 0;
         for (int k = 0; k < K; ++k) mag += std::fabs((double)x_ref[k] * (w ? dequant_at(*w, n, k) : wf_row[k]));
-        return (K + 4) * u * mag;
-    }
-    const int G = groups(*w), nblocks = (K + kFixed16Block - 1) / kFixed16Block;
-    if (w->bits == 8) {   // one more rounding per block: its int32 sum converts inexactly above 2^24
-        double mag = 0;
-        for (int k = 0; k < K; ++k) mag += std::fabs((double)x_ref[k] * dequant_at(*w, n, k));
+        if (!r.fixed16_acts) return (K + 4) * u * mag;
+        // fixed16 INT8: one more rounding per block, its int32 sum converting inexactly above 2^24
         return (3.0 * nblocks + 12) * u * mag + nblocks * std::ldexp(1.0, -123);
     }
+    const int G = groups(*w);
     const double L = 2.0 * nblocks + (G + 15) / 16 + 12;
     double mag = 0;
     const uint8_t* row = w->q + (size_t)n * row_bytes(*w);

@@ -30,7 +30,7 @@ namespace qb::cpu::avx512vnni {
 namespace {
 
 constexpr int kBlock = kFixed16Block;   // 128 weights per block
-constexpr int kActBlockBytes = 256;     // per block of activations: hi0, hi1, lo0, lo1
+constexpr int kActBlockBytes = kFixed16ActBlockBytes;   // per block of activations: hi0, hi1, lo0, lo1
 constexpr int kPrefetchBytes = 16384;   // as the BF16 kernel before it (tuned there)
 
 enum class ScaleMode { none, bcast, lanes };
@@ -141,7 +141,7 @@ void tile(const GemmArgs& a, int n0, int rs, size_t pf_dist, int m0, int b0, int
     // Missing bytes load as 0 and meet zero activations; C_b counts only real k.
     for (; b < b1; ++b) {
         const size_t at = (size_t)b * Dec::kBlockBytes;
-        block(b, row_mask(at, rb), Dec::kBlockBytes > 64 ? row_mask(at + 64, rb) : row_mask(at, rb));
+        block(b, row_mask(at, rb), row_mask(at + 64, rb));   // the second: INT8's bytes 64..127 (INT4 has none)
     }
     for (int r = 0; r < NB; ++r) {
         if (last && Dec::kGroupScales && W.has_zero) {   // the zero points, once per output, with the last K block

@@ -110,6 +110,9 @@ static constexpr int int4_row_stride(size_t row_bytes) {
     const size_t s = (kPage + row_bytes - 1) / row_bytes;
     return s > 4 ? 4 : (int)s;
 }
+// Bytes of one 128-value block of fixed16 activations (GemmArgs::Xs): hi and lo bytes for each
+// of the weight policy's two 64-byte vectors.
+inline constexpr int kFixed16ActBlockBytes = 4 * 64;
 // Target bytes of the X slice that a K block keeps hot in L2 (per thread).
 inline constexpr size_t kXSliceBytes = 256 * 1024;
 
