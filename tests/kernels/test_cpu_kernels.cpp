@@ -16,7 +16,8 @@
 // W8A8 kernels reproduce the reference bit for bit (same activation quantization, exact
 // int32 sums, the same float operations in the same order): checked with ==.
 //
-// The avx512-vnni INT4 path (w4a16_avx512vnni.cpp) computes something else on purpose: X in
+// The avx512-vnni INT4 path (w4a16_avx512vnni.cpp; INT2 and INT3 the same way with their own
+// decode and offset o = 2, 4 where o = 8 below; w3a16_avx512vbmi.cpp) computes something else on purpose: X in
 // 16-bit fixed point per 128-value block (qformat.h fixed16_round: a_k = round(x_k 2^e), one
 // power-of-two step per block, |a| <= 32639). Its reference is matmul_ref of those values.
 // Each block's sum of a (u - 8) is an exact int32 (|.| < 2^23), converted exactly and scaled
@@ -95,20 +96,24 @@ double fixed16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
         return (3.0 * nb + 12) * kU * mag + nb * std::ldexp(1.0, -123);
     }
     const double L = 2.0 * nb + (G + 15) / 16 + 12;
+    const int o = 1 << (w.bits - 1);   // the codes' symmetric zero: 8, 4, 2
     double mag = 0;
     for (int k = 0; k < K; ++k) {
         const int g = k / w.group;
         const double s = qb::scale_at(w, n, g);
-        const int u = (int)qb::get_packed(w.q + (size_t)n * qb::row_bytes(w), 4, (size_t)k);
-        mag += std::fabs((double)xb[k]) * s * (std::abs(u - 8) + std::abs(qb::zero_at(w, n, g) - 8));
+        const int u = (int)qb::get_packed(w.q + (size_t)n * qb::row_bytes(w), w.bits, (size_t)k);
+        mag += std::fabs((double)xb[k]) * s * (std::abs(u - o) + std::abs(qb::zero_at(w, n, g) - o));
     }
     return L * kU * mag * (1 + 1.0 / 1024) + nb * std::ldexp(1.0, -123);
 }
 
-// Which level a weight-only call capped at `isa` runs (the fixed16 kernels take INT8 and INT4
-// with groups 32, 64, multiples of 128 or per-channel, at every M).
+// Which level a weight-only call capped at `isa` runs (the fixed16 kernels take INT8, INT4
+// with groups 32, 64, multiples of 128 or per-channel, INT2 and (with AVX512_VBMI) INT3 with
+// groups of multiples of 128 or per-channel, at every M).
 Isa expected_isa(Isa isa, int bits, int group, int K) {
-    const bool fixed16_fmt = bits == 8 || (bits == 4 && (group == 0 || group == K || group % 128 == 0 || group == 32 || group == 64));
+    const bool whole = group == 0 || group == K || group % 128 == 0;
+    const bool fixed16_fmt = bits == 8 || (bits == 4 && (whole || group == 32 || group == 64)) || (bits == 2 && whole) ||
+                             (bits == 3 && whole && qb::cpu::int3_fixed16_supported());
     if (isa == Isa::avx512_vnni && fixed16_fmt) return Isa::avx512_vnni;
     return (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
 }
@@ -407,12 +412,19 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
     if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
     struct F { int K, group; };
     uint64_t seed = 1400;
-    for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}})
+    struct FB { int K, group, bits; };
+    std::vector<FB> fs;
+    for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 4});
+    // INT2 / INT3 (whole-block groups, per-channel): their lanes hold k spread over a block.
+    for (int bits : {2, 3})
+        if (bits == 2 || qb::cpu::int3_fixed16_supported())
+            for (F f : {F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, bits});
+    for (FB f : fs)
         for (bool z : {false, true}) {
             const int N = 9, M = 3, K = f.K;
             const std::vector<float> W = qbt::random_matrix(N, K, seed++);
             QStore s;
-            ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, f.group, z));
+            ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, f.bits, f.group, z));
             for (int k = 0; k < K; ++k) {
                 std::vector<float> X((size_t)M * K, 0.0f), Y((size_t)M * N), ref((size_t)M * N);
                 for (int m = 0; m < M; ++m) X[(size_t)m * K + (k + 37 * m) % K] = m == 1 ? -1.5f : 2.25f;   // exact in fixed16
@@ -420,7 +432,7 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
                 ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data()).fixed16_acts);
                 for (size_t i = 0; i < Y.size(); ++i)
                     ASSERT_LE(std::fabs((double)Y[i] - ref[i]), 0x1p-20 * std::fabs((double)ref[i]))
-                        << fmt_name(4, f.group, z) << " K=" << K << " k=" << k << " i=" << i;
+                        << fmt_name(f.bits, f.group, z) << " K=" << K << " k=" << k << " i=" << i;
             }
         }
 }

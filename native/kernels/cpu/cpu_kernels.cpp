@@ -165,11 +165,27 @@ KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* 
     return r;
 }
 
-// Formats the avx512-vnni kernels take: INT8 (per-channel), and INT4 whose scales come per
-// 128-value block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); other INT4
-// groups (96, 160, ...), INT3 and INT2 keep the FP32 path.
+bool int3_fixed16_supported() {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(QB_CPU_SCALAR_ONLY)
+    static const bool vbmi = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512vbmi") != 0;
+    }();
+    return vbmi && isa_supported(Isa::avx512_vnni);
+#else
+    return false;
+#endif
+}
+
+// Formats the avx512-vnni kernels take: INT8 (per-channel); INT4 whose scales come per
+// 128-value block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); INT2, and INT3
+// where the CPU has AVX512_VBMI (w3a16_avx512vbmi.cpp), with groups of whole blocks or
+// per-channel (their lanes hold k spread over a block). Other groups (INT4 96, 160, ...; INT3 /
+// INT2 32, 64) keep the FP32 path.
 static bool fixed16_format(const QuantizedMatrix& W) {
-    return W.bits == 8 || (W.bits == 4 && (W.group % 128 == 0 || W.group == W.cols || W.group == 32 || W.group == 64));
+    const bool whole_blocks = W.group % 128 == 0 || W.group == W.cols;
+    return W.bits == 8 || (W.bits == 4 && (whole_blocks || W.group == 32 || W.group == 64)) || (W.bits == 2 && whole_blocks) ||
+           (W.bits == 3 && whole_blocks && int3_fixed16_supported());
 }
 
 KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, float* Y) {
@@ -196,7 +212,8 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
             r.isa = Isa::avx512_vnni;
             r.impl = isa_name(r.isa);
             r.fixed16_acts = true;
-            parallel_rows(W.bits == 8 ? avx512vnni::w8a16_rows : avx512vnni::w4a16_rows, a, kRowBlock * int4_row_stride(row_bytes(W)));
+            const RowsFn fn = W.bits == 8 ? avx512vnni::w8a16_rows : W.bits == 3 ? avx512vnni::w3a16_rows : avx512vnni::w4a16_rows;
+            parallel_rows(fn, a, kRowBlock * int4_row_stride(row_bytes(W)));
             return r;
         }
     }
@@ -263,9 +280,10 @@ double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, con
     const double L = 2.0 * nblocks + (G + 15) / 16 + 12;
     double mag = 0;
     const uint8_t* row = w->q + (size_t)n * row_bytes(*w);
+    const int off = sym_zero(w->bits);   // the codes' offset in the kernel's unsigned bytes (C_b)
     for (int k = 0; k < K; ++k) {
         const int g = k / w->group;
-        mag += std::fabs((double)x_ref[k]) * scale_at(*w, n, g) * (std::abs((int)get_packed(row, w->bits, (size_t)k) - 8) + std::abs(zero_at(*w, n, g) - 8));
+        mag += std::fabs((double)x_ref[k]) * scale_at(*w, n, g) * (std::abs((int)get_packed(row, w->bits, (size_t)k) - off) + std::abs(zero_at(*w, n, g) - off));
     }
     return L * u * mag * (1 + 1.0 / 1024) + nblocks * std::ldexp(1.0, -123);
 }

@@ -45,6 +45,9 @@ const char* isa_name(Isa i);              // "scalar", "avx2", "avx512", "avx512
 bool parse_isa(const std::string& s, Isa* out);
 Isa detected_isa();                       // the best level this CPU supports
 bool isa_supported(Isa i);
+// Whether INT3 runs on the avx512-vnni level's fixed16 kernel here: it also needs AVX512_VBMI
+// (w3a16_avx512vbmi.cpp); without it INT3 takes the avx512 level's FP32-activation path.
+bool int3_fixed16_supported();
 std::vector<Isa> supported_isas();        // scalar first
 // Caps the level the kernels use (false, and no change, if the CPU lacks it). Overrides QB_CPU_ISA.
 bool set_isa_cap(Isa i);
@@ -62,7 +65,8 @@ struct KernelRun {
     const char* impl = "";
     Isa isa = Isa::scalar;                // the ISA level of the code that ran (Eigen: its build)
     // The kernel rounded X to 16-bit fixed point per 128-value block (qformat.h fixed16_round)
-    // before multiplying (the INT4 and INT8 weight-only avx512-vnni paths).
+    // before multiplying (the weight-only avx512-vnni paths: INT8, INT4, INT2, and INT3 where
+    // int3_fixed16_supported().
     bool fixed16_acts = false;
     bool ok() const { return status == Status::ok; }
 };
@@ -76,11 +80,12 @@ std::vector<float> acts_as_run(const KernelRun& r, const float* X, int M, int K)
 // test_cpu_kernels.cpp. w = the quantized weights, or nullptr with wf_row = row n of the FP32
 // weights. W8A8 runs are bit-identical: 0.
 //   FP32 activations:     (K + 4) 2^-24 sum_k |x_k w_k|
-//   fixed16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - 8| + |z_g - 8|) (1 + 2^-10)
+//   fixed16 activations:  L 2^-24 sum_k |x_k| s_g (|u_k - o| + |z_g - o|) (1 + 2^-10)
 //                         + ceil(K / 128) 2^-123,   L = 2 ceil(K / 128) + ceil(G / 16) + 12
 //                         (INT8: (3 ceil(K / 128) + 12) 2^-24 sum_k |x_k w_k| + ceil(K / 128) 2^-123)
-// (symmetric: L 2^-24 sum |x w|, the FP32 bound with a shorter chain since each block's sum is
-// exact; stored zeros add the (z - 8) s sum(x) correction's terms; the last term covers
+// (o = the codes' symmetric zero: 8, 4, 2 for INT4, INT3, INT2. Symmetric: L 2^-24 sum |x w|,
+// the FP32 bound with a shorter chain since each block's sum is exact; stored zeros add the
+// (z - o) s sum(x) correction's terms; the last term covers
 // products that underflow below 2^-126 for blocks of activations under 2^-112).
 double error_bound(const KernelRun& r, bool w8a8, const float* x_ref, int K, const QuantizedMatrix* w, const float* wf_row, int n);
 

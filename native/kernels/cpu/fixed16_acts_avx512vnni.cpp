@@ -1,12 +1,14 @@
 // fixed16_acts_avx512vnni.cpp: the activations of the avx512-vnni weight-only kernels
-// (INT4 w4a16_avx512vnni.cpp, INT8 w8a16_avx512vnni.cpp) in 16-bit fixed point, per row and
-// block of 128 values (qformat.h fixed16_exp / fixed16_round): a_k = round(x_k 2^e) = 256 hi +
-// lo, two signed bytes. Per block, 256 bytes in the order of the weight policy's two vectors
-// (fixed16_tile_avx512vnni.h): INT4 hi of even k, hi of odd k, lo of even k, lo of odd k (the
-// low and high nibbles); INT8 hi of k 0..63, hi of k 64..127, lo of k 0..63, lo of k 64..127.
-// Also 2^-e per block (xstep), C_b = -offset x each lane's sum of a (xcorr; offset 8 for the
-// INT4 codes, 128 for INT8's XOR 0x80), and for INT4 with zero points the group sums of
-// a_k 2^-e (xgs). A row holding an infinity or a NaN sets xbad[m] and is left unfinished:
+// (INT4 / INT2 w4a16_avx512vnni.cpp, INT3 w3a16_avx512vbmi.cpp, INT8 w8a16_avx512vnni.cpp) in
+// 16-bit fixed point, per row and block of 128 values (qformat.h fixed16_exp /
+// fixed16_round): a_k = round(x_k 2^e) = 256 hi + lo, two signed bytes. Per block, 256 bytes in
+// the order of the weight policy's two vectors (fixed16_tile_avx512vnni.h): INT4 hi of even k,
+// hi of odd k, lo of even k, lo of odd k (the low and high nibbles); INT2 hi of k = 4j, 4j + 1,
+// 4j + 2, 4j + 3 (j = 0..31: the four 2-bit fields of each byte), then lo the same way; INT3
+// and INT8 hi of k 0..63, hi of k 64..127, lo of k 0..63, lo of k 64..127.
+// Also 2^-e per block (xstep), C_b = -offset x each lane's sum of a (xcorr; the symmetric zero
+// of the INT4 / INT3 / INT2 codes, 128 for INT8's XOR 0x80), and for stored zero points the
+// group sums of a_k 2^-e (xgs). A row holding an infinity or a NaN sets xbad[m] and is left unfinished:
 // it has no fixed-point form, and the dispatcher runs the call on the FP32 path instead.
 #include "fixed16_tile_avx512vnni.h"
 
@@ -14,8 +16,9 @@ namespace qb::cpu::avx512vnni {
 
 void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
     const int K = a.K, G = groups(*a.W), nblocks = (K + kBlock - 1) / kBlock, g = a.W->group;
-    const bool sums = a.W->has_zero, int4 = a.W->bits == 4;
-    const int offset = int4 ? sym_zero(4) : 128;   // what the kernel's unsigned weight bytes carry
+    const int bits = a.W->bits;
+    const bool sums = a.W->has_zero, int4 = bits == 4;
+    const int offset = bits == 8 ? 128 : sym_zero(bits);   // what the kernel's unsigned weight bytes carry
     const __m512i ones = _mm512_set1_epi8(1);
     for (int m = m0; m < m1; ++m) {
         const float* x = a.X + (size_t)m * K;
@@ -58,9 +61,26 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64), _mm512_cvtepi16_epi8(_mm512_srai_epi16(w0, 8)));
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 96), _mm512_cvtepi16_epi8(_mm512_srai_epi16(w1, 8)));
             };
+            // INT2: 128 bytes in k order -> k = 4j + i at byte 32 i + j. Within each 16 bytes a
+            // shuffle gathers field i into dword i; two-source dword permutes put dword (chunk
+            // c, field i) at dword 8 i + c.
+            auto split4 = [&](const __m128i* s8, int8_t* dst) {
+                const __m512i sh = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+                const __m512i z0 = _mm512_shuffle_epi8(
+                    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[0], s8[1])), _mm256_setr_m128i(s8[2], s8[3]), 1), sh);
+                const __m512i z1 = _mm512_shuffle_epi8(
+                    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[4], s8[5])), _mm256_setr_m128i(s8[6], s8[7]), 1), sh);
+                const __m512i i0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+                const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(2));
+                _mm512_storeu_si512(dst, _mm512_permutex2var_epi32(z0, i0, z1));
+                _mm512_storeu_si512(dst + 64, _mm512_permutex2var_epi32(z0, i1, z1));
+            };
             if (int4) {
                 split(hb, xs);
                 split(lb, xs + 128);
+            } else if (bits == 2) {
+                split4(hb, xs);
+                split4(lb, xs + 128);
             } else {
                 for (int c = 0; c < 8; ++c) {
                     _mm_storeu_si128(reinterpret_cast<__m128i*>(xs + 16 * c), hb[c]);
@@ -76,6 +96,17 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             const __m512i lsum = _mm512_add_epi32(_mm512_slli_epi32(sh, 8), sl);
             _mm512_storeu_si512(a.xcorr + ((size_t)m * nblocks + b) * 16, _mm512_mullo_epi32(lsum, _mm512_set1_epi32(-offset)));
             if (!sums) continue;
+            if (!int4) {
+                // INT3 / INT2 lanes hold k spread over the block, and their groups are whole
+                // blocks (or the row): the block's sum closes a group at a group's end.
+                gsum += (double)_mm512_reduce_add_epi32(lsum) * (double)step;
+                const int kend = k0 + n;
+                if (kend == K || kend % g == 0) {
+                    a.xgs[(size_t)m * G + (kend - 1) / g] = (float)gsum;
+                    gsum = 0;
+                }
+                continue;
+            }
             alignas(64) int32_t ls[16];
             _mm512_store_si512(ls, lsum);
             for (int i = 0; i < 16 && 8 * i < n; ++i) {

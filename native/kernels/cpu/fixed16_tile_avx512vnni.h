@@ -1,7 +1,8 @@
 // fixed16_tile_avx512vnni.h: the register-blocked driver shared by the weight-only kernels
 // that multiply 16-bit fixed-point activations (fixed16_acts_avx512vnni.cpp) with VPDPBUSD:
-// INT4 (w4a16_avx512vnni.cpp) and INT8 (w8a16_avx512vnni.cpp). Included only by units built
-// with the avx512-vnni flags; everything has internal linkage.
+// INT4 and INT2 (w4a16_avx512vnni.cpp), INT3 (w3a16_avx512vbmi.cpp) and INT8
+// (w8a16_avx512vnni.cpp). Included only by units built with the avx512-vnni flags; everything
+// has internal linkage.
 //
 // Per 128-value block and weight row, the weight policy gives two vectors of 64 unsigned
 // bytes, v0 and v1, in the order of the activation block's two halves (GemmArgs::Xs: hi bytes
@@ -14,7 +15,7 @@
 // its row scale to the finished sum).
 //
 // Weight policy (Dec):
-//   kBlockBytes                 stored bytes per 128 weights (64 INT4, 128 INT8)
+//   kBlockBytes                 stored bytes per 128 weights (32 INT2, 48 INT3, 64 INT4, 128 INT8)
 //   kGroupScales                scales per group in the block loop (else finish() applies them)
 //   load(p, mask0, mask1, v0, v1)  the block at p -> v0, v1 (masks: bytes inside the row)
 //   finish(W, n, sum)           what a row's float sum becomes
@@ -46,7 +47,7 @@ QB_ALWAYS_INLINE __m512 zero_window(const QuantizedMatrix& W, int n, int G, int 
     const int cnt = G - gw < 16 ? G - gw : 16;
     const size_t first = (size_t)n * (size_t)G + (size_t)gw;
     __m512i z;
-    if (first % 2 == 0) {
+    if (W.bits == 4 && first % 2 == 0) {
         const int nb = (cnt + 1) / 2;
         const __m128i b = _mm_maskz_loadu_epi8((__mmask16)((1u << nb) - 1u), W.zeros + first / 2);
         const __m512i d = _mm512_cvtepu8_epi32(_mm_unpacklo_epi8(b, b));
@@ -54,10 +55,10 @@ QB_ALWAYS_INLINE __m512 zero_window(const QuantizedMatrix& W, int n, int G, int 
         z = _mm512_and_si512(_mm512_srlv_epi32(d, sh), _mm512_set1_epi32(15));
     } else {
         alignas(64) int32_t t[16] = {};
-        for (int i = 0; i < cnt; ++i) t[i] = (int32_t)get_packed(W.zeros, 4, first + (size_t)i);
+        for (int i = 0; i < cnt; ++i) t[i] = (int32_t)get_packed(W.zeros, W.bits, first + (size_t)i);
         z = _mm512_load_si512(t);
     }
-    return _mm512_cvtepi32_ps(_mm512_sub_epi32(z, _mm512_set1_epi32(sym_zero(4))));
+    return _mm512_cvtepi32_ps(_mm512_sub_epi32(z, _mm512_set1_epi32(sym_zero(W.bits))));
 }
 
 // The byte mask of the part of a 64-byte vector at byte offset `at` of a row of rb bytes.

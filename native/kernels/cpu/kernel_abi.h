@@ -66,6 +66,7 @@ namespace avx512vnni {
 using scalar::w8a8_rows;
 using scalar::w8a8_quantize_acts;
 static inline void w4a16_rows(const GemmArgs&, int, int) {}   // never selected off x86
+static inline void w3a16_rows(const GemmArgs&, int, int) {}
 static inline void w8a16_rows(const GemmArgs&, int, int) {}
 static inline void fixed16_prepare_acts(const GemmArgs&, int, int) {}
 }  // namespace avx512vnni
@@ -85,7 +86,8 @@ void w4a16_rows(const GemmArgs& a, int n0, int n1);
 namespace avx512vnni {
 void w8a8_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
-void w4a16_rows(const GemmArgs& a, int n0, int n1);
+void w4a16_rows(const GemmArgs& a, int n0, int n1);   // INT4 and INT2
+void w3a16_rows(const GemmArgs& a, int n0, int n1);   // INT3, needs AVX512_VBMI too (w3a16_avx512vbmi.cpp)
 void w8a16_rows(const GemmArgs& a, int n0, int n1);
 void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1);
 }  // namespace avx512vnni

@@ -1,7 +1,8 @@
-// w4a16_avx512vnni.cpp: INT4 group-wise weight-only GEMM with 16-bit fixed-point activations
-// and VPDPBUSD (AVX512_VNNI): exact int32 sums per 128-value block, FP32 across blocks. The
-// INT4 path of the avx512-vnni level at every M, for groups 32, 64, any multiple of 128 and
-// per-channel; other groups, INT3 and INT2 stay on w4a16_avx512.cpp.
+// w4a16_avx512vnni.cpp: INT4 and INT2 group-wise weight-only GEMM with 16-bit fixed-point
+// activations and VPDPBUSD (AVX512_VNNI): exact int32 sums per 128-value block, FP32 across
+// blocks. The INT4 path of the avx512-vnni level at every M, for groups 32, 64, any multiple of
+// 128 and per-channel; INT2 with groups that are multiples of 128 or per-channel (session 8);
+// INT3 is w3a16_avx512vbmi.cpp; other groups stay on w4a16_avx512.cpp.
 //
 // Why: its predecessor (BF16 activations and VDPBF16PS, removed in session 7) was bound by
 // its multiplies: on the development VM VDPBF16PS issues once per two cycles (32 MACs), so
@@ -48,11 +49,32 @@ struct DecI4 {
     QB_ALWAYS_INLINE static float finish(const QuantizedMatrix&, int, float s) { return s; }
 };
 
+// 32 packed bytes = 128 2-bit codes; byte j holds k = 4j + i at bits 2i..2i+1. The 32 bytes go
+// to both 256-bit halves, and one shift per half picks a field: v0 = fields 0 | 1 (k = 4j,
+// 4j + 1), v1 = fields 2 | 3 (the activation layout of fixed16_prepare_acts puts a_k there).
+// Lane i then covers k spread over 16 values (4 x 4 fields), so groups must be whole blocks.
+struct DecI2 {
+    static constexpr int kBlockBytes = 32;
+    static constexpr bool kGroupScales = true;
+    QB_ALWAYS_INLINE static void load(const uint8_t* p, __mmask64 m0, __mmask64, __m512i& v0, __m512i& v1) {
+        const __m256i w = m0 == ~(__mmask64)0 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+                                                : _mm256_maskz_loadu_epi8((__mmask32)m0, p);
+        const __m512i b = _mm512_broadcast_i64x4(w);
+        const __m512i c01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);   // shifts 0 | 2
+        const __m512i c23 = _mm512_add_epi16(c01, _mm512_set1_epi16(4));                           // shifts 4 | 6
+        const __m512i two = _mm512_set1_epi8(3);
+        v0 = _mm512_and_si512(_mm512_srlv_epi16(b, c01), two);
+        v1 = _mm512_and_si512(_mm512_srlv_epi16(b, c23), two);
+    }
+    QB_ALWAYS_INLINE static float finish(const QuantizedMatrix&, int, float s) { return s; }
+};
+
 }  // namespace
 
 void w4a16_rows(const GemmArgs& a, int n0, int n1) {
     const int g = a.W->group;
-    if (g == 32 || g == 64) rows_driver<DecI4, ScaleMode::lanes>(a, n0, n1);
+    if (a.W->bits == 2) rows_driver<DecI2, ScaleMode::bcast>(a, n0, n1);   // groups: multiples of 128, per-channel
+    else if (g == 32 || g == 64) rows_driver<DecI4, ScaleMode::lanes>(a, n0, n1);
     else rows_driver<DecI4, ScaleMode::bcast>(a, n0, n1);
 }
 
