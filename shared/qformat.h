@@ -123,7 +123,8 @@ static inline QB_HD float round_half_even(float v) {
     return v >= 0 ? (v + magic) - magic : -((-v + magic) - magic);
 }
 
-// 16-bit fixed point for the activations of the avx512-vnni INT4 path (w4a16_avx512vnni.cpp):
+// 16-bit fixed point for the activations of the avx512-vnni weight-only paths (INT4 / INT2
+// w4a16_avx512vnni.cpp, INT3 w3a16_avx512vbmi.cpp, INT8 w8a16_avx512vnni.cpp):
 // each block of 128 values of a row becomes integers a_k = round(x_k 2^e), nearest even, with
 // one exponent e per block chosen so that max |a_k| <= kFixed16Max (so a = 256 hi + lo splits
 // into two signed bytes) and >= 2^13 (at least 14 significant bits for the block's largest
@@ -352,7 +353,7 @@ void matmul_f32_ref(const float* X, int M, const float* W, int N, int K, float* 
 // the same multiplies and rounds to nearest-even reproduces it bit for bit.
 void quantize_act_ref(const float* x, int K, int8_t* q, float* scale);
 
-// The avx512-vnni INT4 path's activations (fixed16_exp above): x[K] -> out[K] = a_k 2^-e per
+// The avx512-vnni weight-only paths' activations (fixed16_exp above): x[K] -> out[K] = a_k 2^-e per
 // block of kFixed16Block values, the exact values that path multiplies. False (out
 // untouched) if x holds an infinity or a NaN.
 bool fixed16_round(const float* x, int K, float* out);

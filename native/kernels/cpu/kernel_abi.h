@@ -24,7 +24,7 @@ struct GemmArgs {
     int ldq = 0;
     float* sx = nullptr;
     int32_t* xsum = nullptr;
-    // INT4 and INT8 weight-only on avx512-vnni (fixed16_acts_avx512vnni.cpp): each row of X in
+    // INT4 / INT3 / INT2 / INT8 weight-only on avx512-vnni (fixed16_acts_avx512vnni.cpp): each row of X in
     // 16-bit fixed point per 128-value block (qformat.h fixed16_exp), 256 bytes per block in
     // the weight policy's order, rows ldx bytes apart; xstep[m][b] = 2^-e of the block;
     // xcorr[m][b][16] = -offset x each lane's sum of a_k; xgs[m][g] = the sum of row m's
