@@ -107,13 +107,14 @@ double fixed16_bound(const float* xb, const qb::QuantizedMatrix& w, int n) {
     return L * kU * mag * (1 + 1.0 / 1024) + nb * std::ldexp(1.0, -123);
 }
 
-// Which level a weight-only call capped at `isa` runs (the fixed16 kernels take INT8, INT4
-// with groups 32, 64, multiples of 128 or per-channel, INT2 and (with AVX512_VBMI) INT3 with
+// Which level a weight-only call capped at `isa` runs (the fixed16 kernels take INT8, INT4 and
+// (with AVX512_VBMI) INT3 with groups 32, 64, multiples of 128 or per-channel, and INT2 with
 // groups of multiples of 128 or per-channel, at every M).
 Isa expected_isa(Isa isa, int bits, int group, int K) {
     const bool whole = group == 0 || group == K || group % 128 == 0;
-    const bool fixed16_fmt = bits == 8 || (bits == 4 && (whole || group == 32 || group == 64)) || (bits == 2 && whole) ||
-                             (bits == 3 && whole && qb::cpu::int3_fixed16_supported());
+    const bool per_block = whole || group == 32 || group == 64;
+    const bool fixed16_fmt = bits == 8 || (bits == 4 && per_block) || (bits == 2 && whole) ||
+                             (bits == 3 && per_block && qb::cpu::int3_fixed16_supported());
     if (isa == Isa::avx512_vnni && fixed16_fmt) return Isa::avx512_vnni;
     return (int)isa >= (int)Isa::avx512 ? Isa::avx512 : isa;
 }
@@ -204,8 +205,9 @@ TEST_F(KernelTest, Fixed16PathGroupsAndKTails) {
     // odd G puts every other row's zeros off a byte boundary); group 96 falls back to the
     // avx512 path at the avx512-vnni level.
     uint64_t seed = 1000;
-    for (int g : {32, 64})
-        for (bool z : {false, true}) check_weight_only({11, 448, 4, g, z, {1, 2, 5, 9}}, seed++);
+    for (int bits : {4, 3})   // INT3 takes INT4's lanes where it runs fixed16 (AVX512_VBMI)
+        for (int g : {32, 64})
+            for (bool z : {false, true}) check_weight_only({11, 448, bits, g, z, {1, 2, 5, 9}}, seed++);
     check_weight_only({11, 384, 4, 96, true, {1, 5}}, seed++);
     check_weight_only({6, 130, 4, 0, true, {1, 6}}, seed++);    // per-channel, K % 128 = 2
     check_weight_only({5, 4096, 4, 128, false, {1, 4}}, seed++);   // a Llama-like K: the bound at K = 4096
@@ -415,10 +417,11 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
     struct FB { int K, group, bits; };
     std::vector<FB> fs;
     for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 4});
-    // INT2 / INT3 (whole-block groups, per-channel): their lanes hold k spread over a block.
-    for (int bits : {2, 3})
-        if (bits == 2 || qb::cpu::int3_fixed16_supported())
-            for (F f : {F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, bits});
+    // INT2 (whole-block groups, per-channel: its lanes hold k spread over a block); INT3 with
+    // every group INT4 takes (it decodes to INT4's order).
+    for (F f : {F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 2});
+    if (qb::cpu::int3_fixed16_supported())
+        for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 3});
     for (FB f : fs)
         for (bool z : {false, true}) {
             const int N = 9, M = 3, K = f.K;

@@ -177,15 +177,16 @@ bool int3_fixed16_supported() {
 #endif
 }
 
-// Formats the avx512-vnni kernels take: INT8 (per-channel); INT4 whose scales come per
-// 128-value block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); INT2, and INT3
-// where the CPU has AVX512_VBMI (w3a16_avx512vbmi.cpp), with groups of whole blocks or
-// per-channel (their lanes hold k spread over a block). Other groups (INT4 96, 160, ...; INT3 /
-// INT2 32, 64) keep the FP32 path.
+// Formats the avx512-vnni kernels take: INT8 (per-channel); INT4, and INT3 where the CPU has
+// AVX512_VBMI (w3a16_avx512vbmi.cpp, decoded to INT4's order), whose scales come per 128-value
+// block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); INT2 with groups of whole
+// blocks or per-channel (its lanes hold k spread over a block). Other groups (96, 160, ...; INT2
+// 32, 64) keep the FP32 path.
 static bool fixed16_format(const QuantizedMatrix& W) {
     const bool whole_blocks = W.group % 128 == 0 || W.group == W.cols;
-    return W.bits == 8 || (W.bits == 4 && (whole_blocks || W.group == 32 || W.group == 64)) || (W.bits == 2 && whole_blocks) ||
-           (W.bits == 3 && whole_blocks && int3_fixed16_supported());
+    const bool per_block = whole_blocks || W.group == 32 || W.group == 64;
+    return W.bits == 8 || (W.bits == 4 && per_block) || (W.bits == 2 && whole_blocks) ||
+           (W.bits == 3 && per_block && int3_fixed16_supported());
 }
 
 KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, float* Y) {

@@ -2,10 +2,10 @@
 // (INT4 / INT2 w4a16_avx512vnni.cpp, INT3 w3a16_avx512vbmi.cpp, INT8 w8a16_avx512vnni.cpp) in
 // 16-bit fixed point, per row and block of 128 values (qformat.h fixed16_exp /
 // fixed16_round): a_k = round(x_k 2^e) = 256 hi + lo, two signed bytes. Per block, 256 bytes in
-// the order of the weight policy's two vectors (fixed16_tile_avx512vnni.h): INT4 hi of even k,
-// hi of odd k, lo of even k, lo of odd k (the low and high nibbles); INT2 hi of k = 4j, 4j + 1,
-// 4j + 2, 4j + 3 (j = 0..31: the four 2-bit fields of each byte), then lo the same way; INT3
-// and INT8 hi of k 0..63, hi of k 64..127, lo of k 0..63, lo of k 64..127.
+// the order of the weight policy's two vectors (fixed16_tile_avx512vnni.h): INT4 and INT3 hi of
+// even k, hi of odd k, lo of even k, lo of odd k (INT4's low and high nibbles); INT2 hi of k = 4j,
+// 4j + 1, 4j + 2, 4j + 3 (j = 0..31: the four 2-bit fields of each byte), then lo the same way;
+// INT8 hi of k 0..63, hi of k 64..127, lo of k 0..63, lo of k 64..127.
 // Also 2^-e per block (xstep), C_b = -offset x each lane's sum of a (xcorr; the symmetric zero
 // of the INT4 / INT3 / INT2 codes, 128 for INT8's XOR 0x80), and for stored zero points the
 // group sums of a_k 2^-e (xgs). A row holding an infinity or a NaN sets xbad[m] and is left unfinished:
@@ -17,7 +17,7 @@ namespace qb::cpu::avx512vnni {
 void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
     const int K = a.K, G = groups(*a.W), nblocks = (K + kBlock - 1) / kBlock, g = a.W->group;
     const int bits = a.W->bits;
-    const bool sums = a.W->has_zero, int4 = bits == 4;
+    const bool sums = a.W->has_zero, int4 = bits == 4 || bits == 3;   // INT3 decodes to INT4's order
     const int offset = bits == 8 ? 128 : sym_zero(bits);   // what the kernel's unsigned weight bytes carry
     const __m512i ones = _mm512_set1_epi8(1);
     for (int m = m0; m < m1; ++m) {
@@ -97,8 +97,8 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             _mm512_storeu_si512(a.xcorr + ((size_t)m * nblocks + b) * 16, _mm512_mullo_epi32(lsum, _mm512_set1_epi32(-offset)));
             if (!sums) continue;
             if (!int4) {
-                // INT3 / INT2 lanes hold k spread over the block, and their groups are whole
-                // blocks (or the row): the block's sum closes a group at a group's end.
+                // INT2's lanes hold k spread over the block, and its groups are whole blocks (or
+                // the row): the block's sum closes a group at a group's end.
                 gsum += (double)_mm512_reduce_add_epi32(lsum) * (double)step;
                 const int kend = k0 + n;
                 if (kend == K || kend % g == 0) {

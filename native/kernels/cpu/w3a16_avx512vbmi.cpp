@@ -1,18 +1,17 @@
 // w3a16_avx512vbmi.cpp: INT3 group-wise weight-only GEMM with 16-bit fixed-point activations
 // and VPDPBUSD, the INT3 path of the avx512-vnni level on CPUs that also have AVX512_VBMI
-// (groups that are multiples of 128, per-channel). The block loop and the activations are the
-// INT4 / INT8 ones (fixed16_tile_avx512vnni.h, fixed16_acts_avx512vnni.cpp); only the decode
-// differs.
+// (groups 32, 64, multiples of 128, per-channel). The block loop and the activations are INT4's
+// (fixed16_tile_avx512vnni.h, fixed16_acts_avx512vnni.cpp); only the decode differs.
 //
-// Why VBMI: INT3 packs eight codes in three bytes (a little-endian 24-bit word, code i at bits
-// 3i..3i+2), so codes cross byte boundaries. VPERMB puts each 3-byte pack in the low bytes of
-// its own 64-bit lane and VPMULTISHIFTQB takes eight 8-bit windows from each lane at bit offsets
-// 0, 3, ..., 21: with an AND, 64 codes as bytes in k order per 2 instructions. Without VBMI the
+// Why VBMI: INT3 packs eight codes in three bytes (a little-endian 24-bit word, code c of pack i
+// at bits 3c..3c+2, k = 8i + c), so codes cross byte boundaries. One VPERMB puts packs 2q and
+// 2q + 1 (bytes 6q..6q+5) in 64-bit lane q, and VPMULTISHIFTQB takes eight 8-bit windows from
+// each lane at chosen bit offsets: the even codes (offsets 0, 6, 12, 18 | 24, 30, 36, 42) for v0
+// and the odd ones (3, 9, ... | 27, ..., 45) for v1, then an AND. That is INT4's order exactly
+// (v0 byte j = k 2j, v1 byte j = k 2j + 1; lane i = k 8i..8i+7), so INT3 shares INT4's
+// activation layout, its group-scale lanes (g32 / g64) and its zero-point sums. Without VBMI the
 // same needs byte shuffles, 16-bit variable shifts and packs across lanes (what the FP32-
 // activation path w4a16_avx512.cpp does), so those CPUs keep that path.
-//
-// A block's 48 bytes -> v0 = k 0..63, v1 = k 64..127: the activations in k order (INT8's
-// layout). Lane i covers k 4i..4i+3 and 64 + 4i..64 + 4i+3, so groups must be whole blocks.
 #include "fixed16_tile_avx512vnni.h"
 
 namespace qb::cpu::avx512vnni {
@@ -23,21 +22,26 @@ struct DecI3 {
     static constexpr bool kGroupScales = true;
     QB_ALWAYS_INLINE static void load(const uint8_t* p, __mmask64 m0, __mmask64, __m512i& v0, __m512i& v1) {
         const __m512i w = _mm512_maskz_loadu_epi8(m0 & (((__mmask64)1 << 48) - 1), p);
-        // Lane L of v0 gets pack L (bytes 3L..3L+2), of v1 pack 8 + L.
-        const __m512i i0 = _mm512_set_epi8(0, 0, 0, 0, 0, 23, 22, 21, 0, 0, 0, 0, 0, 20, 19, 18, 0, 0, 0, 0, 0, 17, 16, 15, 0, 0, 0,
-                                           0, 0, 14, 13, 12, 0, 0, 0, 0, 0, 11, 10, 9, 0, 0, 0, 0, 0, 8, 7, 6, 0, 0, 0, 0, 0, 5, 4, 3,
-                                           0, 0, 0, 0, 0, 2, 1, 0);
-        const __m512i i1 = _mm512_add_epi8(i0, _mm512_set1_epi8(24));
-        const __m512i sh = _mm512_set1_epi64(0x15120F0C09060300ll);   // offsets 0, 3, ..., 21
+        // 64-bit lane q <- bytes 6q..6q+5 (packs 2q, 2q + 1; the top two bytes are not read).
+        const __m512i idx = _mm512_set_epi8(0, 0, 47, 46, 45, 44, 43, 42, 0, 0, 41, 40, 39, 38, 37, 36, 0, 0, 35, 34, 33, 32, 31, 30, 0,
+                                            0, 29, 28, 27, 26, 25, 24, 0, 0, 23, 22, 21, 20, 19, 18, 0, 0, 17, 16, 15, 14, 13, 12, 0,
+                                            0, 11, 10, 9, 8, 7, 6, 0, 0, 5, 4, 3, 2, 1, 0);
+        const __m512i even = _mm512_set1_epi64(0x2A241E18120C0600ll);   // 0, 6, 12, 18, 24, 30, 36, 42
+        const __m512i odd = _mm512_set1_epi64(0x2D27211B150F0903ll);    // 3, 9, 15, 21, 27, 33, 39, 45
+        const __m512i packs = _mm512_permutexvar_epi8(idx, w);
         const __m512i seven = _mm512_set1_epi8(7);
-        v0 = _mm512_and_si512(_mm512_multishift_epi64_epi8(sh, _mm512_permutexvar_epi8(i0, w)), seven);
-        v1 = _mm512_and_si512(_mm512_multishift_epi64_epi8(sh, _mm512_permutexvar_epi8(i1, w)), seven);
+        v0 = _mm512_and_si512(_mm512_multishift_epi64_epi8(even, packs), seven);
+        v1 = _mm512_and_si512(_mm512_multishift_epi64_epi8(odd, packs), seven);
     }
     QB_ALWAYS_INLINE static float finish(const QuantizedMatrix&, int, float s) { return s; }
 };
 
 }  // namespace
 
-void w3a16_rows(const GemmArgs& a, int n0, int n1) { rows_driver<DecI3, ScaleMode::bcast>(a, n0, n1); }
+void w3a16_rows(const GemmArgs& a, int n0, int n1) {
+    const int g = a.W->group;
+    if (g == 32 || g == 64) rows_driver<DecI3, ScaleMode::lanes>(a, n0, n1);
+    else rows_driver<DecI3, ScaleMode::bcast>(a, n0, n1);
+}
 
 }  // namespace qb::cpu::avx512vnni
