@@ -17,7 +17,7 @@ namespace qb::cpu::avx512vnni {
 void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
     const int K = a.K, G = groups(*a.W), nblocks = (K + kBlock - 1) / kBlock, g = a.W->group;
     const int bits = a.W->bits;
-    const bool sums = a.W->has_zero, int4 = bits == 4 || bits == 3;   // INT3 decodes to INT4's order
+    const bool sums = a.W->has_zero, int4_order = bits == 4 || bits == 3;   // INT3 decodes to INT4's order
     const int offset = bits == 8 ? 128 : sym_zero(bits);   // what the kernel's unsigned weight bytes carry
     const __m512i ones = _mm512_set1_epi8(1);
     for (int m = m0; m < m1; ++m) {
@@ -75,7 +75,7 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
                 _mm512_storeu_si512(dst, _mm512_permutex2var_epi32(z0, i0, z1));
                 _mm512_storeu_si512(dst + 64, _mm512_permutex2var_epi32(z0, i1, z1));
             };
-            if (int4) {
+            if (int4_order) {
                 split(hb, xs);
                 split(lb, xs + 128);
             } else if (bits == 2) {
@@ -96,7 +96,7 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             const __m512i lsum = _mm512_add_epi32(_mm512_slli_epi32(sh, 8), sl);
             _mm512_storeu_si512(a.xcorr + ((size_t)m * nblocks + b) * 16, _mm512_mullo_epi32(lsum, _mm512_set1_epi32(-offset)));
             if (!sums) continue;
-            if (!int4) {
+            if (!int4_order) {
                 // INT2's lanes hold k spread over the block, and its groups are whole blocks (or
                 // the row): the block's sum closes a group at a group's end.
                 gsum += (double)_mm512_reduce_add_epi32(lsum) * (double)step;

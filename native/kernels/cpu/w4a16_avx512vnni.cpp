@@ -62,9 +62,9 @@ struct DecI2 {
         const __m512i b = _mm512_broadcast_i64x4(w);
         const __m512i c01 = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(2), 1);   // shifts 0 | 2
         const __m512i c23 = _mm512_add_epi16(c01, _mm512_set1_epi16(4));                           // shifts 4 | 6
-        const __m512i two = _mm512_set1_epi8(3);
-        v0 = _mm512_and_si512(_mm512_srlv_epi16(b, c01), two);
-        v1 = _mm512_and_si512(_mm512_srlv_epi16(b, c23), two);
+        const __m512i field = _mm512_set1_epi8(3);
+        v0 = _mm512_and_si512(_mm512_srlv_epi16(b, c01), field);
+        v1 = _mm512_and_si512(_mm512_srlv_epi16(b, c23), field);
     }
     QB_ALWAYS_INLINE static float finish(const QuantizedMatrix&, int, float s) { return s; }
 };
