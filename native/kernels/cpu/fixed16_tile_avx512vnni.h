@@ -222,5 +222,14 @@ void rows_driver(const GemmArgs& a, int n0, int n1) {
     }
 }
 
+// The scale mode for the matrix's group: g32 / g64 spread over the lanes (policies whose lane i
+// holds k 8i..8i+7: INT4, INT3), else one scale per block (groups of whole blocks, per-channel).
+template <class Dec>
+void rows_by_group(const GemmArgs& a, int n0, int n1) {
+    const int g = a.W->group;
+    if (g == 32 || g == 64) rows_driver<Dec, ScaleMode::lanes>(a, n0, n1);
+    else rows_driver<Dec, ScaleMode::bcast>(a, n0, n1);
+}
+
 }  // namespace
 }  // namespace qb::cpu::avx512vnni

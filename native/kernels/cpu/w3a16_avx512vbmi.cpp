@@ -38,10 +38,6 @@ struct DecI3 {
 
 }  // namespace
 
-void w3a16_rows(const GemmArgs& a, int n0, int n1) {
-    const int g = a.W->group;
-    if (g == 32 || g == 64) rows_driver<DecI3, ScaleMode::lanes>(a, n0, n1);
-    else rows_driver<DecI3, ScaleMode::bcast>(a, n0, n1);
-}
+void w3a16_rows(const GemmArgs& a, int n0, int n1) { rows_by_group<DecI3>(a, n0, n1); }
 
 }  // namespace qb::cpu::avx512vnni

@@ -72,10 +72,8 @@ struct DecI2 {
 }  // namespace
 
 void w4a16_rows(const GemmArgs& a, int n0, int n1) {
-    const int g = a.W->group;
     if (a.W->bits == 2) rows_driver<DecI2, ScaleMode::bcast>(a, n0, n1);   // groups: multiples of 128, per-channel
-    else if (g == 32 || g == 64) rows_driver<DecI4, ScaleMode::lanes>(a, n0, n1);
-    else rows_driver<DecI4, ScaleMode::bcast>(a, n0, n1);
+    else rows_by_group<DecI4>(a, n0, n1);
 }
 
 }  // namespace qb::cpu::avx512vnni
