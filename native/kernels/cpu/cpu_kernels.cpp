@@ -196,8 +196,9 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     GemmArgs a;
     a.M = M; a.N = W.rows; a.K = W.cols; a.X = a.Xp = X; a.W = &W; a.Y = Y;
     const Isa isa = active_isa();
-    // INT4 and INT8 with VNNI: every M (as fast or faster than the FP32-activation paths from
-    // M = 1 to 128 on the development VM, docs/cpu-kernels.md). Activations that are not all
+    // The fixed16 formats with VNNI: every M (INT4 and INT8 as fast or faster than the
+    // FP32-activation paths from M = 1 to 128 on the development VM; INT3 / INT2 faster but for
+    // INT2 per-channel at large M, docs/cpu-kernels.md). Activations that are not all
     // finite have no fixed-point form; such a call runs the FP32 path below, which carries
     // the infinities and NaNs through as the reference does.
     if ((int)isa >= (int)Isa::avx512_vnni && fixed16_format(W)) {

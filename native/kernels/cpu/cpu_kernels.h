@@ -6,10 +6,11 @@
 //   w8a16  INT8 weights, per-row scale, float activations (w8a16_*.cpp)
 //   w4a16  INT4 / INT3 / INT2 group-wise weights, float activations (w4a16_*.cpp); INT4 is the
 //          tuned path, 3 and 2 bits share its structure with a costlier unpack. At the
-//          avx512-vnni level INT4 (groups 32, 64, multiples of 128, per-channel) and INT8
+//          avx512-vnni level INT4 and INT3 (groups 32, 64, multiples of 128, per-channel;
+//          INT3 where the CPU has AVX512_VBMI), INT2 (multiples of 128, per-channel) and INT8
 //          round the activations to 16-bit fixed point per 128-value block and multiply
-//          bytes with VPDPBUSD (w4a16_ / w8a16_avx512vnni.cpp): a different reference
-//          (KernelRun::fixed16_acts) and error bound (error_bound below).
+//          bytes with VPDPBUSD (w4a16_ / w3a16_avx512vbmi / w8a16_avx512vnni.cpp): a different
+//          reference (KernelRun::fixed16_acts) and error bound (error_bound below).
 //   w8a8   INT8 weights x dynamically quantized INT8 activations, int32 accumulation
 //          (w8a8_*.cpp: VNNI vpdpbusd, or AVX2 vpmaddubsw with the sign trick)
 //

@@ -53,9 +53,12 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             }
             // INT4: 128 bytes in k order as 64 words (word j = k 2j, 2j+1): low bytes = even k.
             int8_t* xs = a.Xs + (size_t)m * a.ldx + (size_t)b * kActBlockBytes;
+            // 64 bytes in k order from four of the eight 16-value chunks.
+            auto join = [](const __m128i* s4) {
+                return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s4[0], s4[1])), _mm256_setr_m128i(s4[2], s4[3]), 1);
+            };
             auto split = [&](const __m128i* s8, int8_t* dst) {
-                const __m512i w0 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[0], s8[1])), _mm256_setr_m128i(s8[2], s8[3]), 1);
-                const __m512i w1 = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[4], s8[5])), _mm256_setr_m128i(s8[6], s8[7]), 1);
+                const __m512i w0 = join(s8), w1 = join(s8 + 4);
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_cvtepi16_epi8(w0));
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 32), _mm512_cvtepi16_epi8(w1));
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 64), _mm512_cvtepi16_epi8(_mm512_srai_epi16(w0, 8)));
@@ -66,10 +69,7 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             // c, field i) at dword 8 i + c.
             auto split4 = [&](const __m128i* s8, int8_t* dst) {
                 const __m512i sh = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
-                const __m512i z0 = _mm512_shuffle_epi8(
-                    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[0], s8[1])), _mm256_setr_m128i(s8[2], s8[3]), 1), sh);
-                const __m512i z1 = _mm512_shuffle_epi8(
-                    _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_setr_m128i(s8[4], s8[5])), _mm256_setr_m128i(s8[6], s8[7]), 1), sh);
+                const __m512i z0 = _mm512_shuffle_epi8(join(s8), sh), z1 = _mm512_shuffle_epi8(join(s8 + 4), sh);
                 const __m512i i0 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
                 const __m512i i1 = _mm512_add_epi32(i0, _mm512_set1_epi32(2));
                 _mm512_storeu_si512(dst, _mm512_permutex2var_epi32(z0, i0, z1));
@@ -96,27 +96,25 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             const __m512i lsum = _mm512_add_epi32(_mm512_slli_epi32(sh, 8), sl);
             _mm512_storeu_si512(a.xcorr + ((size_t)m * nblocks + b) * 16, _mm512_mullo_epi32(lsum, _mm512_set1_epi32(-offset)));
             if (!sums) continue;
-            if (!int4_order) {
-                // INT2's lanes hold k spread over the block, and its groups are whole blocks (or
-                // the row): the block's sum closes a group at a group's end.
-                gsum += (double)_mm512_reduce_add_epi32(lsum) * (double)step;
-                const int kend = k0 + n;
+            // Adds a sum of a_k 2^-e ending before k = kend to the open group; closes the group
+            // at its end.
+            auto add = [&](double v, int kend) {
+                gsum += v;
                 if (kend == K || kend % g == 0) {
                     a.xgs[(size_t)m * G + (kend - 1) / g] = (float)gsum;
                     gsum = 0;
                 }
+            };
+            if (!int4_order) {
+                // INT2's lanes hold k spread over the block, and its groups are whole blocks (or
+                // the row): the block's sum at once.
+                add((double)_mm512_reduce_add_epi32(lsum) * (double)step, k0 + n);
                 continue;
             }
             alignas(64) int32_t ls[16];
             _mm512_store_si512(ls, lsum);
-            for (int i = 0; i < 16 && 8 * i < n; ++i) {
-                gsum += (double)ls[i] * (double)step;
-                const int kend = k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K;   // one past the lane's last k
-                if (kend == K || kend % g == 0) {
-                    a.xgs[(size_t)m * G + (kend - 1) / g] = (float)gsum;
-                    gsum = 0;
-                }
-            }
+            for (int i = 0; i < 16 && 8 * i < n; ++i)   // lane i: k0 + 8i .. k0 + 8i + 7
+                add((double)ls[i] * (double)step, k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K);
         }
     }
 }

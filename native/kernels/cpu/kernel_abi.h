@@ -28,9 +28,9 @@ struct GemmArgs {
     // 16-bit fixed point per 128-value block (qformat.h fixed16_exp), 256 bytes per block in
     // the weight policy's order, rows ldx bytes apart; xstep[m][b] = 2^-e of the block;
     // xcorr[m][b][16] = -offset x each lane's sum of a_k; xgs[m][g] = the sum of row m's
-    // a_k 2^-e over group g (INT4 zero points only, rounded to float once); xbad[m] = 1 if
-    // row m holds an infinity or NaN (the call then takes the FP32 path). Written by
-    // fixed16_prepare_acts, read by w4a16_rows / w8a16_rows.
+    // a_k 2^-e over group g (INT4 / INT3 / INT2 zero points only, rounded to float once);
+    // xbad[m] = 1 if row m holds an infinity or NaN (the call then takes the FP32 path).
+    // Written by fixed16_prepare_acts, read by w4a16_rows / w3a16_rows / w8a16_rows.
     int8_t* Xs = nullptr;
     int ldx = 0;
     float* xstep = nullptr;
