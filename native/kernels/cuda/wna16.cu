@@ -851,6 +851,17 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //   in its split-K-inside-the-CTA form (KW > 0) at M <= 8 where that fills one wave (run
 //   20261126t231808z: 4096x11008 M = 1 10.57 vs 11.72 us, 8192x28672 40.24 vs 46.10).
 
+// Swap A and B at M <= 8 (QB_WQ_SWAP_AB, default on): the dequantized weights are the A operand
+// (16 output columns x k16, 256 weights per mma) and the activations the B operand (k16 x 8
+// rows). The wq_shuffle fragments of n8 tiles 2i and 2i + 1 are exactly the A fragment of
+// columns 16i..16i+15, so the layout and the dequant do not change; the MMA count per weight
+// halves and the per-stage dependency chains are half as long. The accumulators are moved back
+// to the row-major layout (shuffles) once, after the main loop, so the epilogues are shared.
+#ifndef QB_WQ_SWAP_AB
+#define QB_WQ_SWAP_AB 1
+#endif
+constexpr bool kSwapAB = QB_WQ_SWAP_AB != 0;
+
 constexpr int kStreamThreads = 128;            // 4 warps: one 128-column tile per CTA
 constexpr int kStreamSmem = 48 * 1024;         // activation slice budget per CTA (4 CTAs per SM)
 constexpr int kStreamMaxSplits = 32;
@@ -913,6 +924,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
     static_assert(!SMR || (ACCS && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
     constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
+    constexpr bool SWAP = kSwapAB && R == 8 && !LOADONLY;   // weights as the A operand (kSwapAB)
     constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -950,7 +962,8 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             if constexpr (ACCS) {
                 // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
                 // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
-                const uint4 v = __ldg(reinterpret_cast<const uint4*>(a.scales + (size_t)grow * a.N + sp * 32 + t * 8));
+                // SWAP: columns 8j + g sit at positions 4g + j: the 16 bytes of lanes g and g ^ 1.
+                const uint4 v = __ldg(reinterpret_cast<const uint4*>(a.scales + (size_t)grow * a.N + sp * 32 + (SWAP ? (g >> 1) : t) * 8));
                 s[0] = make_uint2(v.x, v.y);
                 s[1] = make_uint2(v.z, v.w);
             } else if constexpr (GROUPED)
@@ -969,7 +982,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
             for (int at = 0; at < 4; ++at) cp_async16_ring(slot + at * ATOM_BYTES + lane * 16, p + at * ATOM_BYTES);
             const int grow = ((s_begin + i) * kKTile) / a.group;
-            cp_async16_ring(slot + RING_W + lane * 16, a.scales + (size_t)grow * a.N + sp * 32 + t * 8);
+            cp_async16_ring(slot + RING_W + lane * 16, a.scales + (size_t)grow * a.N + sp * 32 + (SWAP ? (g >> 1) : t) * 8);
         }
         cp_async_commit();
     };
@@ -979,6 +992,15 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     for (int j = 0; j < 4; ++j)
 #pragma unroll
         for (int e = 0; e < 4; ++e) acc[j][e] = 0.f;
+    // SWAP: xacc[p][i][e] = D of the 16-column tile i (columns 16i + g + 8 (e >> 1), activation
+    // row 2t + (e & 1)), k16 steps of parity p in separate chains (ACCS: only p = 0 is used).
+    float xacc[2][2][4];
+#pragma unroll
+    for (int p = 0; p < 2; ++p)
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) xacc[p][i][e] = 0.f;
 
     // Prologue: the weight ring first (constant data), then wait for the previous kernel and
     // stage the activations of the whole k range.
@@ -1074,10 +1096,11 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             (void)s; (void)z; (void)i;
         } else {
         float tmp[4][4];   // ACCS: this stage's unscaled partial
+        float xt[2][2][4];   // ACCS with SWAP: the same, per k16 parity (xacc's layout)
 #pragma unroll
         for (int j = 0; j < 4; ++j)
 #pragma unroll
-            for (int e = 0; e < 4; ++e) tmp[j][e] = 0.f;
+            for (int e = 0; e < 4; ++e) tmp[j][e] = xt[j >> 1][j & 1][e] = 0.f;
 #pragma unroll
         for (int at = 0; at < 4; ++at) {
             const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
@@ -1104,9 +1127,10 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
             for (int st = 0; st < 2; ++st) {
                 const uint32_t af[4] = {lo[2 * st], hi[2 * st], lo[2 * st + 1], hi[2 * st + 1]};
+                uint32_t bw[4][2];   // SWAP: the n8 fragments, paired into A fragments below
 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
-                    uint32_t b[2];
+                    uint32_t (&b)[2] = bw[j];
                     if constexpr (BITS == 4) {
                         const uint32_t q = word_of(w[at][0], j);
                         const uint32_t nzh = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl[j]))) : kSym4HiNeg;
@@ -1119,11 +1143,28 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
                         b[0] = h2u(__hmul2(u2h(b[0]), u2h(sc[j])));
                         b[1] = h2u(__hmul2(u2h(b[1]), u2h(sc[j])));
                     }
-                    mma_16816(ACCS ? tmp[j] : acc[j], af, b[0], b[1]);
+                    if constexpr (!SWAP) mma_16816(ACCS ? tmp[j] : acc[j], af, b[0], b[1]);
+                }
+                if constexpr (SWAP) {
+#pragma unroll
+                    for (int i = 0; i < 2; ++i) {
+                        const uint32_t wa[4] = {bw[2 * i][0], bw[2 * i + 1][0], bw[2 * i][1], bw[2 * i + 1][1]};
+                        mma_16816(ACCS ? xt[st][i] : xacc[st][i], wa, lo[2 * st], lo[2 * st + 1]);
+                    }
                 }
             }
         }
-        if constexpr (ACCS) {
+        if constexpr (ACCS && SWAP) {
+            // Lane (g, t) holds columns 16i + g + 8 (e >> 1): scale positions 4g + 2i + (e >> 1),
+            // in the half of the 16 bytes that belongs to g (load_stage read lanes g and g ^ 1's).
+            const uint2 sg = (g & 1) ? s[1] : s[0];
+            const __half* hs = reinterpret_cast<const __half*>(&sg);
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+#pragma unroll
+                for (int e = 0; e < 4; ++e)
+                    xacc[0][i][e] = fmaf(xt[0][i][e] + xt[1][i][e], __half2float(hs[2 * i + (e >> 1)]), xacc[0][i][e]);
+        } else if constexpr (ACCS) {
             const __half* h0 = reinterpret_cast<const __half*>(&s[0]);   // column 8j + 2t
             const __half* h1 = reinterpret_cast<const __half*>(&s[1]);   // column 8j + 2t + 1
 #pragma unroll
@@ -1177,6 +1218,24 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         }
     }
 
+    if constexpr (SWAP) {
+        // Back to the row-major layout of the epilogues: acc[j][e] (row g, column 8j + 2t + e)
+        // is xacc[.][j >> 1][(g & 1) + 2 (j & 1)] of lane 4 (2t + e) + (g >> 1). Rows 8..15 of
+        // acc stay zero (R = 8).
+        const int src_hi = g >> 1;
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int i = j >> 1, e0 = 2 * (j & 1);
+            const float ev = ACCS ? xacc[0][i][e0] : xacc[0][i][e0] + xacc[1][i][e0];
+            const float od = ACCS ? xacc[0][i][e0 + 1] : xacc[0][i][e0 + 1] + xacc[1][i][e0 + 1];
+#pragma unroll
+            for (int e = 0; e < 2; ++e) {
+                const int src = 4 * (2 * t + e) + src_hi;
+                const float v0 = __shfl_sync(0xffffffffu, ev, src), v1 = __shfl_sync(0xffffffffu, od, src);
+                acc[j][e] = (g & 1) ? v1 : v0;
+            }
+        }
+    }
     stamp(a, 2);
     if constexpr (LOADONLY) acc[0][0] += __uint_as_float(sink & 0x007fffffu);   // a denormal at most
 
