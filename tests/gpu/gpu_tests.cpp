@@ -594,6 +594,43 @@ void test_ctask_wide_plans(int sms) {
     if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
 }
 
+// The planner's ring for the streaming kernel (wna16.cu, kRegRingMinStages): INT4 g128 without
+// zeros at M = 1, on layers too wide for ctask: the register ring where its plan gives each warp
+// >= 10 k-stages (22016x4096 on 132 SMs: 3 splits, 10.7), the shared-memory ring of depth 4 at
+// fewer (14336x4096: 4 splits, 8). The split depends on the SM count, so the shapes are checked
+// on 132-SM GPUs (H100 SXM, H200) only; any GPU checks that forcing either ring still works.
+void test_ring_plans(int sms) {
+    auto layout = [](int n, int k) {
+        cuda::WqLayout l;
+        l.n = n;
+        l.k = k;
+        l.bits = 4;
+        l.group = 128;
+        l.grouped = true;
+        return l;
+    };
+    cuda::WqPlan p;
+    auto plan = [&](int n, int k, int M) { return cuda::wq_plan(layout(n, k), M, &p) == CudaStatus::ok; };
+    auto what = [&]() { return "path " + std::to_string(p.path) + ", smem ring " + std::to_string(p.smem_ring) + ", splits " + std::to_string(p.splits); };
+    if (sms == 132) {
+        ++g_checks;
+        if (!plan(22016, 4096, 1) || p.path != 1 || p.smem_ring != 0 || p.k_stages / p.splits < 10)
+            fail("ring plan: 22016x4096 M = 1 should take the register ring (got " + what() + ")");
+        ++g_checks;
+        if (!plan(14336, 4096, 1) || p.path != 1 || p.smem_ring != 4)
+            fail("ring plan: 14336x4096 M = 1 should take the shared-memory ring of depth 4 (got " + what() + ")");
+    }
+    cuda::wq_set_stream_smem(4);
+    ++g_checks;
+    const bool forced_smem = plan(22016, 4096, 1) && p.path == 1 && p.smem_ring == 4;
+    cuda::wq_set_stream_smem(0);
+    ++g_checks;
+    const bool forced_reg = plan(14336, 4096, 1) && p.path == 1 && p.smem_ring == 0;
+    cuda::wq_set_stream_smem(-1);
+    if (!forced_smem) fail("ring plan: wq_set_stream_smem(4) did not give the shared-memory ring");
+    if (!forced_reg) fail("ring plan: wq_set_stream_smem(0) did not give the register ring");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -616,6 +653,7 @@ int main(int argc, char** argv) {
     std::printf("GPU: %s, sm_%d%d, %d SMs\n", p.name, p.major, p.minor, p.multiProcessorCount);
     test_formats_refused();
     test_ctask_wide_plans(p.multiProcessorCount);
+    test_ring_plans(p.multiProcessorCount);
 
     struct S { int n, k; };
     const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}

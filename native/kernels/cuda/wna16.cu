@@ -1822,6 +1822,22 @@ int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_
 
 }  // namespace
 
+// Since the weights became the A operand (kSwapAB) the register ring has 16 registers more and
+// beats the shared-memory ring where its own plan gives each warp >= 10 k-stages (H100,
+// session 9, M = 1, two rounds: 22016x4096 18.63-18.66 vs 19.00-19.01 us, 28672x4096
+// 24.59-24.63 vs 25.43-25.57, 10240x8192 17.95-18.02 vs 18.23-18.25; the Llama-2-7B W4 step
+// 1.418 vs 1.450 ms), while the ring of depth 4 still wins at 8 (14336x4096 13.33 vs 13.76-13.78,
+// 57344x8192 86.2-86.3 vs 91.0). docs/cuda-kernels.md, "Session 9".
+constexpr int kRegRingMinStages = 10;
+bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
+    const int R = stream_rows(rows);
+    const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
+    const int s_max = std::min(kStreamMaxSplits, p.k_stages);
+    if (!kSwapAB || R != 8 || s_min > s_max || g_split_override > 0) return false;
+    const int s = choose_stream_splits(p.n_tiles, p.k_stages, p.sms * std::max(1, stream_kernel_for(l, rows).ctas_per_sm), s_min, s_max);
+    return p.k_stages / s >= kRegRingMinStages;
+}
+
 const char* status_str(CudaStatus s) {
     switch (s) {
         case CudaStatus::ok: return "ok";
@@ -2002,7 +2018,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         };
         WqPlan q;
         if (g_smr_d > 0 && smr_plan(g_smr_d, &q)) { *out = q; return CudaStatus::ok; }
-        if (g_smr_d < 0) {   // automatic: long per-warp runs take the deeper ring (see kSmr)
+        if (g_smr_d < 0 && !reg_ring_first(l, p, rows)) {   // automatic (see kSmr)
             if (smr_plan(kSmrLong, &q) && (p.k_stages + q.splits - 1) / q.splits >= 2 * smr_depth(kSmrLong)) { *out = q; return CudaStatus::ok; }
             if (smr_plan(kSmrShort, &q)) { *out = q; return CudaStatus::ok; }
         }
