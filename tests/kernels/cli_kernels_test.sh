@@ -45,6 +45,16 @@ cp "$DATA"/*.json "$tmp/" 2>/dev/null
 check calibrate-write 0 "wrote [0-9]+ override" -- calibrate --results "$tmp/results-hw" --hardware-id xeon-8480-2s --write "$tmp/efficiency.json" --data "$tmp"
 check validate-after-write 0 "ok" -- validate-data --data "$tmp"
 grep -Eq '"hardware": ?"xeon-8480-2s"' "$tmp/efficiency.json" && echo "ok   overrides written" || { echo "FAIL overrides not written"; fails=$((fails+1)); }
+# --kernels writes only the named classes (the CPU run measured fp16 = FP32 GEMV, w8a16, w4a16).
+cp "$DATA"/efficiency.json "$tmp/efficiency.json"
+check calibrate-write-kernels 0 "wrote 1 override" -- calibrate --results "$tmp/results-hw" --hardware-id xeon-8480-2s --write "$tmp/efficiency.json" --kernels w4a16 --data "$tmp"
+python3 - "$tmp/efficiency.json" <<'PY' && echo "ok   only the named class written" || { echo "FAIL --kernels wrote other classes"; fails=$((fails+1)); }
+import json, sys
+o = [x for x in json.load(open(sys.argv[1]))["overrides"] if x["hardware"] == "xeon-8480-2s"]
+assert [x["kernel"] for x in o] == ["w4a16"], o
+PY
+check calibrate-kernels-bad 2 "unknown kernel class 'int5'" -- calibrate --results "$tmp/results-hw" --write "$tmp/efficiency.json" --kernels fp16,int5 --data "$tmp"
+check calibrate-kernels-needs-write 2 "give --write" -- calibrate --results "$tmp/results-hw" --kernels fp16 --data "$tmp"
 check bench-bad-method 2 "unknown method 'int5'" -- bench --methods int5
 check bench-bad-batch 2 "--batches" -- bench --batches 0
 check bench-bad-shape 2 "--shapes" -- bench --shapes 12by3
