@@ -595,10 +595,11 @@ void test_ctask_wide_plans(int sms) {
 }
 
 // The planner's ring for the streaming kernel (wna16.cu, kRegRingMinStages): INT4 g128 without
-// zeros at M = 1, on layers too wide for ctask: the register ring where its plan gives each warp
-// >= 10 k-stages (22016x4096 on 132 SMs: 3 splits, 10.7), the shared-memory ring of depth 4 at
-// fewer (14336x4096: 4 splits, 8). The split depends on the SM count, so the shapes are checked
-// on 132-SM GPUs (H100 SXM, H200) only; any GPU checks that forcing either ring still works.
+// zeros at M = 1, on layers too wide for ctask: on GPUs under 4 TB/s the register ring where its
+// plan gives each warp >= 10 k-stages (22016x4096 on 132 SMs: 3 splits, 10.7), the shared-memory
+// ring of depth 4 at fewer (14336x4096: 4 splits, 8) and on faster GPUs (the H200). The split
+// depends on the SM count, so the shapes are checked on 132-SM GPUs (H100 SXM, H200) only; any
+// GPU checks that forcing either ring still works.
 void test_ring_plans(int sms) {
     auto layout = [](int n, int k) {
         cuda::WqLayout l;
@@ -612,10 +613,14 @@ void test_ring_plans(int sms) {
     cuda::WqPlan p;
     auto plan = [&](int n, int k, int M) { return cuda::wq_plan(layout(n, k), M, &p) == CudaStatus::ok; };
     auto what = [&]() { return "path " + std::to_string(p.path) + ", smem ring " + std::to_string(p.smem_ring) + ", splits " + std::to_string(p.splits); };
-    if (sms == 132) {
+    const double gbps = cuda::wq_peak_gbps();
+    std::printf("ring plan: peak HBM %.0f GB/s from the device attributes\n", gbps);
+    if (sms == 132 && gbps > 0) {
         ++g_checks;
-        if (!plan(22016, 4096, 1) || p.path != 1 || p.smem_ring != 0 || p.k_stages / p.splits < 10)
+        if (gbps < 4000 && (!plan(22016, 4096, 1) || p.path != 1 || p.smem_ring != 0 || p.k_stages / p.splits < 10))
             fail("ring plan: 22016x4096 M = 1 should take the register ring (got " + what() + ")");
+        if (gbps >= 4000 && (!plan(22016, 4096, 1) || p.path != 1 || p.smem_ring != 4))
+            fail("ring plan: 22016x4096 M = 1 on a >= 4 TB/s GPU should take the shared-memory ring of depth 4 (got " + what() + ")");
         ++g_checks;
         if (!plan(14336, 4096, 1) || p.path != 1 || p.smem_ring != 4)
             fail("ring plan: 14336x4096 M = 1 should take the shared-memory ring of depth 4 (got " + what() + ")");

@@ -170,6 +170,9 @@ void wq_set_reduce_acqrel(bool on);
 // the driver. See docs/cuda-kernels.md for what each measured.
 CudaStatus wq_set_carveout(int percent);
 int wq_carveout();   // the current setting
+// The device's peak HBM bandwidth in GB/s from its memory clock and bus width (0 if unknown):
+// the planner's ring choice depends on it (reg_ring_first in wna16.cu).
+double wq_peak_gbps();
 int wq_l2_prefetch();
 // Split-K inside the CTA (path 2, INT4): launches of M <= max_m (at most 8; 0: never; negative:
 // the default, 8) take it where its activations fit in shared memory and, unless warps is

@@ -1341,6 +1341,7 @@ bool g_has_clusters = false;   // sm_90+: split-K may reduce inside a thread-blo
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
 int g_sms = 0;
+double g_peak_gbps = 0;   // HBM peak from the device attributes (init_kernels)
 
 template <int BITS, bool ZP, bool GROUPED>
 void fill_row(int b) {
@@ -1591,6 +1592,12 @@ void init_kernels() {
         return;
     }
     g_has_clusters = cc >= 9;
+    // Peak HBM bandwidth from the memory clock (kHz) and bus width (bits), double data rate:
+    // one input of the ring choice (reg_ring_first). 0 if the driver does not say.
+    int mem_khz = 0, bus_bits = 0;
+    if (cudaDeviceGetAttribute(&mem_khz, cudaDevAttrMemoryClockRate, dev) == cudaSuccess &&
+        cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, dev) == cudaSuccess)
+        g_peak_gbps = 2.0 * mem_khz * 1e3 * (bus_bits / 8.0) / 1e9;
     if (cudaDeviceGetAttribute(&g_smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&g_smem_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev) != cudaSuccess) {
         g_init_status = CudaStatus::cuda_error;
@@ -1822,18 +1829,22 @@ int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_
 
 }  // namespace
 
-// Since the weights became the A operand (kSwapAB) the register ring has 16 registers more and
-// beats the shared-memory ring where its own plan gives each warp >= 10 k-stages (H100,
-// session 9, M = 1, two rounds: 22016x4096 18.63-18.66 vs 19.00-19.01 us, 28672x4096
+// Since the weights became the A operand (kSwapAB) the register ring has 16 registers more and,
+// on the H100 (3.35 TB/s), beats the shared-memory ring where its own plan gives each warp >= 10
+// k-stages (session 9, M = 1, two rounds: 22016x4096 18.63-18.66 vs 19.00-19.01 us, 28672x4096
 // 24.59-24.63 vs 25.43-25.57, 10240x8192 17.95-18.02 vs 18.23-18.25; the Llama-2-7B W4 step
-// 1.418 vs 1.450 ms), while the ring of depth 4 still wins at 8 (14336x4096 13.33 vs 13.76-13.78,
-// 57344x8192 86.2-86.3 vs 91.0). docs/cuda-kernels.md, "Session 9".
+// 1.417-1.418 vs 1.449-1.450 ms), while the ring of depth 4 still wins at 8 (14336x4096 13.33
+// vs 13.76-13.78, 57344x8192 86.2-86.3 vs 91.0). On the H200 (4.8 TB/s: more bytes must be in
+// flight per SM) the deeper shared-memory ring kept winning: W4 step 1.231 vs 1.281 ms. So the
+// register ring only below kRegRingMaxGbps, a bound between the two GPUs measured.
+// docs/cuda-kernels.md, "Session 9".
 constexpr int kRegRingMinStages = 10;
+constexpr double kRegRingMaxGbps = 4000;
 bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
     const int R = stream_rows(rows);
     const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
     const int s_max = std::min(kStreamMaxSplits, p.k_stages);
-    if (!kSwapAB || R != 8 || s_min > s_max || g_split_override > 0) return false;
+    if (!kSwapAB || R != 8 || s_min > s_max || g_split_override > 0 || g_peak_gbps <= 0 || g_peak_gbps >= kRegRingMaxGbps) return false;
     const int s = choose_stream_splits(p.n_tiles, p.k_stages, p.sms * std::max(1, stream_kernel_for(l, rows).ctas_per_sm), s_min, s_max);
     return p.k_stages / s >= kRegRingMinStages;
 }
@@ -2073,6 +2084,7 @@ CudaStatus wq_set_carveout(int percent) {
     return apply_carveout() ? CudaStatus::ok : CudaStatus::cuda_error;
 }
 int wq_carveout() { return g_carveout; }
+double wq_peak_gbps() { return ensure_init() == CudaStatus::ok ? g_peak_gbps : 0; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
 int wq_l2_prefetch() { return g_l2pf; }
