@@ -827,7 +827,8 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //    The ring is filled before griddepcontrol.wait (PDL), so a layer's weights start streaming
 //    while the previous layer drains.
 //  * The activations of the CTA's k range (R = 8 or 16 rows, rows >= M zero) are staged once in
-//    shared memory (rows padded by 16 bytes: conflict-free ldmatrix) and read as the A operand.
+//    shared memory (rows padded by 16 bytes: conflict-free ldmatrix) and read as the A operand,
+//    or at R = 8 (M <= 8) as the B operand with the weights as A (kSwapAB: half the MMAs).
 //  * The product is still mma.sync.m16n8k16 with FP32 accumulation, fed by the same lop3
 //    dequantizers: identical numerics to the MMA kernel, and at M <= 16 the tensor core costs
 //    what a CUDA-core GEMV's conversions would (an FP32-accumulating FMA GEMV needs ~4
