@@ -625,6 +625,27 @@ void test_ring_plans(int sms) {
         if (!plan(14336, 4096, 1) || p.path != 1 || p.smem_ring != 4)
             fail("ring plan: 14336x4096 M = 1 should take the shared-memory ring of depth 4 (got " + what() + ")");
     }
+    // Which kernel takes M = 2..8 (stream_max_m in wna16.cu): the streaming kernel for INT4 g128
+    // up to M = 8 with zero points and M = 5 without, the MMA kernel past that and for g32 at M > 2.
+    auto path_at = [&](int group, bool zero, int M) {
+        cuda::WqLayout l = layout(22016, 4096);
+        l.group = group;
+        l.has_zero = zero;
+        return cuda::wq_plan(l, M, &p) == CudaStatus::ok ? p.path : -1;
+    };
+    struct Want { int group; bool zero; int M, path; };
+    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 5, 1}, Want{128, false, 6, 0}, Want{128, false, 2, 1},
+                          Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, 0}}) {
+        ++g_checks;
+        const int got = path_at(w.group, w.zero, w.M);
+        if (got != w.path)
+            fail("stream plan: 22016x4096 g" + std::to_string(w.group) + (w.zero ? " with zeros" : "") + " M = " + std::to_string(w.M) +
+                 " took path " + std::to_string(got) + ", want " + std::to_string(w.path));
+    }
+    cuda::wq_set_stream_max_m(2, 0);   // explicit limits override the per-format defaults
+    ++g_checks;
+    if (path_at(128, true, 4) != 0) fail("stream plan: wq_set_stream_max_m(2, 0) did not send M = 4 to the MMA kernel");
+    cuda::wq_set_stream_max_m(-1, -1);
     cuda::wq_set_stream_smem(4);
     ++g_checks;
     const bool forced_smem = plan(22016, 4096, 1) && p.path == 1 && p.smem_ring == 4;

@@ -848,7 +848,8 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //
 //   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
 //   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
-//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2,
+//   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2
+//   (g >= 128: M <= 5 / 8 since the operand swap, see stream_max_m),
 //   in its split-K-inside-the-CTA form (KW > 0) at M <= 8 where that fills one wave (run
 //   20261126t231808z: 4096x11008 M = 1 10.57 vs 11.72 us, 8192x28672 40.24 vs 46.10).
 
@@ -1364,8 +1365,26 @@ KernelInfo g_stream[2][2][3][2][2];
 // both: INT4 at M = 1 was 0.97-1.06x of the MMA kernel's time (better on 2 of 3 shapes, the
 // decode step 1.82 vs 1.96 ms), but M = 4..16 and every INT8 launch were slower than with
 // the MMA kernel (M = 16: 20.8 vs 15.0 us on 11008x4096). So: INT4 up to M = 2, INT8 never.
+// Since the weights are the A operand at M <= 8 (kSwapAB) the streaming kernel beats the MMA
+// kernel at M = 3, 4, 5 on every layer measured and at M = 8 with zero points (H100, session 9,
+// eight layers, two rounds each, us, INT4 g128: 12288x4096 M = 4 13.19-13.23 vs 16.39-16.50,
+// 22016x4096 19.61-19.68 vs 25.09-25.19, 8192x28672 47.14-47.16 vs 51.17; with zero points at
+// M = 8: 11008x4096 13.61-13.67 vs 14.31, 22016x4096 22.62-22.75 vs 28.74-28.83), while M = 16
+// (16 real rows: no swap) stays slower (11008x4096 19.8 vs 13.9). So for INT4 g >= 128 up to
+// M = 8 (stream_max_m below; the shared-memory ring only up to kSmrMaxRows, see smr_applies).
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
+bool g_stream_max_m_set = false;   // wq_set_stream_max_m gave explicit limits
+// INT4 group >= 128 (the formats measured): up to M = 8 with zero points, M = 5 without (the ACCS
+// configuration lost at M = 8 on three of eight layers: 11008x4096 13.37-13.42 vs 12.76-12.81 us,
+// 28672x4096 30.03-30.04 vs 28.52-28.69, 4096x14336 16.37-16.42 vs 15.79, and won on the others;
+// every layer won at M = 3, 4, 5, by up to 1.3x). Groups 32 / 64 and per-channel keep M <= 2.
+constexpr int kStreamG128ZeroM = 8, kStreamG128M = 5;
+int stream_max_m(const WqLayout& l) {
+    int m = g_stream_max_m[l.bits == 8];
+    if (!g_stream_max_m_set && l.bits == 4 && l.grouped && l.group >= 128) m = l.has_zero ? kStreamG128ZeroM : kStreamG128M;
+    return std::min(m, kStreamMaxM);
+}
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
           int KW = 0, bool SMR = false>
@@ -1564,6 +1583,7 @@ void init_kernels() {
         if (carveout_valid(std::atoi(f))) g_carveout = std::atoi(f);
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
+    if (const char* m = std::getenv("QB_WQ_STREAM_MAX_M")) wq_set_stream_max_m(std::atoi(m), -1);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
     fill_ctask<4>();
     fill_ctask<8>();
@@ -1703,7 +1723,12 @@ const KernelInfo& stream_kernel_for(const WqLayout& l, int M, int smr = 0) {
     return g_stream[l.bits == 8][stream_rows(M) == 16][ga_index(l)][l.has_zero][l.grouped];
 }
 // Whether the streaming launch of these rows runs the shared-memory ring (wq_set_stream_smem).
+// The shared-memory ring stages M rows per slot read; at M = 8 it lost to the MMA kernel where
+// the register ring won (H100, session 9: 11008x4096 14.53-14.56 vs 12.89-12.96 us, 14336x4096
+// 18.73-18.83 vs 16.84-16.90), so the automatic choice keeps it to M <= 4 (forcing still works).
+constexpr int kSmrMaxRows = 4;
 bool smr_applies(const WqLayout& l, int rows) {
+    if (g_smr_d < 0 && rows > kSmrMaxRows) return false;
     return g_smr_d != 0 && &stream_kernel_for(l, rows, kSmrLong) == &g_stream_smr[smr_index(kSmrLong)];
 }
 // ctask: the M real activation rows of all of K (padded by 16 bytes), the zero line, then the
@@ -2000,7 +2025,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             return CudaStatus::ok;
         }
     }
-    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM) && smr_applies(l, rows)) {
+    if (rows <= stream_max_m(l) && smr_applies(l, rows)) {
         // Shared-memory ring variant `code`: the split whose CTAs (shared memory per CTA grows
         // with the k range staged) cost the fewest time units, as choose_stream_splits.
         auto smr_plan = [&](int code, WqPlan* q) {
@@ -2035,7 +2060,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             if (smr_plan(kSmrShort, &q)) { *out = q; return CudaStatus::ok; }
         }
     }
-    if (rows <= std::min(g_stream_max_m[l.bits == 8], kStreamMaxM)) {
+    if (rows <= stream_max_m(l)) {
         const KernelInfo& k = stream_kernel_for(l, rows);
         const int R = stream_rows(rows);
         const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
@@ -2068,6 +2093,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
 
 void wq_set_split_override(int splits) { g_split_override = splits > 0 ? splits : 0; }
 void wq_set_stream_max_m(int m4, int m8) {
+    g_stream_max_m_set = m4 >= 0 || m8 >= 0;
     g_stream_max_m[0] = m4 < 0 ? kStreamDefaultM4 : std::min(m4, kStreamMaxM);
     g_stream_max_m[1] = m8 < 0 ? kStreamDefaultM8 : std::min(m8, kStreamMaxM);
 }
