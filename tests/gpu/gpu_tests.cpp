@@ -547,21 +547,24 @@ void test_lt(int N, int K, const std::vector<int>& batches, const Acts& a) {
     }
 }
 
+// An INT4 g128 layout for the plan tests (wq_plan reads only the format and the shape).
+cuda::WqLayout g128_layout(int n, int k, bool zero) {
+    cuda::WqLayout l;
+    l.n = n;
+    l.k = k;
+    l.bits = 4;
+    l.group = 128;
+    l.has_zero = zero;
+    l.grouped = true;
+    return l;
+}
+
 // The planner's use of the 6-warp ctask CTAs (kCtaskWide in wna16.cu): INT4 g128 without zeros
 // at M = 1 where 16-warp CTAs would not fit one wave but three 6-warp CTAs per SM do; never at
 // M = 2, never for K = 8192 (more than 6 k-stages per warp), never with wq_set_ctask_wide(false),
 // never for a format they do not serve.
 void test_ctask_wide_plans(int sms) {
-    auto layout = [](int n, int k, bool zero) {
-        cuda::WqLayout l;
-        l.n = n;
-        l.k = k;
-        l.bits = 4;
-        l.group = 128;
-        l.has_zero = zero;
-        l.grouped = true;
-        return l;
-    };
+    const auto layout = g128_layout;
     const int strips = sms * 3 - sms / 2;   // between one wave of 8-warp CTAs (2 per SM) and 3 x sms
     const cuda::WqLayout l = layout(strips * 32 / 128 * 128, 4096, false);
     const int n_strips = l.n / 32;
@@ -601,15 +604,7 @@ void test_ctask_wide_plans(int sms) {
 // depends on the SM count, so the shapes are checked on 132-SM GPUs (H100 SXM, H200) only; any
 // GPU checks that forcing either ring still works.
 void test_ring_plans(int sms) {
-    auto layout = [](int n, int k) {
-        cuda::WqLayout l;
-        l.n = n;
-        l.k = k;
-        l.bits = 4;
-        l.group = 128;
-        l.grouped = true;
-        return l;
-    };
+    auto layout = [](int n, int k) { return g128_layout(n, k, false); };
     cuda::WqPlan p;
     auto plan = [&](int n, int k, int M) { return cuda::wq_plan(layout(n, k), M, &p) == CudaStatus::ok; };
     auto what = [&]() { return "path " + std::to_string(p.path) + ", smem ring " + std::to_string(p.smem_ring) + ", splits " + std::to_string(p.splits); };
