@@ -15,6 +15,12 @@ const char* kernel_name(Kernel k) {
     return "?";
 }
 
+bool kernel_from_name(const std::string& name, Kernel* k) {
+    for (int i = 0; i < (int)Kernel::count; ++i)
+        if (name == kernel_name((Kernel)i)) { *k = (Kernel)i; return true; }
+    return false;
+}
+
 template <class T>
 static const T* find_id(const std::vector<T>& v, const std::string& id) {
     for (const T& x : v)

@@ -45,6 +45,8 @@ struct Hardware {
 // Kernel classes of the roofline: which efficiency pair applies to a linear layer.
 enum class Kernel : uint8_t { fp16, w8a16, w4a16, w8a8, fp8, attn, count };
 const char* kernel_name(Kernel k);
+// The class named by kernel_name(); false for any other name.
+bool kernel_from_name(const std::string& name, Kernel* k);
 
 struct Eff { double bw = 0, compute = 0; };
 

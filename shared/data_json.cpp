@@ -131,12 +131,6 @@ void read_hardware(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
     check_unique(r, c.hardware, at.hardware, "hardware");
 }
 
-bool parse_kernel(const std::string& s, Kernel* k) {
-    for (int i = 0; i < (int)Kernel::count; ++i)
-        if (s == kernel_name((Kernel)i)) { *k = (Kernel)i; return true; }
-    return false;
-}
-
 bool read_eff(Reader& r, const json& o, const std::string& p, Eff* e) {
     return r.num(o, "bw", p, &e->bw, 0.01, 1.0) && r.num(o, "compute", p, &e->compute, 0.01, 1.0);
 }
@@ -179,7 +173,7 @@ void read_efficiency(Reader& r, const json& d, Catalog& c, JsonIndex& at) {
             EffOverride ov;
             std::string kn;
             bool ok = r.str(o, "hardware", p, &ov.hardware) && r.str(o, "kernel", p, &kn) && r.str(o, "source", p, &ov.source);
-            if (ok && !parse_kernel(kn, &ov.kernel)) { r.fail(p + "/kernel", "unknown kernel class '" + kn + "'"); ok = false; }
+            if (ok && !kernel_from_name(kn, &ov.kernel)) { r.fail(p + "/kernel", "unknown kernel class '" + kn + "'"); ok = false; }
             ok = ok && read_eff(r, o, p, &ov.eff);
             if (ok) { c.eff_overrides.push_back(ov); at.overrides.push_back(i); }
         }

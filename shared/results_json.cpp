@@ -179,9 +179,10 @@ uint64_t fnv1a(const std::string& s) {
 
 bool measurement_kernel(const std::string& name, Kernel* out) {
     if (name == "fp32") { *out = Kernel::fp16; return true; }
-    for (int i = 0; i < (int)Kernel::count; ++i)
-        if ((Kernel)i != Kernel::attn && name == kernel_name((Kernel)i)) { *out = (Kernel)i; return true; }
-    return false;
+    Kernel k;
+    if (!kernel_from_name(name, &k) || k == Kernel::attn) return false;
+    *out = k;
+    return true;
 }
 
 bool valid_run_id(const std::string& id) {

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <sstream>
 
 #include "calibrate.h"
 #include "cli_args.h"
@@ -67,15 +68,12 @@ int cmd_calibrate(int argc, char** argv) {
     std::vector<Kernel> keep;   // classes whose fits --write writes (empty: all)
     if (f.given("kernels")) {
         const std::string list = f.get("kernels");
-        size_t at = 0;
-        while (at <= list.size()) {
-            const size_t comma = std::min(list.find(',', at), list.size());
-            const std::string name = list.substr(at, comma - at);
-            bool found = false;
-            for (int k = 0; k < (int)Kernel::attn; ++k)
-                if (name == kernel_name((Kernel)k)) { keep.push_back((Kernel)k); found = true; }
-            if (!found) return cli::fail("--kernels: unknown kernel class '" + name + "' (fp16, w8a16, w4a16, w8a8, fp8)");
-            at = comma + 1;
+        std::stringstream ss(list + ",");   // so an empty list or a trailing comma still yields an empty (refused) name
+        for (std::string name; std::getline(ss, name, ',');) {
+            Kernel k;
+            if (!kernel_from_name(name, &k) || k == Kernel::attn)
+                return cli::fail("--kernels: unknown kernel class '" + name + "' (fp16, w8a16, w4a16, w8a8, fp8)");
+            keep.push_back(k);
         }
         if (!f.given("write")) return cli::fail("--kernels names the classes --write writes; give --write FILE too");
     }
