@@ -1853,7 +1853,26 @@ int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_
     return best;
 }
 
-}  // namespace
+// The streaming kernel's plan with the ring in registers (path 1 without smem_ring) from the
+// shape fields of p, or false where it cannot run (no kernel, activation slice too large).
+bool reg_ring_plan(const WqLayout& l, int rows, WqPlan* p) {
+    const KernelInfo& k = stream_kernel_for(l, rows);
+    const int R = stream_rows(rows);
+    const int s_min = (p->k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
+    const int s_max = std::min(kStreamMaxSplits, p->k_stages);
+    if (!k.fn || s_min > s_max) return false;
+    p->path = 1;
+    p->rows_staged = R;
+    p->m_blocks = 1;
+    p->ctas_per_sm = std::max(1, k.ctas_per_sm);
+    // With cluster reduction available, the automatic split stays within one cluster.
+    const int s_auto = g_cluster && g_has_clusters && s_min <= kClusterMax ? std::min(s_max, kClusterMax) : s_max;
+    p->splits = g_split_override > 0 ? std::min(std::max(g_split_override, s_min), s_max)
+                                     : choose_stream_splits(p->n_tiles, p->k_stages, p->sms * p->ctas_per_sm, s_min, s_auto);
+    p->cluster = cluster_for(k, kStreamThreads, p->splits);
+    p->ctas = p->n_tiles * p->splits;
+    return true;
+}
 
 // Since the weights became the A operand (kSwapAB) the register ring has 16 registers more and,
 // on the H100 (3.35 TB/s), beats the shared-memory ring where its own plan gives each warp >= 10
@@ -1867,13 +1886,12 @@ int choose_stream_splits(int n_tiles, int k_stages, int slots, int s_min, int s_
 constexpr int kRegRingMinStages = 10;
 constexpr double kRegRingMaxGbps = 4000;
 bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
-    const int R = stream_rows(rows);
-    const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
-    const int s_max = std::min(kStreamMaxSplits, p.k_stages);
-    if (!kSwapAB || R != 8 || s_min > s_max || g_split_override > 0 || g_peak_gbps <= 0 || g_peak_gbps >= kRegRingMaxGbps) return false;
-    const int s = choose_stream_splits(p.n_tiles, p.k_stages, p.sms * std::max(1, stream_kernel_for(l, rows).ctas_per_sm), s_min, s_max);
-    return p.k_stages / s >= kRegRingMinStages;
+    if (!kSwapAB || stream_rows(rows) != 8 || g_split_override > 0 || g_peak_gbps <= 0 || g_peak_gbps >= kRegRingMaxGbps) return false;
+    WqPlan q = p;
+    return reg_ring_plan(l, rows, &q) && q.k_stages / q.splits >= kRegRingMinStages;
 }
+
+}  // namespace
 
 const char* status_str(CudaStatus s) {
     switch (s) {
@@ -2060,25 +2078,9 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             if (smr_plan(kSmrShort, &q)) { *out = q; return CudaStatus::ok; }
         }
     }
-    if (rows <= stream_max_m(l)) {
-        const KernelInfo& k = stream_kernel_for(l, rows);
-        const int R = stream_rows(rows);
-        const int s_min = (p.k_stages + stream_max_stages(R) - 1) / stream_max_stages(R);
-        const int s_max = std::min(kStreamMaxSplits, p.k_stages);
-        if (k.fn && s_min <= s_max) {
-            p.path = 1;
-            p.rows_staged = R;
-            p.m_blocks = 1;
-            p.ctas_per_sm = std::max(1, k.ctas_per_sm);
-            // With cluster reduction available, the automatic split stays within one cluster.
-            const int s_auto = g_cluster && g_has_clusters && s_min <= kClusterMax ? std::min(s_max, kClusterMax) : s_max;
-            p.splits = g_split_override > 0 ? std::min(std::max(g_split_override, s_min), s_max)
-                                            : choose_stream_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm, s_min, s_auto);
-            p.cluster = cluster_for(k, kStreamThreads, p.splits);
-            p.ctas = p.n_tiles * p.splits;
-            *out = p;
-            return CudaStatus::ok;
-        }
+    if (rows <= stream_max_m(l) && reg_ring_plan(l, rows, &p)) {
+        *out = p;
+        return CudaStatus::ok;
     }
     const KernelInfo& k = kernel_for(l, rows);
     p.m_blocks = 1 << m_config(rows);
