@@ -447,7 +447,9 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     // Workspace reduction unless "cluster"; "depth d": the streaming kernel's ring-depth variant.
     // ctask: split-K inside the CTA (M <= 8) with kw warps (0: planner); off in every variant
     // but "default" and the ctask ones, so "stream" and "mma" stay those kernels.
-    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; int ctask = 0; int kw = 0; };
+    // handoff: false runs the variant without the hand-off to the next launch (wq_set_handoff 0).
+    struct V { const char* name; int stream_m; bool cluster; int debug; int depth; bool accs = false; int ctask = 0; int kw = 0;
+               bool handoff = true; };
     // "fp16-scaled": the streaming kernel before ACCS (depth 4); "serial-reduce": the last CTA's
     // loads one split after another, as before this change.
     const V vs[] = {{"default", -1, false, 0, 0, true},           {"stream", 16, false, 0, 0, true},
@@ -459,10 +461,13 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
                     {"ctask", -1, false, 0, 0, true, 8, 0},       {"ctask kw4", -1, false, 0, 0, true, 8, 4},
                     {"ctask kw8", -1, false, 0, 0, true, 8, 8},   {"ctask kw16", -1, false, 0, 0, true, 8, 16},
                     {"ctask depth 3", -1, false, 0, 3, true, 8, 0}, {"ctask depth 4", -1, false, 0, 4, true, 8, 0},
-                    {"ctask kw6", -1, false, 0, 0, true, 8, 6},   {"ctask kw18", -1, false, 0, 0, true, 8, 18}};
+                    {"ctask kw6", -1, false, 0, 0, true, 8, 6},   {"ctask kw18", -1, false, 0, 0, true, 8, 18},
+                    {"default no-hand-off", -1, false, 0, 0, true, 0, 0, false},
+                    {"stream load-only no-reduce no-hand-off", 16, false, 3, 0, true, 0, 0, false}};
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
-        cuda::wq_set_ctask(std::strcmp(v.name, "default") == 0 ? -1 : v.ctask, v.kw);
+        cuda::wq_set_ctask(std::strncmp(v.name, "default", 7) == 0 ? -1 : v.ctask, v.kw);
+        if (!v.handoff) cuda::wq_set_handoff(0);
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
         cuda::wq_set_debug(v.debug);
@@ -479,6 +484,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
         cuda::wq_set_stream_depth(0);
         cuda::wq_set_stream_accscale(true);
         cuda::wq_set_ctask(-1, 0);
+        cuda::wq_set_handoff(-1);
         if (!ok) return false;
         char cell[96];
         if (planned && p.path == 2)
@@ -620,9 +626,12 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         QB_CK(cudaMemcpy(static_cast<uint8_t*>(w.get()) + l.total * i, w.get(), l.total, cudaMemcpyDeviceToDevice));
     const std::vector<int> cols = check_cols(N);
     for (int M : batches) {
+        // The next launch of the timed sequence reads the next copy: the hand-off hint names it,
+        // as a decode step names the next layer (wq_set_handoff says how much of it is warmed).
         auto launch = [&](int copy) {
-            return cuda::wq_gemm(l, static_cast<uint8_t*>(w.get()) + l.total * copy, a.x.get(), M, y.get(), ws.get(), ws_bytes,
-                                 c.s) == CudaStatus::ok;
+            uint8_t* const wb = static_cast<uint8_t*>(w.get());
+            return cuda::wq_gemm(l, wb + l.total * copy, a.x.get(), M, y.get(), ws.get(), ws_bytes, c.s, &l,
+                                 wb + l.total * ((copy + 1) % copies)) == CudaStatus::ok;
         };
         QB_CK(cudaMemsetAsync(y.get(), 0xff, (size_t)M * N * 2, c.s));
         if (!launch(0)) { *err = "wq_gemm failed: " + std::string(cudaGetErrorString(cudaGetLastError())); return false; }
@@ -663,6 +672,12 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
                 snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.m_blocks, p.n_tiles, p.splits, p.ctas,
                          p.ctas_per_sm, red);
             m.plan = buf;
+            // Each launch of the timed chain names the next copy's weights (as a decode step names
+            // the next layer); the plan says how much of them it warms in L2 (wq_set_handoff).
+            if (const size_t hb = cuda::wq_handoff(); hb > 0) {
+                snprintf(buf, sizeof(buf), ", hand-off %.1f MB", (double)hb / 1048576.0);
+                m.plan += buf;
+            }
         }
         Timer t{c.s, copies, c.opt->launches, c.opt->replays, err};
         Stats st;
@@ -724,8 +739,12 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             if (!ablate(c, launch, l, M, copies)) return false;
         }
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
+            // Isolated launches: no next launch follows, so no hand-off.
             Stats cs;
-            if (!time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs)) return false;
+            cuda::wq_set_handoff(0);
+            const bool ok = time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs);
+            cuda::wq_set_handoff(-1);
+            if (!ok) return false;
             c.rep->cold.push_back({"qbench-mma w4a16 g128", m.shape, M, cs.med, cs.p10, cs.p90});
         }
     }
@@ -923,17 +942,26 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
                 }
             }
         }
-    auto step = [&](int) {
+    // The GEMMs of one step in order; each W4 / W8 launch names the next one's weights (the
+    // first of the next step after the last) for the hand-off hint (wq_set_handoff).
+    std::vector<size_t> order;
+    {
         size_t j = 0;
         for (int li = 0; li < kLlama2_7B_Layers; ++li)
             for (const Layer& L : kLlama2_7B) {
-                const Mat& m = mats[j++];
-                if (!in_mask(L)) continue;
-                CudaStatus s;
-                if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
-                else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s);
-                if (s != CudaStatus::ok) return false;
+                if (in_mask(L)) order.push_back(j);
+                ++j;
             }
+    }
+    auto step = [&](int) {
+        for (size_t oi = 0; oi < order.size(); ++oi) {
+            const Mat& m = mats[order[oi]];
+            const Mat& nx = mats[order[(oi + 1) % order.size()]];
+            CudaStatus s;
+            if (dense || f8) s = cuda::lt_run(m.g, x.get(), base + m.off, y.get(), d_xs, d_xs + 64, nullptr, c.s);
+            else s = cuda::wq_gemm(m.l, base + m.off, x.get(), 1, y.get(), ws.get(), ws_bytes, c.s, &nx.l, base + nx.off);
+            if (s != CudaStatus::ok) return false;
+        }
         return true;
     };
     // One eager step first (module loading, algorithm setup), then the graph.
@@ -1126,6 +1154,12 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                     cuda::wq_set_ctask(-1, 0);
                     if (!ok) return false;
                 }
+            // Without the hand-off to the next layer (wq_set_handoff 0).
+            cuda::wq_set_handoff(0);
+            ok = bench_decode(c, "qbench-w4a16-g128", "no hand-off");
+            ok = ok && bench_decode(c, "qbench-w8a16", "no hand-off");
+            cuda::wq_set_handoff(-1);
+            if (!ok) return false;
             // Without the 6-warp CTAs at M = 1 (qkv_proj takes the streaming kernel again).
             cuda::wq_set_ctask_wide(false);
             ok = bench_decode(c, "qbench-w4a16-g128", "no wide ctask CTAs");

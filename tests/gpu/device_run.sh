@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|handoff|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -40,6 +40,19 @@ if [ "$mode" = quick ]; then
     ./qbench-native bench --backend cuda --shapes 11008x4096 --batches 1 --no-decode --no-cold --no-group-sweep \
     --large-m none --replays 3 --launches 4 > "$OUT/ncu.txt" 2>&1
   echo "ncu exit $?"; grep -v "^  *[-]*$" "$OUT/ncu.txt" | grep -A200 "wq_stream_kernel" | head -120
+elif [ "$mode" = handoff ]; then
+  # Hand-off to the next launch (wq_set_handoff, session 10): correctness of every variant with
+  # it, registers, then M = 1 / 16 on the three target shapes and the decode step at each share
+  # of the next launch's weights warmed in L2, in MB (0 = off, first and last for drift).
+  ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -6
+  cuobjdump --dump-resource-usage ./qbench_gpu_tests > "$OUT/resources.txt" 2>&1
+  grep -o "REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" "$OUT/resources.txt" | sort | uniq -c | sort -k2 | tail -12
+  for f in ${HANDOFF_MB:-0 2 3.5 5 7 10 0}; do
+    echo "== handoff $f MB"
+    QB_WQ_HANDOFF_MB=$f timeout 120 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008,8192x28672 --batches 1,4,16 \
+      --no-group-sweep --no-cold --large-m none --replays 10 > "$OUT/handoff-$f-bench.txt" 2>&1
+    echo "bench exit $?"; grep "cublaslt-fp16 .*M=1 \|w4a16    g128  z0\|w4a16    g128  z1.*M=1 \|w8a16.*M=1 \|decode" "$OUT/handoff-$f-bench.txt" | cut -c1-200
+  done
 elif [ "$mode" = exp ]; then
   # Tuning experiment: correctness of every variant, the ablation / split sweep at M = 1 and 16,
   # and the decode step with each streaming-kernel variant (set through environment switches).

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -222,6 +223,25 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             cuda::wq_set_l2_prefetch(pf);
             same_bits("l2 prefetch " + std::to_string(pf));
             cuda::wq_set_l2_prefetch(0);
+        }
+        // The hand-off hint (each warp warms a slice of the next launch's weights in L2 after its
+        // main loop): a prefetch only, so the same bits; the next buffer here is this one. A
+        // misaligned next buffer is refused.
+        {
+            cuda::wq_set_handoff((long long)(l.total / 2));
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sh = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr, &l, w.p);
+            cuda::wq_set_handoff(-1);
+            ++g_checks;
+            if (sh != CudaStatus::ok) fail(name + " hand-off: launch failed");
+            else {
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (yh != yh2) fail(name + " hand-off: bits differ from the default launch");
+            }
+            const CudaStatus sb = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr, &l, static_cast<uint8_t*>(w.p) + 8);
+            ++g_checks;
+            if (sb != CudaStatus::bad_argument) fail(name + " hand-off: a next buffer 8 bytes off alignment was not refused");
         }
         // No split-K and no PDL: every CTA walks all of K (the steady state of the cp.async ring
         // runs even on small shapes), outputs written straight from the accumulators.

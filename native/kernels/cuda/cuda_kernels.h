@@ -145,6 +145,12 @@ void wq_set_pdl(bool on);
 // start of the launch (before waiting for the previous grid), n > 0 a window of n k-stages kept
 // ahead of the register ring. See docs/cuda-kernels.md for what each measured.
 void wq_set_l2_prefetch(int stages);
+// Hand-off to the next launch (wq_gemm's next_weights): bytes of the next buffer the launch
+// warms in L2 at its tail (at most all of it), spread evenly over it; 0 is off; negative (the
+// default) is 1.5 us of the device's peak HBM bandwidth (5 MB on an H100). Env QB_WQ_HANDOFF_MB
+// sets it at first use. wq_handoff() is the byte count in force. See docs/cuda-kernels.md.
+void wq_set_handoff(long long bytes);
+size_t wq_handoff();
 // The streaming kernel's ring in shared memory (INT4 group >= 128 without zeros, M <= 8): code 4,
 // 6 or 8 = that many k-stages per warp at 4 CTAs per SM, 35 = 3 stages at 5 CTAs per SM, used
 // wherever it fits; 0: the ring in registers; -1 (the default): 4 where each warp streams at
@@ -193,8 +199,13 @@ void wq_set_timing(unsigned long long* stamps, size_t entries);
 
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.
+// next / next_weights (optional; 16-byte aligned): the layout and buffer of the next launch on
+// this stream (the next layer of a decode step). Each warp then asks L2 for a slice of them
+// once its own weights are in (wq_set_handoff), so HBM does not idle between the layers. A
+// hint only: results do not depend on it.
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
-                   size_t workspace_bytes, cudaStream_t stream);
+                   size_t workspace_bytes, cudaStream_t stream, const WqLayout* next = nullptr,
+                   const void* next_weights = nullptr);
 
 // ============================================================================================
 // [SECTION] 3. cuBLASLt: FP16 / BF16 baselines, FP8 E4M3 and INT8 W8A8 (cublaslt_gemm.cu)

@@ -10,7 +10,9 @@
 //    byte has crossed from HBM once. Everything else serves that: 16-byte coalesced cp.async
 //    loads, 4 stages in flight per CTA, 2 CTAs per SM, a split-K partition so that even a
 //    4096-column layer puts every SM to work, and programmatic dependent launch so the next
-//    layer's weights start streaming while this one drains. (Evict-first L2 hints on the weight
+//    layer's weights start streaming while this one drains; at its tail each launch also warms
+//    a few MB of the next layer's weights in L2 (the hand-off, handoff_prefetch), so HBM does not
+//    idle while the next grid's CTAs wait for SM slots. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
 //    Measured on an H200 (run 20261126t231808z, docs/cuda-kernels.md): W4 g128 at batch 1
 //    streams at 47-71% of the copy probe (48-63% before split-K inside the CTA, cuda4). The bench's ablation splits a 23 MB launch into the
@@ -50,6 +52,7 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -293,6 +296,10 @@ struct Args {
     int l2pf;                // k-stages of weights prefetched into L2 ahead of the loads
                              // (wq_set_l2_prefetch): 0 none, < 0 the whole k range at the start,
                              // n > 0 the first n at the start, then one stage per stage, n ahead
+    // Hand-off (wq_gemm's next launch, wq_set_handoff): CTA b warms pf_warp bytes per warp at
+    // the head of the b-th pf_stride bytes of the next launch's buffer pf. Null pf: off.
+    const uint8_t* pf;
+    unsigned pf_stride, pf_warp;
 };
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
@@ -303,6 +310,16 @@ __device__ __forceinline__ void stamp(const Args& a, int i) {
         asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
         a.timing[(size_t)blockIdx.x * 4 + i] = t;
     }
+}
+
+// Hand-off to the next launch (Args::pf, wq_set_handoff): once a warp's last weight stage is
+// in, HBM would sit idle while this grid computes its last stages, reduces, exits and the next
+// grid's CTAs start and issue their first loads (most of them cannot start earlier: this grid
+// holds their SM slots). Each warp instead asks L2 for its slice of the next launch's weights,
+// so those bytes cross from HBM during that gap and the next launch finds them in L2.
+// Warp-uniform branch, issued after the main loop, where the ring's registers are dead.
+__device__ __forceinline__ void handoff_prefetch(const Args& a, int warp, int lane) {
+    if (a.pf) prefetch_l2_if(a.pf + (size_t)blockIdx.x * a.pf_stride + (size_t)warp * a.pf_warp, a.pf_warp, lane == 0);
 }
 
 // ============================================================================================
@@ -696,6 +713,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     }
 
     // --- Epilogue -----------------------------------------------------------------------------
+    handoff_prefetch(a, warp, lane);
     stamp(a, 2);
     cp_async_wait<0>();
     __syncthreads();   // the ring is free: reuse it for the cross-warp reduction
@@ -1220,6 +1238,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         }
     }
 
+    handoff_prefetch(a, warp, lane);
     if constexpr (SWAP) {
         // Back to the row-major layout of the epilogues: acc[j][e] (row g, column 8j + 2t + e)
         // is xacc[.][j >> 1][(g & 1) + 2 (j & 1)] of lane 4 (2t + e) + (g >> 1). Rows 8..15 of
@@ -1472,6 +1491,9 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 //    instead of 6 of 16, so 4096x11008 alone ran 10.67-10.68 vs 10.92-10.96 us at M = 1, but the
 //    W4 step with it on down_proj was slower (1.548-1.549 vs 1.542-1.543 ms, three rounds).
 //    Kept for measurement (wq_set_ctask(8, 18)).
+// Measured and dropped (session 10, H100, hand-off on): the 6-warp CTAs with each warp's ring
+// in shared memory, 3 stages (66 KiB a CTA): 11008x4096 M = 1 10.47 vs 9.73 us, 12288x4096
+// 11.32 vs 10.20, the W4 step 1.389 vs 1.372 ms.
 // Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
 // auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
@@ -1576,6 +1598,7 @@ bool apply_carveout() {
 void init_kernels() {
     if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
     if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
+    if (const char* f = std::getenv("QB_WQ_HANDOFF_MB")) wq_set_handoff((long long)(std::atof(f) * 1048576.0));
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
     if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
@@ -1775,6 +1798,14 @@ constexpr int kMaxSplits = kMaxSplitsMma;
 int g_split_override = 0;   // wq_set_split_override: 0 = automatic
 bool g_pdl = true;          // wq_set_pdl
 int g_l2pf = 0;             // wq_set_l2_prefetch (Args::l2pf)
+// Hand-off (Args::pf): bytes of the next launch's weights each launch warms in L2 at its tail;
+// negative: the default, kHandoffNs of the device's peak HBM bandwidth. On the H100 (session 10,
+// docs/cuda-kernels.md) 4-5 MB was best of 0-10 MB: M = 1 11008x4096 10.16 -> 9.69 us,
+// 4096x11008 9.59 -> 8.85, 8192x28672 44.61 -> 43.71, the Llama-2-7B W4 step 1.417 -> 1.365 ms;
+// 10 MB lost again (the prefetch then competes with this launch's own stream).
+constexpr double kHandoffNs = 1500;
+long long g_handoff = -1;   // wq_set_handoff
+size_t handoff_bytes() { return g_handoff >= 0 ? (size_t)g_handoff : (size_t)(kHandoffNs * g_peak_gbps); }
 // wq_set_reduce_acqrel (Args::acqrel). On by default: on the H100 (session 3, docs/cuda-kernels.md)
 // 11008x4096 M = 1 12.48 -> 12.13 us, 12288x4096 12.73 -> 12.46, 22016x4096 unchanged, the
 // decode step 1.694 -> 1.688 ms; the whole GPU test grid passed with it (10,412 checks).
@@ -1889,6 +1920,22 @@ bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
     if (!kSwapAB || stream_rows(rows) != 8 || g_split_override > 0 || g_peak_gbps <= 0 || g_peak_gbps >= kRegRingMaxGbps) return false;
     WqPlan q = p;
     return reg_ring_plan(l, rows, &q) && q.k_stages / q.splits >= kRegRingMinStages;
+}
+
+// The hand-off of a launch (Args::pf) to the next one, which reads the buffer nw of layout nl:
+// handoff_bytes() of it in even slices, the head of each CTA's 1 / ctas share, split over its
+// warps (nothing where a warp's slice would be under 16 bytes). Measured and dropped (session
+// 10, H100): warming instead the first k-stage(s) of every warp's k range in the next launch's
+// own plan (its first loads) with the same budget: 11008x4096 M = 1 10.87 vs 9.73 us,
+// 4096x11008 12.20 vs 8.74, the decode step 1.78 vs 1.37 ms, and worse with more bytes.
+void handoff_args(const WqLayout& nl, const uint8_t* nw, const WqPlan& p, const cudaLaunchConfig_t& cfg, Args* a) {
+    const size_t hb = handoff_bytes();
+    const size_t stride = (nl.total / (size_t)p.ctas) & ~(size_t)15;
+    const size_t per_warp = (std::min(stride, hb / (size_t)p.ctas) / (cfg.blockDim.x / 32)) & ~(size_t)15;
+    if (per_warp < 16 || stride > 0xffffffffu) return;
+    a->pf = nw;
+    a->pf_stride = (unsigned)stride;
+    a->pf_warp = (unsigned)per_warp;
 }
 
 }  // namespace
@@ -2116,6 +2163,8 @@ int wq_carveout() { return g_carveout; }
 double wq_peak_gbps() { return ensure_init() == CudaStatus::ok ? g_peak_gbps : 0; }
 void wq_set_stream_smem(int code) { g_smr_d = code < 0 ? -1 : smr_index(code) >= 0 ? code : 0; }
 void wq_set_l2_prefetch(int stages) { g_l2pf = stages < 0 ? -1 : stages; }
+void wq_set_handoff(long long bytes) { g_handoff = bytes < 0 ? -1 : bytes; }
+size_t wq_handoff() { return ensure_init() == CudaStatus::ok ? handoff_bytes() : 0; }
 int wq_l2_prefetch() { return g_l2pf; }
 void wq_set_ctask(int max_m, int warps) {
     g_ctask_max_m = max_m < 0 ? kCtaskDefaultM : std::min(max_m, kCtaskMaxM);
@@ -2138,8 +2187,11 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
 }
 
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
-                   size_t workspace_bytes, cudaStream_t stream) {
+                   size_t workspace_bytes, cudaStream_t stream, const WqLayout* next, const void* next_weights) {
     if (!weights || !X || !Y || M < 1 || l.n < kNTile || l.k < kKTile) return CudaStatus::bad_argument;
+    // The bulk prefetch wants 16-byte aligned addresses and sizes (the buffer is 256-aligned).
+    if (next && next_weights && (reinterpret_cast<uintptr_t>(next_weights) % 16 != 0 || next->n < kNTile || next->k < kKTile))
+        return CudaStatus::bad_argument;
     if (CudaStatus st = ensure_init(); st != CudaStatus::ok) return st;
     const uint8_t* base = static_cast<const uint8_t*>(weights);
     for (int m0 = 0; m0 < M; m0 += kMaxRows) {
@@ -2180,6 +2232,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
                                : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l, p.warps_k))
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
+        if (next && next_weights && m0 + rows >= M) handoff_args(*next, static_cast<const uint8_t*>(next_weights), p, cfg, &a);
         if (p.path == 1 && a.cluster)   // the partial tile reuses the activation slice
             cfg.dynamicSmemBytes = std::max(cfg.dynamicSmemBytes, (size_t)p.rows_staged * kRedStride * sizeof(float));
         cfg.stream = stream;
