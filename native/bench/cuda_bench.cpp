@@ -467,6 +467,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
         cuda::wq_set_ctask(std::strncmp(v.name, "default", 7) == 0 ? -1 : v.ctask, v.kw);
+        const size_t handoff0 = cuda::wq_handoff();   // restored below (an env setting included)
         if (!v.handoff) cuda::wq_set_handoff(0);
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
@@ -484,7 +485,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
         cuda::wq_set_stream_depth(0);
         cuda::wq_set_stream_accscale(true);
         cuda::wq_set_ctask(-1, 0);
-        cuda::wq_set_handoff(-1);
+        cuda::wq_set_handoff((long long)handoff0);
         if (!ok) return false;
         char cell[96];
         if (planned && p.path == 2)
@@ -741,9 +742,10 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
             // Isolated launches: no next launch follows, so no hand-off.
             Stats cs;
+            const size_t handoff0 = cuda::wq_handoff();
             cuda::wq_set_handoff(0);
             const bool ok = time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs);
-            cuda::wq_set_handoff(-1);
+            cuda::wq_set_handoff((long long)handoff0);
             if (!ok) return false;
             c.rep->cold.push_back({"qbench-mma w4a16 g128", m.shape, M, cs.med, cs.p10, cs.p90});
         }
@@ -1155,10 +1157,11 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                     if (!ok) return false;
                 }
             // Without the hand-off to the next layer (wq_set_handoff 0).
+            const size_t handoff0 = cuda::wq_handoff();
             cuda::wq_set_handoff(0);
             ok = bench_decode(c, "qbench-w4a16-g128", "no hand-off");
             ok = ok && bench_decode(c, "qbench-w8a16", "no hand-off");
-            cuda::wq_set_handoff(-1);
+            cuda::wq_set_handoff((long long)handoff0);
             if (!ok) return false;
             // Without the 6-warp CTAs at M = 1 (qkv_proj takes the streaming kernel again).
             cuda::wq_set_ctask_wide(false);
