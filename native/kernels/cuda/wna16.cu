@@ -1496,7 +1496,8 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 //    Kept for measurement (wq_set_ctask(8, 18)).
 // Measured and dropped (session 10, H100, hand-off on): the 6-warp CTAs with each warp's ring
 // in shared memory, 3 stages (66 KiB a CTA): 11008x4096 M = 1 10.47 vs 9.73 us, 12288x4096
-// 11.32 vs 10.20, the W4 step 1.389 vs 1.372 ms.
+// 11.32 vs 10.20, the W4 step 1.389 vs 1.372 ms; with a 3-stage register ring (96 registers,
+// 48 bytes of stack): 11.32 vs 9.79 us, 12.32 vs 10.22, the step 1.435 vs 1.366 ms.
 // Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
 // auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
