@@ -199,10 +199,11 @@ void wq_set_timing(unsigned long long* stamps, size_t entries);
 
 // Y[M][N] = X[M][K] . dequant(W)^T. weights: device copy of the shuffled buffer (l.total
 // bytes, 256-byte aligned). X, Y: FP16 device pointers, 16-byte aligned.
-// next / next_weights (optional; 16-byte aligned): the layout and buffer of the next launch on
-// this stream (the next layer of a decode step). Each warp then asks L2 for a slice of them
-// once its own weights are in (wq_set_handoff), so HBM does not idle between the layers. A
-// hint only: results do not depend on it.
+// next / next_weights (optional): the layout and the whole shuffled buffer (next->total bytes,
+// 16-byte aligned, else bad_argument) of the next launch on this stream, e.g. the next layer of
+// a decode step. Each warp then asks L2 for a slice of it once its own weights are in
+// (wq_set_handoff), so HBM does not idle between the layers. A hint only: results do not
+// depend on it, but the bytes must exist (the prefetch reads up to next->total).
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
                    size_t workspace_bytes, cudaStream_t stream, const WqLayout* next = nullptr,
                    const void* next_weights = nullptr);
