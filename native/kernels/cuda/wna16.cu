@@ -829,6 +829,14 @@ template <int BITS> using CfgM16 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 2>;    // M <= 16
 template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
 template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
 template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
+// Experiment (QB_WQ_MMA16, session 11): other M <= 16 configurations for INT4 grouped without
+// zeros: ring depth 6 / 8, three CTAs per SM, one strip per warp with two atoms per stage.
+template <int BITS> using CfgM16x1 = Cfg<BITS, 1, 2, 2, 4, 1, 6, 2>;
+template <int BITS> using CfgM16x2 = Cfg<BITS, 1, 2, 2, 4, 1, 8, 2>;
+template <int BITS> using CfgM16x3 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 3>;
+template <int BITS> using CfgM16x4 = Cfg<BITS, 1, 2, 2, 4, 1, 5, 3>;
+template <int BITS> using CfgM16x5 = Cfg<BITS, 1, 1, 4, 2, 2, 4, 2>;
+template <int BITS> using CfgM16x6 = Cfg<BITS, 1, 1, 4, 2, 2, 8, 2>;
 
 // ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
@@ -1361,6 +1369,8 @@ KernelInfo info_of() {
 // for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
 KernelInfo g_kernels[3][2][4][2][2];
 int g_hint = kHintNone;     // wq_set_l2_hint
+KernelInfo g_mma16x[7];     // QB_WQ_MMA16 variants (index 1..6; 0: the default CfgM16)
+int g_mma16_v = 0;
 bool g_has_clusters = false;   // sm_90+: split-K may reduce inside a thread-block cluster
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
@@ -1582,6 +1592,7 @@ void for_each_kernel(F&& f) {
             for (auto& m : b)
                 for (auto& z : m)
                     for (KernelInfo& k : z) f(k);
+    for (KernelInfo& k : g_mma16x) f(k);
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
@@ -1621,6 +1632,13 @@ void init_kernels() {
     fill_row<4, false, false>(0);
     fill_row<4, true, false>(0);
     fill_row<8, false, false>(1);
+    if (const char* v = std::getenv("QB_WQ_MMA16")) g_mma16_v = std::atoi(v) >= 1 && std::atoi(v) <= 6 ? std::atoi(v) : 0;
+    g_mma16x[1] = info_of<CfgM16x1<4>, false, true, kHintNone>();
+    g_mma16x[2] = info_of<CfgM16x2<4>, false, true, kHintNone>();
+    g_mma16x[3] = info_of<CfgM16x3<4>, false, true, kHintNone>();
+    g_mma16x[4] = info_of<CfgM16x4<4>, false, true, kHintNone>();
+    g_mma16x[5] = info_of<CfgM16x5<4>, false, true, kHintNone>();
+    g_mma16x[6] = info_of<CfgM16x6<4>, false, true, kHintNone>();
     fill_stream<8>();
     fill_stream<16>();
     g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
@@ -1714,6 +1732,11 @@ void init_kernels() {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
+    for (KernelInfo& k : g_mma16x)
+        if (!setup(k, kThreads)) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
@@ -1794,6 +1817,7 @@ size_t stream_smem(int R, int stages) { return (size_t)R * ((size_t)stages * kKT
 
 const KernelInfo& kernel_for(const WqLayout& l, int M) {
     const int mc = m_config(M);
+    if (g_mma16_v > 0 && mc == 0 && l.bits == 4 && l.grouped && !l.has_zero && g_mma16x[g_mma16_v].fn) return g_mma16x[g_mma16_v];
     const KernelInfo& hinted = g_kernels[g_hint][l.bits == 8][mc][l.has_zero][l.grouped];
     return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
 }
