@@ -829,14 +829,6 @@ template <int BITS> using CfgM16 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 2>;    // M <= 16
 template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
 template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
 template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
-// Experiment (QB_WQ_MMA16, session 11): other M <= 16 configurations for INT4 grouped without
-// zeros: ring depth 6 / 8, three CTAs per SM, one strip per warp with two atoms per stage.
-template <int BITS> using CfgM16x1 = Cfg<BITS, 1, 2, 2, 4, 1, 6, 2>;
-template <int BITS> using CfgM16x2 = Cfg<BITS, 1, 2, 2, 4, 1, 8, 2>;
-template <int BITS> using CfgM16x3 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 3>;
-template <int BITS> using CfgM16x4 = Cfg<BITS, 1, 2, 2, 4, 1, 5, 3>;
-template <int BITS> using CfgM16x5 = Cfg<BITS, 1, 1, 4, 2, 2, 4, 2>;
-template <int BITS> using CfgM16x6 = Cfg<BITS, 1, 1, 4, 2, 2, 8, 2>;
 
 // ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
@@ -941,19 +933,23 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            the ring can hold a warp's whole k range and the loads are all in flight before
 //            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false>
+          int KW = 0, bool SMR = false, int ATS = 4>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
     constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
-    constexpr int SR = (GROUPED || ZP) ? 4 / GA : 0;    // scale / zero rows per stage
+    constexpr int SR = (GROUPED || ZP) ? (ATS / GA > 0 ? ATS / GA : 1) : 0;   // scale / zero rows per stage
     constexpr int SRA = SR > 0 ? SR : 1;
-    constexpr int SRS = ACCS ? 2 : SRA;                 // ACCS: the scales of the lane's 8 output columns
+    // ACCS: the scales of the lane's 8 output columns (SWAP with half stages: only the 4 it uses)
+    constexpr bool HALF = ATS != 4;
+    constexpr int SRS = ACCS ? (HALF ? 1 : 2) : SRA;
+    constexpr int STAGE_K = ATS * kAtomK;               // k per ring stage
     static_assert(R == 8 || R == 16, "8 or 16 activation rows");
     static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
     static_assert(!SMR || (ACCS && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
+    static_assert(ATS == 4 || (ATS == 2 && KW > 0 && ACCS && !SMR && GA == 4 && kSwapAB), "half stages: ctask with ACCS only");
     constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
     constexpr bool SWAP = kSwapAB && R == 8 && !LOADONLY;   // weights as the A operand (kSwapAB)
     constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
@@ -964,33 +960,37 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     const int tile = KW > 0 ? blockIdx.x / (kNTile / kAtomN) : blockIdx.x / a.splits;
     const int split = KW > 0 ? 0 : blockIdx.x % a.splits;
     const int part = KW > 0 ? warp : split, parts = KW > 0 ? KW : a.splits;
-    const int s_begin = (int)((long long)part * a.k_stages / parts);
-    const int s_end = (int)((long long)(part + 1) * a.k_stages / parts);
+    const int units = a.k_stages * (4 / ATS);   // ring stages of the k range (a.k_stages: of 128 k)
+    const int s_begin = (int)((long long)part * units / parts);
+    const int s_end = (int)((long long)(part + 1) * units / parts);
     const int n_iter = s_end - s_begin;
     const int sp = KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
     const int atoms_k = a.K / kAtomK;
-    const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
+    const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * ATS) * ATOM_BYTES + lane * LANE_BYTES;
     // Padded activation row in shared memory: this CTA's k range (KW = 0) or all of K (KW > 0).
     const int row_bytes = (KW > 0 ? a.K : n_iter * kKTile) * 2 + 16;
     const int m_rows = a.M < R ? a.M : R;   // real activation rows
     // SMR: this warp's D slots, behind the activations and the zero line (smr_smem on the host).
     uint8_t* const ring = smem + ((m_rows * row_bytes + 16 + 127) & ~127) + warp * D * RING_STAGE;
 
-    uint4 wr[D][4][NV];
+    uint4 wr[D][ATS][NV];
     uint2 sr[D][SRS];
     uint32_t zr[D][SRA];
 
     // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
-    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
-        const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
+    auto load_stage = [&](uint4 (&w)[ATS][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
+        const uint8_t* p = wbase + (size_t)i * ATS * ATOM_BYTES;
 #pragma unroll
-        for (int at = 0; at < 4; ++at)
+        for (int at = 0; at < ATS; ++at)
 #pragma unroll
             for (int v = 0; v < NV; ++v) w[at][v] = ld_stream(p + at * ATOM_BYTES + 16 * v);
 #pragma unroll
         for (int r = 0; r < SR; ++r) {
-            const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
-            if constexpr (ACCS) {
+            const int grow = ((s_begin + i) * STAGE_K + r * GA * kAtomK) / a.group;
+            if constexpr (ACCS && HALF) {
+                // SWAP: columns 8j + g sit at positions 4g + j: 8 bytes (see below).
+                s[0] = __ldg(reinterpret_cast<const uint2*>(a.scales + (size_t)grow * a.N + sp * 32 + g * 4));
+            } else if constexpr (ACCS) {
                 // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
                 // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
                 // SWAP: columns 8j + g sit at positions 4g + j: the 16 bytes of lanes g and g ^ 1.
@@ -1082,9 +1082,9 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     } else if constexpr (KW > 0) {
         // The M real rows of this warp's k range, then the zero line (rows >= M), which every
         // warp writes with the same zeros: the warp's own copy needs no CTA barrier.
-        const int cpr = n_iter * kKTile / 8;
-        const __half* xs = a.X + (size_t)s_begin * kKTile;
-        uint8_t* const xd = smem + s_begin * kKTile * 2;
+        const int cpr = n_iter * STAGE_K / 8;
+        const __half* xs = a.X + (size_t)s_begin * STAGE_K;
+        uint8_t* const xd = smem + s_begin * STAGE_K * 2;
         for (int idx = lane; idx < m_rows * cpr; idx += 32) {
             const int r = idx / cpr, c = idx % cpr;
             cp_async16_zfill(xd + r * row_bytes + c * 16, xs + (size_t)r * a.K + c * 8, 16);
@@ -1111,17 +1111,17 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // KW > 0: rows >= M point at the zero line and do not advance with k (kstep 0).
     const bool xvalid = !RROWS || (lane & 7) < m_rows;
     const int kstep = xvalid ? 1 : 0;
-    const int kbase = KW > 0 ? s_begin * kKTile * 2 : 0;   // KW > 0: rows hold all of K
+    const int kbase = KW > 0 ? s_begin * STAGE_K * 2 : 0;   // KW > 0: rows hold all of K
     const uint8_t* const xrow0 = !RROWS ? smem + (lane & 7) * row_bytes + (lane >> 3) * 16
                                         : xvalid ? smem + (lane & 7) * row_bytes + kbase + (lane >> 3) * 16
                                                  : smem + m_rows * row_bytes;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
-    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
+    auto compute_stage = [&](const uint4 (&w)[ATS][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
         if constexpr (LOADONLY) {
 #pragma unroll
-            for (int at = 0; at < 4; ++at)
+            for (int at = 0; at < ATS; ++at)
 #pragma unroll
                 for (int v = 0; v < NV; ++v) sink ^= w[at][v].x ^ w[at][v].y ^ w[at][v].z ^ w[at][v].w;
             (void)s; (void)z; (void)i;
@@ -1133,8 +1133,8 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
             for (int e = 0; e < 4; ++e) tmp[j][e] = xt[j >> 1][j & 1][e] = 0.f;
 #pragma unroll
-        for (int at = 0; at < 4; ++at) {
-            const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
+        for (int at = 0; at < ATS; ++at) {
+            const int koff = (i * ATS + at) * kAtomK * 2;   // bytes into the activation rows
             uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
             if constexpr (RROWS) ldmatrix_x4(lo, xrow0 + koff * kstep);
             else ldmatrix_x4(lo, xrow0 + koff);
@@ -1188,7 +1188,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         if constexpr (ACCS && SWAP) {
             // Lane (g, t) holds columns 16i + g + 8 (e >> 1): scale positions 4g + 2i + (e >> 1),
             // in the half of the 16 bytes that belongs to g (load_stage read lanes g and g ^ 1's).
-            const uint2 sg = (g & 1) ? s[1] : s[0];
+            const uint2 sg = HALF || !(g & 1) ? s[0] : s[SRS - 1];
             const __half* hs = reinterpret_cast<const __half*>(&sg);
 #pragma unroll
             for (int i = 0; i < 2; ++i)
@@ -1369,8 +1369,6 @@ KernelInfo info_of() {
 // for M <= 32 only (m-configs 0 and 1); larger M falls back to hint none.
 KernelInfo g_kernels[3][2][4][2][2];
 int g_hint = kHintNone;     // wq_set_l2_hint
-KernelInfo g_mma16x[7];     // QB_WQ_MMA16 variants (index 1..6; 0: the default CfgM16)
-int g_mma16_v = 0;
 bool g_has_clusters = false;   // sm_90+: split-K may reduce inside a thread-block cluster
 std::once_flag g_init_once;
 CudaStatus g_init_status = CudaStatus::ok;
@@ -1419,10 +1417,10 @@ int stream_max_m(const WqLayout& l) {
 }
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false>
+          int KW = 0, bool SMR = false, int ATS = 4>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR, ATS>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1516,6 +1514,10 @@ struct CtaskWide { int kw, depth, minb, auto_max_m, auto_max_stages; };
 constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1, 6}, {18, 2, 1, 0, 0}};
 constexpr int kCtaskWideN = sizeof(kCtaskWide) / sizeof(kCtaskWide[0]);
 KernelInfo g_ctask_wide[kCtaskWideN];
+// Experiment (QB_WQ_CTASK_HALF, session 11): ctask with ring stages of 2 atoms (64 k) instead of
+// 4, twice as many of them in the same registers: KW 6 (depth 4), 8 (depth 8), 16 (depth 6).
+KernelInfo g_ctask_half[4];
+int g_ctask_half_on = 0;   // 1: on; 2: on, KW 6 at depth 5
 int ctask_wide_index(int kw) {
     for (int i = 0; i < kCtaskWideN; ++i)
         if (kCtaskWide[i].kw == kw) return i;
@@ -1585,6 +1587,7 @@ void for_each_kernel(F&& f) {
         f(*k);
     for (KernelInfo& k : g_stream_smr) f(k);
     for (KernelInfo& k : g_ctask_wide) f(k);
+    for (KernelInfo& k : g_ctask_half) f(k);
     for (KernelInfo& k : g_stream_depth) f(k);
     for (KernelInfo& k : g_stream_accs) f(k);
     for (auto& h : g_kernels)
@@ -1592,7 +1595,6 @@ void for_each_kernel(F&& f) {
             for (auto& m : b)
                 for (auto& z : m)
                     for (KernelInfo& k : z) f(k);
-    for (KernelInfo& k : g_mma16x) f(k);
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
@@ -1627,18 +1629,16 @@ void init_kernels() {
     fill_ctask<8>();
     fill_ctask<16>();
     fill_ctask_wide<0>();
+    if (const char* h = std::getenv("QB_WQ_CTASK_HALF")) g_ctask_half_on = std::atoi(h);
+    g_ctask_half[0] = stream_info<4, 8, 4, 4, false, true, false, 3, true, 6, false, 2>();
+    g_ctask_half[1] = stream_info<4, 8, 8, 4, false, true, false, 2, true, 8, false, 2>();
+    g_ctask_half[2] = stream_info<4, 8, 6, 4, false, true, false, 1, true, 16, false, 2>();
+    g_ctask_half[3] = stream_info<4, 8, 5, 4, false, true, false, 3, true, 6, false, 2>();
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
     fill_row<4, true, false>(0);
     fill_row<8, false, false>(1);
-    if (const char* v = std::getenv("QB_WQ_MMA16")) g_mma16_v = std::atoi(v) >= 1 && std::atoi(v) <= 6 ? std::atoi(v) : 0;
-    g_mma16x[1] = info_of<CfgM16x1<4>, false, true, kHintNone>();
-    g_mma16x[2] = info_of<CfgM16x2<4>, false, true, kHintNone>();
-    g_mma16x[3] = info_of<CfgM16x3<4>, false, true, kHintNone>();
-    g_mma16x[4] = info_of<CfgM16x4<4>, false, true, kHintNone>();
-    g_mma16x[5] = info_of<CfgM16x5<4>, false, true, kHintNone>();
-    g_mma16x[6] = info_of<CfgM16x6<4>, false, true, kHintNone>();
     fill_stream<8>();
     fill_stream<16>();
     g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
@@ -1691,6 +1691,11 @@ void init_kernels() {
             g_init_status = CudaStatus::cuda_error;
             return;
         }
+    for (int i = 0; i < 4; ++i)
+        if (!setup_ctask(g_ctask_half[i], 32 * (i == 1 ? 8 : i == 2 ? 16 : 6))) {
+            g_init_status = CudaStatus::cuda_error;
+            return;
+        }
     for (KernelInfo& k : g_stream_smr) {   // shared memory per launch (smr_smem): register limit here
         // k.smem: the most dynamic shared memory a launch may ask for, next to the kernel's own
         // static flag of the workspace reduction.
@@ -1732,11 +1737,6 @@ void init_kernels() {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
-    for (KernelInfo& k : g_mma16x)
-        if (!setup(k, kThreads)) {
-            g_init_status = CudaStatus::cuda_error;
-            return;
-        }
     for (auto& b : g_stream)
         for (auto& r : b)
             for (auto& ga : r)
@@ -1799,6 +1799,8 @@ bool ctask_smr(const WqLayout& l, int kw) {
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     static const KernelInfo none;
+    if (g_ctask_half_on && g_stream_d == 0 && ctask_accs(l) && (kw == 6 || kw == 8 || kw == 16))
+        return g_ctask_half[kw == 6 ? (g_ctask_half_on == 2 ? 3 : 0) : kw == 8 ? 1 : 2];
     if (const int wi = ctask_wide_index(kw); wi >= 0) return g_stream_d == 0 && ctask_accs(l) ? g_ctask_wide[wi] : none;
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
     // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
@@ -1817,7 +1819,6 @@ size_t stream_smem(int R, int stages) { return (size_t)R * ((size_t)stages * kKT
 
 const KernelInfo& kernel_for(const WqLayout& l, int M) {
     const int mc = m_config(M);
-    if (g_mma16_v > 0 && mc == 0 && l.bits == 4 && l.grouped && !l.has_zero && g_mma16x[g_mma16_v].fn) return g_mma16x[g_mma16_v];
     const KernelInfo& hinted = g_kernels[g_hint][l.bits == 8][mc][l.has_zero][l.grouped];
     return hinted.fn ? hinted : g_kernels[kHintNone][l.bits == 8][mc][l.has_zero][l.grouped];
 }
