@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|handoff|half|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|handoff|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -52,21 +52,6 @@ elif [ "$mode" = handoff ]; then
     QB_WQ_HANDOFF_MB=$f timeout 120 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008,8192x28672 --batches 1,4,16 \
       --no-group-sweep --no-cold --large-m none --replays 10 > "$OUT/handoff-$f-bench.txt" 2>&1
     echo "bench exit $?"; grep "cublaslt-fp16 .*M=1 \|w4a16    g128  z0\|w4a16    g128  z1.*M=1 \|w8a16.*M=1 \|decode" "$OUT/handoff-$f-bench.txt" | cut -c1-200
-  done
-elif [ "$mode" = half ]; then
-  # Split-K inside the CTA with ring stages of 2 atoms (QB_WQ_CTASK_HALF, session 11): correctness
-  # and memcheck with it, registers, then M = 1 / 4 / 8 and the decode step, off / on twice.
-  QB_WQ_CTASK_HALF=1 ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -12
-  QB_WQ_CTASK_HALF=1 timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
-  echo "compute-sanitizer exit $?"; tail -2 "$OUT/sanitizer.txt"
-  cuobjdump --dump-resource-usage ./qbench-native > "$OUT/resources.txt" 2>&1
-  grep -A1 "Li2EEEv4Args\|ELi6ELb0ELi4EEEv4Args\|ELi16ELb0ELi4EEEv\|ELi8ELb0ELi4EEEv" "$OUT/resources.txt" | grep -o "Function.*\|REG:[0-9]* STACK:[0-9]* SHARED:[0-9]* LOCAL:[0-9]*" | cut -c1-160
-  for h in ${HALF_ROUNDS:-0 1 2 0 1 2}; do
-    echo "== half $h"
-    QB_WQ_CTASK_HALF=$h timeout 120 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008,8192x28672,12288x4096 \
-      --batches 1,4,8 --no-group-sweep --no-cold --large-m none --replays 10 > "$OUT/half-$h-bench.txt" 2>&1
-    echo "bench exit $?"; grep "w4a16    g128  z0\|decode qbench-w4a16\|decode cublaslt-fp16" "$OUT/half-$h-bench.txt" | cut -c1-200
-    cp "$OUT/half-$h-bench.txt" "$OUT/half-$h-round-$RANDOM.txt"
   done
 elif [ "$mode" = exp ]; then
   # Tuning experiment: correctness of every variant, the ablation / split sweep at M = 1 and 16,

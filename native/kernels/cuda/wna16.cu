@@ -829,6 +829,9 @@ template <int BITS> using CfgM16 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 2>;    // M <= 16
 template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
 template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
 template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
+// Measured and dropped for M <= 16 (session 11, H100, docs/cuda-kernels.md): rings of 6 and 8
+// stages, 3 CTAs per SM (4 or 5 stages), one strip per warp with 2 atoms per stage. All slower
+// (11008x4096 M = 16 14.27-16.58 vs 14.10-14.21 us; without the reduction 11.91-13.77 vs 11.43).
 
 // ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
@@ -933,23 +936,19 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            the ring can hold a warp's whole k range and the loads are all in flight before
 //            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false, int ATS = 4>
+          int KW = 0, bool SMR = false>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
     constexpr int LANE_BYTES = 16 * NV, ATOM_BYTES = 32 * LANE_BYTES;
-    constexpr int SR = (GROUPED || ZP) ? (ATS / GA > 0 ? ATS / GA : 1) : 0;   // scale / zero rows per stage
+    constexpr int SR = (GROUPED || ZP) ? 4 / GA : 0;    // scale / zero rows per stage
     constexpr int SRA = SR > 0 ? SR : 1;
-    // ACCS: the scales of the lane's 8 output columns (SWAP with half stages: only the 4 it uses)
-    constexpr bool HALF = ATS != 4;
-    constexpr int SRS = ACCS ? (HALF ? 1 : 2) : SRA;
-    constexpr int STAGE_K = ATS * kAtomK;               // k per ring stage
+    constexpr int SRS = ACCS ? 2 : SRA;                 // ACCS: the scales of the lane's 8 output columns
     static_assert(R == 8 || R == 16, "8 or 16 activation rows");
     static_assert(!ACCS || (GROUPED && GA == 4 && BITS == 4), "accumulator scaling: one scale row per stage");
 
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
     static_assert(!SMR || (ACCS && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
-    static_assert(ATS == 4 || (ATS == 2 && KW > 0 && ACCS && !SMR && GA == 4 && kSwapAB), "half stages: ctask with ACCS only");
     constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
     constexpr bool SWAP = kSwapAB && R == 8 && !LOADONLY;   // weights as the A operand (kSwapAB)
     constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
@@ -960,37 +959,33 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     const int tile = KW > 0 ? blockIdx.x / (kNTile / kAtomN) : blockIdx.x / a.splits;
     const int split = KW > 0 ? 0 : blockIdx.x % a.splits;
     const int part = KW > 0 ? warp : split, parts = KW > 0 ? KW : a.splits;
-    const int units = a.k_stages * (4 / ATS);   // ring stages of the k range (a.k_stages: of 128 k)
-    const int s_begin = (int)((long long)part * units / parts);
-    const int s_end = (int)((long long)(part + 1) * units / parts);
+    const int s_begin = (int)((long long)part * a.k_stages / parts);
+    const int s_end = (int)((long long)(part + 1) * a.k_stages / parts);
     const int n_iter = s_end - s_begin;
     const int sp = KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
     const int atoms_k = a.K / kAtomK;
-    const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * ATS) * ATOM_BYTES + lane * LANE_BYTES;
+    const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
     // Padded activation row in shared memory: this CTA's k range (KW = 0) or all of K (KW > 0).
     const int row_bytes = (KW > 0 ? a.K : n_iter * kKTile) * 2 + 16;
     const int m_rows = a.M < R ? a.M : R;   // real activation rows
     // SMR: this warp's D slots, behind the activations and the zero line (smr_smem on the host).
     uint8_t* const ring = smem + ((m_rows * row_bytes + 16 + 127) & ~127) + warp * D * RING_STAGE;
 
-    uint4 wr[D][ATS][NV];
+    uint4 wr[D][4][NV];
     uint2 sr[D][SRS];
     uint32_t zr[D][SRA];
 
     // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
-    auto load_stage = [&](uint4 (&w)[ATS][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
-        const uint8_t* p = wbase + (size_t)i * ATS * ATOM_BYTES;
+    auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
+        const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
 #pragma unroll
-        for (int at = 0; at < ATS; ++at)
+        for (int at = 0; at < 4; ++at)
 #pragma unroll
             for (int v = 0; v < NV; ++v) w[at][v] = ld_stream(p + at * ATOM_BYTES + 16 * v);
 #pragma unroll
         for (int r = 0; r < SR; ++r) {
-            const int grow = ((s_begin + i) * STAGE_K + r * GA * kAtomK) / a.group;
-            if constexpr (ACCS && HALF) {
-                // SWAP: columns 8j + g sit at positions 4g + j: 8 bytes (see below).
-                s[0] = __ldg(reinterpret_cast<const uint2*>(a.scales + (size_t)grow * a.N + sp * 32 + g * 4));
-            } else if constexpr (ACCS) {
+            const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
+            if constexpr (ACCS) {
                 // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
                 // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
                 // SWAP: columns 8j + g sit at positions 4g + j: the 16 bytes of lanes g and g ^ 1.
@@ -1082,9 +1077,9 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     } else if constexpr (KW > 0) {
         // The M real rows of this warp's k range, then the zero line (rows >= M), which every
         // warp writes with the same zeros: the warp's own copy needs no CTA barrier.
-        const int cpr = n_iter * STAGE_K / 8;
-        const __half* xs = a.X + (size_t)s_begin * STAGE_K;
-        uint8_t* const xd = smem + s_begin * STAGE_K * 2;
+        const int cpr = n_iter * kKTile / 8;
+        const __half* xs = a.X + (size_t)s_begin * kKTile;
+        uint8_t* const xd = smem + s_begin * kKTile * 2;
         for (int idx = lane; idx < m_rows * cpr; idx += 32) {
             const int r = idx / cpr, c = idx % cpr;
             cp_async16_zfill(xd + r * row_bytes + c * 16, xs + (size_t)r * a.K + c * 8, 16);
@@ -1111,17 +1106,17 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // KW > 0: rows >= M point at the zero line and do not advance with k (kstep 0).
     const bool xvalid = !RROWS || (lane & 7) < m_rows;
     const int kstep = xvalid ? 1 : 0;
-    const int kbase = KW > 0 ? s_begin * STAGE_K * 2 : 0;   // KW > 0: rows hold all of K
+    const int kbase = KW > 0 ? s_begin * kKTile * 2 : 0;   // KW > 0: rows hold all of K
     const uint8_t* const xrow0 = !RROWS ? smem + (lane & 7) * row_bytes + (lane >> 3) * 16
                                         : xvalid ? smem + (lane & 7) * row_bytes + kbase + (lane >> 3) * 16
                                                  : smem + m_rows * row_bytes;
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
-    auto compute_stage = [&](const uint4 (&w)[ATS][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
+    auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
         if constexpr (LOADONLY) {
 #pragma unroll
-            for (int at = 0; at < ATS; ++at)
+            for (int at = 0; at < 4; ++at)
 #pragma unroll
                 for (int v = 0; v < NV; ++v) sink ^= w[at][v].x ^ w[at][v].y ^ w[at][v].z ^ w[at][v].w;
             (void)s; (void)z; (void)i;
@@ -1133,8 +1128,8 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
             for (int e = 0; e < 4; ++e) tmp[j][e] = xt[j >> 1][j & 1][e] = 0.f;
 #pragma unroll
-        for (int at = 0; at < ATS; ++at) {
-            const int koff = (i * ATS + at) * kAtomK * 2;   // bytes into the activation rows
+        for (int at = 0; at < 4; ++at) {
+            const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
             uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
             if constexpr (RROWS) ldmatrix_x4(lo, xrow0 + koff * kstep);
             else ldmatrix_x4(lo, xrow0 + koff);
@@ -1188,7 +1183,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         if constexpr (ACCS && SWAP) {
             // Lane (g, t) holds columns 16i + g + 8 (e >> 1): scale positions 4g + 2i + (e >> 1),
             // in the half of the 16 bytes that belongs to g (load_stage read lanes g and g ^ 1's).
-            const uint2 sg = HALF || !(g & 1) ? s[0] : s[SRS - 1];
+            const uint2 sg = (g & 1) ? s[1] : s[0];
             const __half* hs = reinterpret_cast<const __half*>(&sg);
 #pragma unroll
             for (int i = 0; i < 2; ++i)
@@ -1417,10 +1412,10 @@ int stream_max_m(const WqLayout& l) {
 }
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false, int ATS = 4>
+          int KW = 0, bool SMR = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR, ATS>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1506,7 +1501,10 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 // in shared memory, 3 stages (66 KiB a CTA): 11008x4096 M = 1 10.47 vs 9.73 us, 12288x4096
 // 11.32 vs 10.20, the W4 step 1.389 vs 1.372 ms; with a 3-stage register ring (96 registers,
 // 48 bytes of stack): 11.32 vs 9.79 us, 12.32 vs 10.22, the step 1.435 vs 1.366 ms.
-// Measured and dropped (same calls): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
+// Measured and dropped (session 11, H100): ring stages of 2 atoms instead of 4 in every ctask
+// CTA (twice the stages in the same registers, k split 10-11 half-stages a warp on 11008x4096):
+// M = 1 10.89 vs 9.73 us, 4096x11008 10.26 vs 8.83, 8192x28672 50.1 vs 43.7, step 1.46 vs 1.37 ms.
+// Measured and dropped (session 10): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
 // auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
 // per warp it may then get (a 2-stage ring stops hiding the stream on long k ranges).
@@ -1514,10 +1512,6 @@ struct CtaskWide { int kw, depth, minb, auto_max_m, auto_max_stages; };
 constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1, 6}, {18, 2, 1, 0, 0}};
 constexpr int kCtaskWideN = sizeof(kCtaskWide) / sizeof(kCtaskWide[0]);
 KernelInfo g_ctask_wide[kCtaskWideN];
-// Experiment (QB_WQ_CTASK_HALF, session 11): ctask with ring stages of 2 atoms (64 k) instead of
-// 4, twice as many of them in the same registers: KW 6 (depth 4), 8 (depth 8), 16 (depth 6).
-KernelInfo g_ctask_half[4];
-int g_ctask_half_on = 0;   // 1: on; 2: on, KW 6 at depth 5
 int ctask_wide_index(int kw) {
     for (int i = 0; i < kCtaskWideN; ++i)
         if (kCtaskWide[i].kw == kw) return i;
@@ -1587,7 +1581,6 @@ void for_each_kernel(F&& f) {
         f(*k);
     for (KernelInfo& k : g_stream_smr) f(k);
     for (KernelInfo& k : g_ctask_wide) f(k);
-    for (KernelInfo& k : g_ctask_half) f(k);
     for (KernelInfo& k : g_stream_depth) f(k);
     for (KernelInfo& k : g_stream_accs) f(k);
     for (auto& h : g_kernels)
@@ -1629,11 +1622,6 @@ void init_kernels() {
     fill_ctask<8>();
     fill_ctask<16>();
     fill_ctask_wide<0>();
-    if (const char* h = std::getenv("QB_WQ_CTASK_HALF")) g_ctask_half_on = std::atoi(h);
-    g_ctask_half[0] = stream_info<4, 8, 4, 4, false, true, false, 3, true, 6, false, 2>();
-    g_ctask_half[1] = stream_info<4, 8, 8, 4, false, true, false, 2, true, 8, false, 2>();
-    g_ctask_half[2] = stream_info<4, 8, 6, 4, false, true, false, 1, true, 16, false, 2>();
-    g_ctask_half[3] = stream_info<4, 8, 5, 4, false, true, false, 3, true, 6, false, 2>();
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -1688,11 +1676,6 @@ void init_kernels() {
                     }
     for (int i = 0; i < kCtaskWideN; ++i)
         if (!setup_ctask(g_ctask_wide[i], 32 * kCtaskWide[i].kw)) {
-            g_init_status = CudaStatus::cuda_error;
-            return;
-        }
-    for (int i = 0; i < 4; ++i)
-        if (!setup_ctask(g_ctask_half[i], 32 * (i == 1 ? 8 : i == 2 ? 16 : 6))) {
             g_init_status = CudaStatus::cuda_error;
             return;
         }
@@ -1799,8 +1782,6 @@ bool ctask_smr(const WqLayout& l, int kw) {
 }
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     static const KernelInfo none;
-    if (g_ctask_half_on && g_stream_d == 0 && ctask_accs(l) && (kw == 6 || kw == 8 || kw == 16))
-        return g_ctask_half[kw == 6 ? (g_ctask_half_on == 2 ? 3 : 0) : kw == 8 ? 1 : 2];
     if (const int wi = ctask_wide_index(kw); wi >= 0) return g_stream_d == 0 && ctask_accs(l) ? g_ctask_wide[wi] : none;
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
     // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
