@@ -38,6 +38,8 @@ void usage() {
         "  --flush clflush|write|none  cache eviction before each call (default clflush)\n"
         "  --threads N               kernel threads (default: all cores)\n"
         "  --isa scalar|avx2|avx512|avx512-vnni  cap the SIMD level (default: the best this CPU has)\n"
+        "  --rows short|long         row order of the avx512-vnni weight-only kernels (default: this CPU's;\n"
+        "                            long on AMD, short elsewhere; also QB_CPU_ROWS)\n"
         "  --compare-isa LEVEL       also run every quantized method capped at LEVEL, alternating call by call\n"
         "                            with the others (an A/B of two SIMD levels in one run; not for publishing)\n"
         "  --no-probe  --probe-mb N  skip the bandwidth probe / size its arrays\n"
@@ -81,8 +83,10 @@ void print_report(const BenchReport& rep) {
     const Results& r = rep.results;
     const ResultsEnvironment& e = r.env;
     std::printf("machine: %s, %d cores (%d threads used), %s\n", e.cpu_model.c_str(), e.cores, e.threads, e.os.c_str());
-    std::printf("SIMD: %s (kernels at %s)   compiler: %s   commit: %.12s   load avg: %.2f\n",
-                cpu::isa_name(cpu::detected_isa()), cpu::isa_name(cpu::active_isa()), e.compiler.c_str(), e.commit.c_str(), e.load_avg);
+    std::printf("SIMD: %s (kernels at %s, row order %s%s)   compiler: %s   commit: %.12s   load avg: %.2f\n",
+                cpu::isa_name(cpu::detected_isa()), cpu::isa_name(cpu::active_isa()), cpu::row_order_name(cpu::active_row_order()),
+                cpu::active_row_order() == cpu::detected_row_order() ? "" : ", not this CPU's default", e.compiler.c_str(),
+                e.commit.c_str(), e.load_avg);
     if (r.probe.gbps > 0)
         std::printf("bandwidth probe (best of each, %.0f MB arrays): copy %.1f GB/s, triad %.1f GB/s, read %.1f GB/s -> limit %.1f GB/s (%s)\n\n",
                     r.probe.array_mb, r.probe.copy_gbps, r.probe.triad_gbps, r.probe.read_gbps, r.probe.gbps, r.probe.kind.c_str());
@@ -151,7 +155,7 @@ int cmd_bench(int argc, char** argv) {
     std::string err;
     const std::vector<std::string> sw = {"quick", "json", "no-probe", "help"};
     const std::vector<std::string> known = {"model", "shapes", "batches", "methods", "bits", "group-sizes", "zero-point", "warmup",
-                                            "reps", "flush", "threads", "isa", "compare-isa", "probe-mb", "hardware-id", "out", "data"};
+                                            "reps", "flush", "threads", "isa", "rows", "compare-isa", "probe-mb", "hardware-id", "out", "data"};
     if (!cli::parse_flags(argc, argv, 2, sw, known, &f, &err)) return cli::fail(err);
     if (f.has("help")) { usage(); return 0; }
     if (!f.positional.empty()) return cli::fail("unexpected argument '" + f.positional[0] + "' (flags start with --)");
@@ -245,6 +249,11 @@ int cmd_bench(int argc, char** argv) {
         cpu::Isa isa;
         if (!cpu::parse_isa(f.get("isa"), &isa)) return cli::fail("--isa takes scalar, avx2, avx512 or avx512-vnni");
         if (!cpu::set_isa_cap(isa)) return cli::fail(std::string("this CPU does not support ") + cpu::isa_name(isa));
+    }
+    if (f.given("rows")) {
+        cpu::RowOrder o;
+        if (!cpu::parse_row_order(f.get("rows"), &o)) return cli::fail("--rows takes short or long");
+        cpu::set_row_order(o);
     }
     if (f.given("compare-isa")) {
         cpu::Isa isa;

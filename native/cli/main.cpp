@@ -364,6 +364,11 @@ int main(int argc, char** argv) {
             if (!qb::cpu::parse_isa(v, &isa))
                 return fail(std::string("QB_CPU_ISA='") + v + "' names no SIMD level (scalar, avx2, avx512, avx512-vnni)");
         }
+    if (cmd == "bench" || cmd == "quantize")   // the same for the row order (cpu_kernels.h RowOrder)
+        if (const char* v = std::getenv("QB_CPU_ROWS"); v) {
+            qb::cpu::RowOrder o;
+            if (!qb::cpu::parse_row_order(v, &o)) return fail(std::string("QB_CPU_ROWS='") + v + "' names no row order (short, long)");
+        }
     if (cmd == "bench") {   // the CPU benchmark unless --backend cuda (see cmd_bench_cuda.cpp)
         std::string backend;
         for (int i = 2; i + 1 < argc; ++i)

@@ -62,6 +62,10 @@ check bench-bad-isa 2 "--isa" -- bench --isa sse9
 out=$(QB_CPU_ISA=avx512-bf16 "$Q" bench --quick 2>&1); rc=$?
 [ "$rc" = 2 ] && grep -q "QB_CPU_ISA='avx512-bf16' names no SIMD level" <<<"$out" && echo "ok   bench-bad-env-isa" \
   || { echo "FAIL bench-bad-env-isa: exit $rc ($out)"; fails=$((fails+1)); }
+out=$(QB_CPU_ROWS=longest "$Q" bench --quick 2>&1); rc=$?
+[ "$rc" = 2 ] && grep -q "QB_CPU_ROWS='longest' names no row order" <<<"$out" && echo "ok   bench-bad-env-rows" \
+  || { echo "FAIL bench-bad-env-rows: exit $rc ($out)"; fails=$((fails+1)); }
+check bench-bad-rows 2 "--rows takes short or long" -- bench --rows diagonal
 check bench-bad-flag 2 "unknown flag --frob" -- bench --frob 1
 check bench-bad-hw 2 "unknown --hardware-id" -- bench --hardware-id tpu
 check upload-bad-url 2 "http://" -- publish "$tmp/run.json" --to ftp://x --token t

@@ -29,6 +29,35 @@ bool parse_isa(const std::string& s, Isa* out) {
     return false;
 }
 
+const char* row_order_name(RowOrder o) { return o == RowOrder::long_runs ? "long" : "short"; }
+
+bool parse_row_order(const std::string& s, RowOrder* out) {
+    if (s == "short") { *out = RowOrder::short_runs; return true; }
+    if (s == "long") { *out = RowOrder::long_runs; return true; }
+    return false;
+}
+
+RowOrder detected_row_order() {
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(QB_CPU_SCALAR_ONLY)
+    static const RowOrder o = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_is("amd") ? RowOrder::long_runs : RowOrder::short_runs;
+    }();
+    return o;
+#else
+    return RowOrder::short_runs;
+#endif
+}
+
+int fixed16_row_stride(size_t rb, int N, int threads, RowOrder o) {
+    const int base = int4_row_stride(rb);
+    if (o == RowOrder::short_runs) return base;
+    const int want = 4 * (threads > 0 ? threads : 1);   // tasks, as parallel_rows hands them out
+    int s = kLongRunRows;
+    while (s > base && (N + kRowBlock * s - 1) / (kRowBlock * s) < want) s /= 2;
+    return s > base ? s : base;
+}
+
 const char* status_str(Status s) {
     switch (s) {
         case Status::ok: return "ok";
@@ -81,6 +110,7 @@ std::vector<std::string> cpu_feature_list() {
 namespace {
 
 std::atomic<int> g_cap{-1};
+std::atomic<int> g_rows{-1};
 
 Isa cap() {
     int c = g_cap.load();
@@ -150,6 +180,19 @@ Isa active_isa() {
     return (int)c < (int)d ? c : d;
 }
 
+void set_row_order(RowOrder o) { g_rows.store((int)o); }
+
+RowOrder active_row_order() {
+    int v = g_rows.load();
+    if (v < 0) {
+        RowOrder o = detected_row_order();
+        if (const char* s = std::getenv("QB_CPU_ROWS"); s) parse_row_order(s, &o);   // bad values: refused by the CLI
+        v = (int)o;
+        g_rows.store(v);
+    }
+    return (RowOrder)v;
+}
+
 KernelRun gemm_fp32(const float* X, int M, const float* W, int N, int K, float* Y) {
     KernelRun r;
     r.impl = "eigen";
@@ -215,7 +258,10 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
             r.impl = isa_name(r.isa);
             r.fixed16_acts = true;
             const RowsFn fn = W.bits == 8 ? avx512vnni::w8a16_rows : W.bits == 3 ? avx512vnni::w3a16_rows : avx512vnni::w4a16_rows;
-            parallel_rows(fn, a, kRowBlock * int4_row_stride(row_bytes(W)));
+            const RowOrder order = active_row_order();
+            a.row_stride = fixed16_row_stride(row_bytes(W), W.rows, global_pool().size(), order);
+            a.prefetch_bytes = order == RowOrder::short_runs ? kFixed16PrefetchBytes : 0;
+            parallel_rows(fn, a, kRowBlock * a.row_stride);
             return r;
         }
     }

@@ -53,6 +53,27 @@ std::vector<Isa> supported_isas();        // scalar first
 // Caps the level the kernels use (false, and no change, if the CPU lacks it). Overrides QB_CPU_ISA.
 bool set_isa_cap(Isa i);
 Isa active_isa();                         // min(detected, cap)
+// The order the avx512-vnni weight-only (fixed16) kernels walk the weight rows in. Each thread
+// streams 4 rows at a time (one register block), and how those streams are laid out decides
+// how well the CPU's prefetchers keep up (docs/cpu-kernels.md, "Row order"):
+//   short_runs  the block's 4 rows 1-4 rows apart (in different 4 KB pages: int4_row_stride),
+//               software prefetch 16 KB ahead. Tuned on Intel Xeons (Sapphire / Emerald Rapids).
+//   long_runs   the block's 4 rows up to kLongRunRows apart, so each stream runs on through
+//               that many consecutive rows, and no software prefetch: the hardware prefetchers
+//               alone. AMD Zen 4: INT8 1.2-2x, INT4 1.1-1.2x faster than short runs; the Xeon
+//               of the H100 host: 1.1-1.6x slower (session 11).
+// The default follows the CPU's vendor (AMD: long_runs); QB_CPU_ROWS=short|long or
+// set_row_order overrides it.
+enum class RowOrder : uint8_t { short_runs = 0, long_runs = 1 };
+const char* row_order_name(RowOrder o);   // "short", "long"
+bool parse_row_order(const std::string& s, RowOrder* out);
+RowOrder detected_row_order();            // this CPU's default
+void set_row_order(RowOrder o);           // overrides QB_CPU_ROWS
+RowOrder active_row_order();
+// Rows between the rows of one register block for a matrix of N rows of rb bytes run on
+// `threads` threads: short_runs int4_row_stride(rb); long_runs kLongRunRows, halved (down to
+// int4_row_stride) while the groups of 4 x stride rows would give fewer than 4 per thread.
+int fixed16_row_stride(size_t rb, int N, int threads, RowOrder o);
 // The CPU features the environment block of a results file lists (avx2, fma, f16c, avx512f, ...).
 std::vector<std::string> cpu_feature_list();
 

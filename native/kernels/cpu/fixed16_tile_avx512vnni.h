@@ -32,7 +32,6 @@ namespace {
 
 constexpr int kBlock = kFixed16Block;   // 128 weights per block
 constexpr int kActBlockBytes = kFixed16ActBlockBytes;   // per block of activations: hi0, hi1, lo0, lo1
-constexpr int kPrefetchBytes = 16384;   // as the BF16 kernel before it (tuned there)
 
 enum class ScaleMode { none, bcast, lanes };
 
@@ -122,11 +121,13 @@ void tile(const GemmArgs& a, int n0, int rs, size_t pf_dist, int m0, int b0, int
         __m512 step[MB];   // the activation rows' 2^-e of this block
 #pragma GCC unroll 16
         for (int j = 0; j < MB; ++j) step[j] = _mm512_set1_ps(a.xstep[(size_t)(m0 + j) * nblocks + b]);
+        if (pf_dist != 0) {   // short runs only (cpu_kernels.h RowOrder)
 #pragma GCC unroll 16
-        for (int r = 0; r < NB; ++r)
+            for (int r = 0; r < NB; ++r)
 #pragma GCC unroll 2
-            for (int c = 0; c < Dec::kBlockBytes; c += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + c + pf_dist), _MM_HINT_T0);
+                for (int c = 0; c < Dec::kBlockBytes; c += 64)
+                    _mm_prefetch(reinterpret_cast<const char*>(rows[r] + off + c + pf_dist), _MM_HINT_T0);
+        }
 #pragma GCC unroll 16
         for (int r = 0; r < NB; ++r) {
             __m512i v0, v1;
@@ -197,16 +198,17 @@ inline int k_blocks(int M, int nblocks) {
 }
 
 // Rows in groups of kRowBlock x rs (the dispatcher's task granule): rs strided tiles per group
-// (kernel_abi.h int4_row_stride), then plain 4-row and 1-row tiles for the rest.
+// (rs = GemmArgs::row_stride, cpu_kernels.h RowOrder), then plain 4-row and 1-row tiles for the
+// rest.
 template <class Dec, ScaleMode SM>
 void rows_driver(const GemmArgs& a, int n0, int n1) {
     const int nblocks = (a.K + kBlock - 1) / kBlock, kc = k_blocks(a.M, nblocks);
     const size_t rb = row_bytes(*a.W);
-    const int rs = int4_row_stride(rb), span = kRowBlock * rs;
-    // A whole number of row groups ahead (>= kPrefetchBytes), so each row's prefetch lands on
-    // the same row of a later group (docs/cpu-kernels.md, "Prefetch").
+    const int rs = a.row_stride > 0 ? a.row_stride : 1, span = kRowBlock * rs;
+    // A whole number of row groups ahead (>= prefetch_bytes), so each row's prefetch lands on
+    // the same row of a later group (docs/cpu-kernels.md, "Prefetch"); 0: no software prefetch.
     const size_t group_bytes = (size_t)span * rb;
-    const size_t pf = (kPrefetchBytes + group_bytes - 1) / group_bytes * group_bytes;
+    const size_t pf = (a.prefetch_bytes + group_bytes - 1) / group_bytes * group_bytes;
     for (int b0 = 0; b0 < nblocks;) {
         const int b1 = b0 + kc < nblocks ? b0 + kc : nblocks;
         const bool first = b0 == 0, last = b1 == nblocks;

@@ -37,6 +37,11 @@ struct GemmArgs {
     int32_t* xcorr = nullptr;
     float* xgs = nullptr;
     uint8_t* xbad = nullptr;
+    // The order the fixed16 kernels walk the weight rows in (cpu_kernels.h RowOrder, set by the
+    // dispatcher): row_stride rows between the rows of one 4-row register block, and software
+    // prefetch that many bytes ahead (0: none, the hardware prefetchers alone).
+    int row_stride = 1;
+    size_t prefetch_bytes = 0;
     const QuantizedMatrix* W = nullptr;  // quantized families
     const float* Wf = nullptr;           // fp32: N x K
     float* Y = nullptr;                  // M x N
@@ -112,6 +117,12 @@ static constexpr int int4_row_stride(size_t row_bytes) {
     const size_t s = (kPage + row_bytes - 1) / row_bytes;
     return s > 4 ? 4 : (int)s;
 }
+// Software prefetch distance of the fixed16 kernels with short runs (RowOrder::short_runs): as
+// the BF16 kernel before them (tuned on the Xeon VMs, docs/cpu-kernels.md "Prefetch").
+inline constexpr size_t kFixed16PrefetchBytes = 16384;
+// Rows of one run with RowOrder::long_runs, at most (fewer where the rows would make too few
+// tasks for the threads: fixed16_row_stride).
+inline constexpr int kLongRunRows = 32;
 // Bytes of one 128-value block of fixed16 activations (GemmArgs::Xs): hi and lo bytes for each
 // of the weight policy's two 64-byte vectors.
 inline constexpr int kFixed16ActBlockBytes = 4 * 64;
