@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# device_run.sh quick|handoff|ofs|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
+# device_run.sh quick|handoff|exp|ctask|verify|smoke|mid|full: everything one GPU-machine call runs, in order, from the folder that
 # holds the binaries built on the development machine (qbench-native, qbench_gpu_tests) and the
 # scripts (torch_peer.py). Results and logs go to $OUT (the device tool's output folder) or ./out.
 set -x
@@ -52,19 +52,6 @@ elif [ "$mode" = handoff ]; then
     QB_WQ_HANDOFF_MB=$f timeout 120 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008,8192x28672 --batches 1,4,16 \
       --no-group-sweep --no-cold --large-m none --replays 10 > "$OUT/handoff-$f-bench.txt" 2>&1
     echo "bench exit $?"; grep "cublaslt-fp16 .*M=1 \|w4a16    g128  z0\|w4a16    g128  z1.*M=1 \|w8a16.*M=1 \|decode" "$OUT/handoff-$f-bench.txt" | cut -c1-200
-  done
-elif [ "$mode" = ofs ]; then
-  # Offset folding in split-K inside the CTA (QB_WQ_OFS, session 11): correctness and memcheck
-  # with it, then M = 1 / 4 / 8 and the decode step, off / on twice, in one process each.
-  QB_WQ_OFS=1 ./qbench_gpu_tests --tiny > "$OUT/tests-tiny.txt" 2>&1; echo "tiny tests exit $?"; grep -v "^ok " "$OUT/tests-tiny.txt" | tail -12
-  QB_WQ_OFS=1 timeout 120 compute-sanitizer --tool memcheck --error-exitcode 9 ./qbench_gpu_tests --tiny --no-lt > "$OUT/sanitizer.txt" 2>&1
-  echo "compute-sanitizer exit $?"; tail -2 "$OUT/sanitizer.txt"
-  for h in ${OFS_ROUNDS:-0 1 0 1}; do
-    echo "== ofs $h"
-    QB_WQ_OFS=$h timeout 120 ./qbench-native bench --backend cuda --shapes 11008x4096,4096x11008,8192x28672,12288x4096 \
-      --batches 1,4,8 --no-group-sweep --no-cold --large-m none --replays 10 > "$OUT/ofs-$h-bench.txt" 2>&1
-    echo "bench exit $?"; grep "w4a16    g128  z0\|decode qbench-w4a16\|decode cublaslt-fp16" "$OUT/ofs-$h-bench.txt" | cut -c1-200
-    cp "$OUT/ofs-$h-bench.txt" "$OUT/ofs-$h-round-$RANDOM.txt"
   done
 elif [ "$mode" = exp ]; then
   # Tuning experiment: correctness of every variant, the ablation / split sweep at M = 1 and 16,

@@ -936,7 +936,7 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            the ring can hold a warp's whole k range and the loads are all in flight before
 //            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false, bool OFS = false>
+          int KW = 0, bool SMR = false>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
@@ -950,7 +950,6 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     static_assert(KW == 0 || (!LOADONLY && R == 8), "ctask: M <= 8, no ablation variant");
     static_assert(!SMR || (ACCS && !LOADONLY && R == 8 && !ZP), "smem ring: the ACCS configuration at M <= 8");
     constexpr bool RROWS = KW > 0 || SMR;                  // only the M real activation rows are staged
-    static_assert(!OFS || (KW > 0 && ACCS && !ZP && !SMR && BITS == 4 && R == 8 && kSwapAB), "offset folding: ctask, ACCS, no zeros");
     constexpr bool SWAP = kSwapAB && R == 8 && !LOADONLY;   // weights as the A operand (kSwapAB)
     constexpr int RING_W = 4 * ATOM_BYTES, RING_STAGE = RING_W + 32 * 16;   // SMR slot: weights, lanes' scales
 
@@ -1089,60 +1088,6 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         cp_async_commit();
         cp_async_wait<0>();
         __syncwarp();
-        if constexpr (OFS) {
-            // Offset folding (OFS): the MMA takes the raw magic-number weights, 1024 + u (k % 16 < 8)
-            // and 1024 + 16 u (k % 16 >= 8), so the activations of the second kind are divided by 16
-            // here, and each stage's partial is corrected once by corr = sum 1032 x_k (first kind) +
-            // 1152 y_k (second kind, y = x / 16 as stored): (1024 + u) x - 1032 x = (u - 8) x and
-            // (1024 + 16 u) y - 1152 y = 16 (u - 8) y. Two instructions per two weights fewer in the
-            // main loop. Half-warp h takes (stage, row) pairs p = h, h + 2, ...: 16 lanes, one
-            // 16-byte chunk (8 k) each, then a shuffle sum.
-            float* const corr = reinterpret_cast<float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15) + KW * 32 * 16 * 4) +
-                                (size_t)warp * ((a.k_stages + KW - 1) / KW) * 8;
-            // Each lane folds whole 16-byte chunks into a per-warp scratch (the epilogue's partials
-            // area, 512 floats a warp, free until then), then sums 16 of them per (stage, row): no
-            // dependent shuffles (a first form with a shuffle sum per (stage, row) cost 2.5 us on
-            // 11008x4096 at M = 1). Rows >= M get 0.
-            float* const scr = reinterpret_cast<float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15)) + warp * 16 * 32;
-            const int per_row = n_iter * 16, nch = m_rows * per_row;
-            for (int c0 = 0; c0 < nch; c0 += 512) {   // rounds of 512 chunks (one round at M = 1)
-                const int c1 = min(nch, c0 + 512);
-                for (int idx = c0 + lane; idx < c1; idx += 32) {
-                    const int r = idx / per_row, rem = idx - r * per_row, c = rem & 15;
-                    uint4* const ch = reinterpret_cast<uint4*>(xd + r * row_bytes + rem * 16);
-                    const uint4 q = *ch;
-                    uint32_t w4[4] = {q.x, q.y, q.z, q.w};
-                    if (c & 1) {
-#pragma unroll
-                        for (int e = 0; e < 4; ++e) w4[e] = h2u(__hmul2(u2h(w4[e]), u2h(kOneSixteenth)));
-                        *ch = make_uint4(w4[0], w4[1], w4[2], w4[3]);
-                    }
-                    float v = 0.f;
-#pragma unroll
-                    for (int e = 0; e < 4; ++e) {
-                        const float2 f = __half22float2(u2h(w4[e]));
-                        v += f.x + f.y;
-                    }
-                    scr[idx - c0] = v * ((c & 1) ? 1152.f : 1032.f);
-                }
-                __syncwarp();
-                for (int p = lane; p < n_iter * 8; p += 32) {   // (stage i, row r) whose chunks are in this round
-                    const int i = p >> 3, r = p & 7, first = r * per_row + i * 16;
-                    if (first < c0 || first >= c1) {
-                        if (c0 == 0 && r >= m_rows) corr[p] = 0.f;
-                        continue;
-                    }
-                    float v = 0.f;
-#pragma unroll
-                    for (int c = 0; c < 16; ++c) v += scr[first - c0 + c];
-                    corr[p] = v;
-                }
-                __syncwarp();
-            }
-            if (nch == 0)
-                for (int p = lane; p < n_iter * 8; p += 32) corr[p] = 0.f;
-            __syncwarp();
-        }
     } else {
         const int cpr = n_iter * kKTile / 8;   // 16-byte chunks per row
         const __half* xs = a.X + (size_t)s_begin * kKTile;
@@ -1168,10 +1113,6 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     const uint8_t* const xrow8 = xrow0 + 8 * row_bytes;
 
     uint32_t sink = 0;   // LOADONLY: every loaded word feeds this, so no load is dead
-    // OFS: this warp's per-stage corrections (written above), rows 0..7 of each stage.
-    const float* const corr_w = !OFS ? nullptr
-                                     : reinterpret_cast<const float*>(smem + ((m_rows * row_bytes + 16 + 15) & ~15) + KW * 32 * 16 * 4) +
-                                           (size_t)warp * ((a.k_stages + KW - 1) / KW) * 8;
     auto compute_stage = [&](const uint4 (&w)[4][NV], const uint2 (&s)[SRS], const uint32_t (&z)[SRA], int i) {
         if constexpr (LOADONLY) {
 #pragma unroll
@@ -1216,11 +1157,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
                 for (int j = 0; j < 4; ++j) {
                     uint32_t (&b)[2] = bw[j];
-                    if constexpr (OFS) {   // raw 1024 + u / 1024 + 16 u (see the staging above)
-                        const uint32_t q = st == 0 ? word_of(w[at][0], j) : word_of(w[at][0], j) >> 8;
-                        b[0] = and_or(q, 0x000f000fu, kMagic1024);
-                        b[1] = and_or(q, 0x00f000f0u, kMagic1024);
-                    } else if constexpr (BITS == 4) {
+                    if constexpr (BITS == 4) {
                         const uint32_t q = word_of(w[at][0], j);
                         const uint32_t nzh = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl[j]))) : kSym4HiNeg;
                         dequant4(st == 0 ? q : q >> 8, zl[j], nzh, b);
@@ -1248,14 +1185,11 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             // in the half of the 16 bytes that belongs to g (load_stage read lanes g and g ^ 1's).
             const uint2 sg = (g & 1) ? s[1] : s[0];
             const __half* hs = reinterpret_cast<const __half*>(&sg);
-            float2 cr = make_float2(0.f, 0.f);   // OFS: the corrections of rows 2t, 2t + 1
-            if constexpr (OFS) cr = *reinterpret_cast<const float2*>(corr_w + i * 8 + 2 * t);
 #pragma unroll
-            for (int i2 = 0; i2 < 2; ++i2)
+            for (int i = 0; i < 2; ++i)
 #pragma unroll
                 for (int e = 0; e < 4; ++e)
-                    xacc[0][i2][e] = fmaf(xt[0][i2][e] + xt[1][i2][e] - ((e & 1) ? cr.y : cr.x), __half2float(hs[2 * i2 + (e >> 1)]),
-                                          xacc[0][i2][e]);
+                    xacc[0][i][e] = fmaf(xt[0][i][e] + xt[1][i][e], __half2float(hs[2 * i + (e >> 1)]), xacc[0][i][e]);
         } else if constexpr (ACCS) {
             const __half* h0 = reinterpret_cast<const __half*>(&s[0]);   // column 8j + 2t
             const __half* h1 = reinterpret_cast<const __half*>(&s[1]);   // column 8j + 2t + 1
@@ -1478,10 +1412,10 @@ int stream_max_m(const WqLayout& l) {
 }
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false, bool OFS = false>
+          int KW = 0, bool SMR = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR, OFS>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1570,6 +1504,12 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 // Measured and dropped (session 11, H100): ring stages of 2 atoms instead of 4 in every ctask
 // CTA (twice the stages in the same registers, k split 10-11 half-stages a warp on 11008x4096):
 // M = 1 10.89 vs 9.73 us, 4096x11008 10.26 vs 8.83, 8192x28672 50.1 vs 43.7, step 1.46 vs 1.37 ms.
+// Measured and dropped (session 11, H100): offset folding in the ACCS ctask kernels (KW 6 / 8 / 16):
+// the raw magic-number weights 1024 + u / 1024 + 16 u into the MMA (no HSUB2 / HFMA2 per two
+// weights), the k % 16 >= 8 activations divided by 16 when staged and one FP32 correction per
+// stage and row. Correct (same max error), but the staging pass it needs after
+// griddepcontrol.wait cost more than the main loop saved: M = 1 11008x4096 10.54 vs 9.71 us,
+// 4096x11008 9.74 vs 8.86, 8192x28672 46.8 vs 43.8, step 1.441 vs 1.366 ms.
 // Measured and dropped (session 10): 9 warps (8192x28672 47.07 vs 47.05 us), 5 (3-stage ring,
 // 15 warps per SM), 7 and 22 (spills): slower than the above wherever they applied.
 // auto_max_m: the largest M the planner gives it unforced; auto_max_stages: the most k-stages
@@ -1578,10 +1518,6 @@ struct CtaskWide { int kw, depth, minb, auto_max_m, auto_max_stages; };
 constexpr CtaskWide kCtaskWide[] = {{6, 2, 3, 1, 6}, {18, 2, 1, 0, 0}};
 constexpr int kCtaskWideN = sizeof(kCtaskWide) / sizeof(kCtaskWide[0]);
 KernelInfo g_ctask_wide[kCtaskWideN];
-// Experiment (QB_WQ_OFS, session 11): the ACCS ctask kernels with offset folding (OFS in
-// wq_stream_kernel): KW 6 (wide, depth 2), 8 (depth 4), 16 (depth 3).
-KernelInfo g_ctask_ofs[3];
-bool g_ofs = false;
 int ctask_wide_index(int kw) {
     for (int i = 0; i < kCtaskWideN; ++i)
         if (kCtaskWide[i].kw == kw) return i;
@@ -1651,7 +1587,6 @@ void for_each_kernel(F&& f) {
         f(*k);
     for (KernelInfo& k : g_stream_smr) f(k);
     for (KernelInfo& k : g_ctask_wide) f(k);
-    for (KernelInfo& k : g_ctask_ofs) f(k);
     for (KernelInfo& k : g_stream_depth) f(k);
     for (KernelInfo& k : g_stream_accs) f(k);
     for (auto& h : g_kernels)
@@ -1693,10 +1628,6 @@ void init_kernels() {
     fill_ctask<8>();
     fill_ctask<16>();
     fill_ctask_wide<0>();
-    if (const char* o = std::getenv("QB_WQ_OFS")) g_ofs = std::atoi(o) != 0;
-    g_ctask_ofs[0] = stream_info<4, 8, 2, 4, false, true, false, 3, true, 6, false, true>();
-    g_ctask_ofs[1] = stream_info<4, 8, 4, 4, false, true, false, 2, true, 8, false, true>();
-    g_ctask_ofs[2] = stream_info<4, 8, 3, 4, false, true, false, 1, true, 16, false, true>();
     fill_row<4, false, true>(0);
     fill_row<4, true, true>(0);
     fill_row<4, false, false>(0);
@@ -1751,11 +1682,6 @@ void init_kernels() {
                     }
     for (int i = 0; i < kCtaskWideN; ++i)
         if (!setup_ctask(g_ctask_wide[i], 32 * kCtaskWide[i].kw)) {
-            g_init_status = CudaStatus::cuda_error;
-            return;
-        }
-    for (int i = 0; i < 3; ++i)
-        if (!setup_ctask(g_ctask_ofs[i], 32 * (i == 0 ? 6 : i == 1 ? 8 : 16))) {
             g_init_status = CudaStatus::cuda_error;
             return;
         }
@@ -1848,12 +1774,10 @@ bool smr_applies(const WqLayout& l, int rows) {
 // KW warps' FP32 partials (16 per lane).
 // With the shared-memory ring (smr): the rows and the zero line aligned to 128, the KW rings of 4
 // slots, then the partials.
-// Offset folding (ofs) adds each warp's per-stage corrections: 8 rows x ceil(KS / KW) stages.
-size_t ctask_smem(int M, int K, int kw, bool smr = false, bool ofs = false) {
+size_t ctask_smem(int M, int K, int kw, bool smr = false) {
     if (smr)
         return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 127) & ~(size_t)127) + (size_t)kw * (4 * kSmrSlot + 32 * 16 * sizeof(float));
-    const size_t corr = ofs ? (size_t)kw * ((size_t)(K / kKTile + kw - 1) / kw) * 8 * sizeof(float) : 0;
-    return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float) + corr;
+    return (((size_t)M * ((size_t)K * 2 + 16) + 16 + 15) & ~(size_t)15) + (size_t)kw * 32 * 16 * sizeof(float);
 }
 // INT4 group >= 128 without zeros, group scales on the accumulators (ACCS): the one
 // configuration the ctask variants beyond the base table exist for (depth 4, the shared-memory
@@ -1862,12 +1786,8 @@ bool ctask_accs(const WqLayout& l) { return g_stream_acc && l.bits == 4 && ga_in
 bool ctask_smr(const WqLayout& l, int kw) {
     return ctask_wide_index(kw) < 0 && g_ctask_smr_on && g_stream_d == 0 && ctask_accs(l);
 }
-bool ctask_ofs(const WqLayout& l, int kw) {
-    return g_ofs && g_stream_d == 0 && ctask_accs(l) && !ctask_smr(l, kw) && (kw == 6 || kw == 8 || kw == 16);
-}
 const KernelInfo& ctask_kernel_for(const WqLayout& l, int kw) {
     static const KernelInfo none;
-    if (ctask_ofs(l, kw)) return g_ctask_ofs[kw == 6 ? 0 : kw == 8 ? 1 : 2];
     if (const int wi = ctask_wide_index(kw); wi >= 0) return g_stream_d == 0 && ctask_accs(l) ? g_ctask_wide[wi] : none;
     const int ki = kw == 4 ? 0 : kw == 8 ? 1 : 2;
     // Depth 4 by default at KW = 8 (full run 20261126t231139z: 8192x28672 M = 1 40.48 vs 42.64 us at
@@ -2162,7 +2082,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
                 continue;
             if (g_ctask_kw == 0 && wi < 0 && kw > g_ctask_kw_max) continue;
             const KernelInfo& k = ctask_kernel_for(l, kw);
-            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw), ctask_ofs(l, kw));
+            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw));
             if (!k.fn || sm > (size_t)k.smem) continue;
             const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
             if (cps < 1) continue;
@@ -2325,7 +2245,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         cfg.gridDim = dim3(p.ctas);
         cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
         cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, smr_depth(p.smem_ring))
-                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l, p.warps_k), ctask_ofs(l, p.warps_k))
+                               : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l, p.warps_k))
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
                                              : (size_t)k.smem;
         if (next && next_weights && m0 + rows >= M) handoff_args(*next, static_cast<const uint8_t*>(next_weights), p, cfg, &a);
