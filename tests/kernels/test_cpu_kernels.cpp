@@ -283,6 +283,13 @@ TEST(RowOrder, NamesAndStrides) {
     EXPECT_EQ(qb::cpu::fixed16_row_stride(2048, 5, 8, RowOrder::long_runs), 2);
     EXPECT_EQ(qb::cpu::fixed16_row_stride(256, 30, 64, RowOrder::long_runs), 4);
     EXPECT_EQ(qb::cpu::fixed16_row_stride(8192, 1, 1, RowOrder::long_runs), 1);
+    // long runs only where the launch is a weight stream
+    EXPECT_TRUE(qb::cpu::long_runs_apply(1, 4));
+    EXPECT_TRUE(qb::cpu::long_runs_apply(1, 2));
+    EXPECT_TRUE(qb::cpu::long_runs_apply(2, 8));
+    EXPECT_FALSE(qb::cpu::long_runs_apply(2, 4));
+    EXPECT_FALSE(qb::cpu::long_runs_apply(3, 8));
+    EXPECT_FALSE(qb::cpu::long_runs_apply(16, 8));
 }
 
 TEST_F(KernelTest, RowOrderDoesNotChangeBits) {
@@ -301,7 +308,7 @@ TEST_F(KernelTest, RowOrderDoesNotChangeBits) {
                             {203, 4096, 4, 64, true}, {203, 1536, 4, 0, false}, {77, 640, 2, 128, false}, {61, 640, 4, 128, true}};
     if (qb::cpu::int3_fixed16_supported()) cases.push_back({big, 512, 3, 128, true});
     for (const C& c : cases)
-        for (int M : {1, 3, 6}) {
+        for (int M : {1, 2, 3, 6}) {
             SCOPED_TRACE(testing::Message() << fmt_name(c.bits, c.group, c.zero) << " N=" << c.N << " K=" << c.K << " M=" << M);
             const std::vector<float> W = qbt::random_matrix(c.N, c.K, seed, 0.1f), X = qbt::random_matrix(M, c.K, seed + 1);
             seed += 2;

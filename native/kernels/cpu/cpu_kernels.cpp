@@ -49,6 +49,8 @@ RowOrder detected_row_order() {
 #endif
 }
 
+bool long_runs_apply(int M, int bits) { return M == 1 || (bits == 8 && M == 2); }
+
 int fixed16_row_stride(size_t rb, int N, int threads, RowOrder o) {
     const int base = int4_row_stride(rb);
     if (o == RowOrder::short_runs) return base;
@@ -258,7 +260,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
             r.impl = isa_name(r.isa);
             r.fixed16_acts = true;
             const RowsFn fn = W.bits == 8 ? avx512vnni::w8a16_rows : W.bits == 3 ? avx512vnni::w3a16_rows : avx512vnni::w4a16_rows;
-            const RowOrder order = active_row_order();
+            const RowOrder order = long_runs_apply(M, W.bits) ? active_row_order() : RowOrder::short_runs;
             a.row_stride = fixed16_row_stride(row_bytes(W), W.rows, global_pool().size(), order);
             a.prefetch_bytes = order == RowOrder::short_runs ? kFixed16PrefetchBytes : 0;
             parallel_rows(fn, a, kRowBlock * a.row_stride);

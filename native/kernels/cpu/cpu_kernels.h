@@ -58,10 +58,13 @@ Isa active_isa();                         // min(detected, cap)
 // how well the CPU's prefetchers keep up (docs/cpu-kernels.md, "Row order"):
 //   short_runs  the block's 4 rows 1-4 rows apart (in different 4 KB pages: int4_row_stride),
 //               software prefetch 16 KB ahead. Tuned on Intel Xeons (Sapphire / Emerald Rapids).
-//   long_runs   the block's 4 rows up to kLongRunRows apart, so each stream runs on through
+//   long_runs   where the launch is a weight stream (long_runs_apply: M = 1, INT8 also M = 2)
+//               the block's 4 rows up to kLongRunRows apart, so each stream runs on through
 //               that many consecutive rows, and no software prefetch: the hardware prefetchers
-//               alone. AMD Zen 4: INT8 1.2-2x, INT4 1.1-1.2x faster than short runs; the Xeon
-//               of the H100 host: 1.1-1.6x slower (session 11).
+//               alone; short runs at larger M. AMD Zen 4: INT8 1.2-2x, INT4 1.1-1.2x faster than
+//               short runs at M = 1, INT8 1.2x at M = 2, but 3-15% slower from M = 2 (INT4) or
+//               4 (INT8), where the kernels are bound by their arithmetic; the Xeon of the H100
+//               host: 1.1-1.6x slower at M = 1 (session 11).
 // The default follows the CPU's vendor (AMD: long_runs); QB_CPU_ROWS=short|long or
 // set_row_order overrides it.
 enum class RowOrder : uint8_t { short_runs = 0, long_runs = 1 };
@@ -74,6 +77,9 @@ RowOrder active_row_order();
 // `threads` threads: short_runs int4_row_stride(rb); long_runs kLongRunRows, halved (down to
 // int4_row_stride) while the groups of 4 x stride rows would give fewer than 4 per thread.
 int fixed16_row_stride(size_t rb, int N, int threads, RowOrder o);
+// Whether a launch of M activation rows and `bits`-bit weights runs long_runs when that is the
+// active order (else short runs): M = 1, and M = 2 for INT8.
+bool long_runs_apply(int M, int bits);
 // The CPU features the environment block of a results file lists (avx2, fma, f16c, avx512f, ...).
 std::vector<std::string> cpu_feature_list();
 
