@@ -55,7 +55,7 @@ bool set_isa_cap(Isa i);
 Isa active_isa();                         // min(detected, cap)
 // The order the avx512-vnni weight-only (fixed16) kernels walk the weight rows in. Each thread
 // streams 4 rows at a time (one register block), and how those streams are laid out decides
-// how well the CPU's prefetchers keep up (docs/cpu-kernels.md, "Row order"):
+// how well the CPU's prefetchers keep up (docs/cpu-kernels.md, session 11):
 //   short_runs  the block's 4 rows 1-4 rows apart (in different 4 KB pages: int4_row_stride),
 //               software prefetch 16 KB ahead. Tuned on Intel Xeons (Sapphire / Emerald Rapids).
 //   long_runs   where the launch is a weight stream (long_runs_apply: M = 1, INT8 also M = 2)

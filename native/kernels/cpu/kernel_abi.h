@@ -39,7 +39,7 @@ struct GemmArgs {
     uint8_t* xbad = nullptr;
     // The order the fixed16 kernels walk the weight rows in (cpu_kernels.h RowOrder, set by the
     // dispatcher): row_stride rows between the rows of one 4-row register block, and software
-    // prefetch that many bytes ahead (0: none, the hardware prefetchers alone).
+    // prefetch prefetch_bytes ahead (0: none, the hardware prefetchers alone).
     int row_stride = 1;
     size_t prefetch_bytes = 0;
     const QuantizedMatrix* W = nullptr;  // quantized families
