@@ -440,6 +440,21 @@ std::vector<float> quant_ref(const QuantizedMatrix& w, const std::vector<float>&
 // design): the same launch with the split-K reduction through the workspace instead of the
 // cluster, without any reduction, without dequant / MMA (weights loaded only), both; then the
 // per-CTA %globaltimer stamps of the last launch of a graph (wq_set_timing).
+// Turns the hand-off to the next launch off for its scope (when `off`) and then restores the
+// budget that was in force, an env setting (QB_WQ_HANDOFF_MB) included.
+class NoHandoff {
+public:
+    explicit NoHandoff(bool off = true) : saved_(cuda::wq_handoff()) {
+        if (off) cuda::wq_set_handoff(0);
+    }
+    ~NoHandoff() { cuda::wq_set_handoff((long long)saved_); }
+    NoHandoff(const NoHandoff&) = delete;
+    NoHandoff& operator=(const NoHandoff&) = delete;
+
+private:
+    size_t saved_;
+};
+
 bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout& l, int M, int copies) {
     std::string* err = c.err;
     Timer ts{c.s, copies, c.opt->launches, 10, err};
@@ -467,8 +482,7 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
     for (const V& v : vs) {
         if (((v.debug & 2) || v.depth || v.ctask) && M > 8) continue;
         cuda::wq_set_ctask(std::strncmp(v.name, "default", 7) == 0 ? -1 : v.ctask, v.kw);
-        const size_t handoff0 = cuda::wq_handoff();   // restored below (an env setting included)
-        if (!v.handoff) cuda::wq_set_handoff(0);
+        const NoHandoff no_handoff(!v.handoff);
         cuda::wq_set_stream_max_m(v.stream_m, v.stream_m);
         cuda::wq_set_cluster_reduce(v.cluster);
         cuda::wq_set_debug(v.debug);
@@ -485,7 +499,6 @@ bool ablate(Ctx& c, const std::function<bool(int)>& launch, const cuda::WqLayout
         cuda::wq_set_stream_depth(0);
         cuda::wq_set_stream_accscale(true);
         cuda::wq_set_ctask(-1, 0);
-        cuda::wq_set_handoff((long long)handoff0);
         if (!ok) return false;
         char cell[96];
         if (planned && p.path == 2)
@@ -742,11 +755,8 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         if (bits == 4 && group == 128 && !zero && M == 1 && c.opt->cold && c.flush) {
             // Isolated launches: no next launch follows, so no hand-off.
             Stats cs;
-            const size_t handoff0 = cuda::wq_handoff();
-            cuda::wq_set_handoff(0);
-            const bool ok = time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs);
-            cuda::wq_set_handoff((long long)handoff0);
-            if (!ok) return false;
+            const NoHandoff no_handoff;
+            if (!time_cold(t, c.flush.get(), c.flush_bytes, launch, &cs)) return false;
             c.rep->cold.push_back({"qbench-mma w4a16 g128", m.shape, M, cs.med, cs.p10, cs.p90});
         }
     }
@@ -1156,12 +1166,10 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
                     cuda::wq_set_ctask(-1, 0);
                     if (!ok) return false;
                 }
-            // Without the hand-off to the next layer (wq_set_handoff 0).
-            const size_t handoff0 = cuda::wq_handoff();
-            cuda::wq_set_handoff(0);
-            ok = bench_decode(c, "qbench-w4a16-g128", "no hand-off");
-            ok = ok && bench_decode(c, "qbench-w8a16", "no hand-off");
-            cuda::wq_set_handoff((long long)handoff0);
+            {   // Without the hand-off to the next layer.
+                const NoHandoff no_handoff;
+                ok = bench_decode(c, "qbench-w4a16-g128", "no hand-off") && bench_decode(c, "qbench-w8a16", "no hand-off");
+            }
             if (!ok) return false;
             // Without the 6-warp CTAs at M = 1 (qkv_proj takes the streaming kernel again).
             cuda::wq_set_ctask_wide(false);

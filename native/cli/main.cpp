@@ -358,17 +358,18 @@ int main(int argc, char** argv) {
     // QB_CPU_ISA caps the CPU kernels' SIMD level. The kernels ignore a value that names no
     // level (they are a library and print nothing), so a typo or a level this build no longer
     // has ("avx512-bf16", removed in session 7) would silently run at the best level.
-    if (cmd == "bench" || cmd == "quantize")
+    // The same for the row order (QB_CPU_ROWS, cpu_kernels.h RowOrder).
+    if (cmd == "bench" || cmd == "quantize") {
         if (const char* v = std::getenv("QB_CPU_ISA"); v && *v) {
             qb::cpu::Isa isa;
             if (!qb::cpu::parse_isa(v, &isa))
                 return fail(std::string("QB_CPU_ISA='") + v + "' names no SIMD level (scalar, avx2, avx512, avx512-vnni)");
         }
-    if (cmd == "bench" || cmd == "quantize")   // the same for the row order (cpu_kernels.h RowOrder)
         if (const char* v = std::getenv("QB_CPU_ROWS"); v) {
             qb::cpu::RowOrder o;
             if (!qb::cpu::parse_row_order(v, &o)) return fail(std::string("QB_CPU_ROWS='") + v + "' names no row order (short, long)");
         }
+    }
     if (cmd == "bench") {   // the CPU benchmark unless --backend cuda (see cmd_bench_cuda.cpp)
         std::string backend;
         for (int i = 2; i + 1 < argc; ++i)
