@@ -1943,7 +1943,11 @@ bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
 // warps (nothing where a warp's slice would be under 16 bytes). Measured and dropped (session
 // 10, H100): warming instead the first k-stage(s) of every warp's k range in the next launch's
 // own plan (its first loads) with the same budget: 11008x4096 M = 1 10.87 vs 9.73 us,
-// 4096x11008 12.20 vs 8.74, the decode step 1.78 vs 1.37 ms, and worse with more bytes.
+// 4096x11008 12.20 vs 8.74, the decode step 1.78 vs 1.37 ms, and worse with more bytes. Measured
+// again (session 12, H100) with one bulk prefetch per warp instead of one per thread (each warp of
+// this grid warming the first k-stage and its scale row of one (strip, warp) unit of the next
+// split-K-inside-the-CTA launch): 11008x4096 10.81 vs 9.73 us, 4096x11008 9.91 vs 8.78, the step
+// 1.455 vs 1.380 ms. So it is the choice of bytes, not the count of prefetches, that loses.
 void handoff_args(const WqLayout& nl, const uint8_t* nw, const WqPlan& p, const cudaLaunchConfig_t& cfg, Args* a) {
     const size_t hb = handoff_bytes();
     const size_t stride = (nl.total / (size_t)p.ctas) & ~(size_t)15;
