@@ -246,7 +246,10 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     // INT2 per-channel at large M, docs/cpu-kernels.md). Activations that are not all
     // finite have no fixed-point form; such a call runs the FP32 path below, which carries
     // the infinities and NaNs through as the reference does.
-    if ((int)isa >= (int)Isa::avx512_vnni && fixed16_format(W)) {
+    const bool vnni = (int)isa >= (int)Isa::avx512_vnni && fixed16_format(W);
+    // AVX2 without VNNI: INT4 in whole-block groups on the same activations (w4a16_avx2_fixed16.cpp).
+    const bool avx2_int4 = !vnni && isa == Isa::avx2 && W.bits == 4 && (W.group % kFixed16Block == 0 || W.group == W.cols);
+    if (vnni || avx2_int4) {
         const int nb = (W.cols + kFixed16Block - 1) / kFixed16Block;
         a.ldx = nb * kFixed16ActBlockBytes;
         std::vector<int8_t> xs((size_t)M * a.ldx);
@@ -254,12 +257,13 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
         std::vector<int32_t> xcorr((size_t)M * nb * 16);
         std::vector<uint8_t> xbad((size_t)M);
         a.Xs = xs.data(); a.xstep = xstep.data(); a.xcorr = xcorr.data(); a.xgs = xgs.data(); a.xbad = xbad.data();
-        parallel_m(avx512vnni::fixed16_prepare_acts, a);
+        parallel_m(vnni ? avx512vnni::fixed16_prepare_acts : avx2::fixed16_prepare_acts_int4, a);
         if (std::none_of(xbad.begin(), xbad.end(), [](uint8_t v) { return v != 0; })) {
-            r.isa = Isa::avx512_vnni;
+            r.isa = vnni ? Isa::avx512_vnni : Isa::avx2;
             r.impl = isa_name(r.isa);
             r.fixed16_acts = true;
-            const RowsFn fn = W.bits == 8 ? avx512vnni::w8a16_rows : W.bits == 3 ? avx512vnni::w3a16_rows : avx512vnni::w4a16_rows;
+            const RowsFn fn = !vnni ? avx2::w4a16_fixed16_rows
+                              : W.bits == 8 ? avx512vnni::w8a16_rows : W.bits == 3 ? avx512vnni::w3a16_rows : avx512vnni::w4a16_rows;
             const RowOrder order = long_runs_apply(M, W.bits) ? active_row_order() : RowOrder::short_runs;
             a.row_stride = fixed16_row_stride(row_bytes(W), W.rows, global_pool().size(), order);
             a.prefetch_bytes = order == RowOrder::short_runs ? kFixed16PrefetchBytes : 0;

@@ -24,7 +24,8 @@ struct GemmArgs {
     int ldq = 0;
     float* sx = nullptr;
     int32_t* xsum = nullptr;
-    // INT4 / INT3 / INT2 / INT8 weight-only on avx512-vnni (fixed16_acts_avx512vnni.cpp): each row of X in
+    // INT4 / INT3 / INT2 / INT8 weight-only on avx512-vnni (fixed16_acts_avx512vnni.cpp), and INT4
+    // on avx2 (w4a16_avx2_fixed16.cpp, same layout): each row of X in
     // 16-bit fixed point per 128-value block (qformat.h fixed16_exp), 256 bytes per block in
     // the weight policy's order, rows ldx bytes apart; xstep[m][b] = 2^-e of the block;
     // xcorr[m][b][16] = -offset x each lane's sum of a_k; xgs[m][g] = the sum of row m's
@@ -67,6 +68,10 @@ namespace eigen_generic { void fp32_rows(const GemmArgs& a, int n0, int n1); }
 // since detected_isa() is scalar there).
 namespace avx2 = scalar;
 namespace avx512 = scalar;
+namespace scalar {   // never selected off x86
+static inline void w4a16_fixed16_rows(const GemmArgs&, int, int) {}
+static inline void fixed16_prepare_acts_int4(const GemmArgs&, int, int) {}
+}  // namespace scalar
 namespace avx512vnni {
 using scalar::w8a8_rows;
 using scalar::w8a8_quantize_acts;
@@ -83,6 +88,10 @@ void w8a16_rows(const GemmArgs& a, int n0, int n1);
 void w4a16_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_rows(const GemmArgs& a, int n0, int n1);
 void w8a8_quantize_acts(const GemmArgs& a, int m0, int m1);
+// INT4, groups of whole 128-value blocks or per-channel, on the fixed16 activations
+// (w4a16_avx2_fixed16.cpp): for AVX2 CPUs without AVX512_VNNI.
+void w4a16_fixed16_rows(const GemmArgs& a, int n0, int n1);
+void fixed16_prepare_acts_int4(const GemmArgs& a, int m0, int m1);
 }  // namespace avx2
 namespace avx512 {
 void w8a16_rows(const GemmArgs& a, int n0, int n1);
