@@ -108,7 +108,7 @@ void print_report(const BenchReport& rep) {
                     m.correct ? "ok" : "FAIL", m.max_rel_err);
     }
     std::printf("\ncheck: every checked output within the kernel's error bound of the double-precision reference "
-                "((K+4) 2^-24 sum|x w|; avx512-vnni INT4/3/2 and INT8: of X in 16-bit fixed point, see docs/cpu-kernels.md) "
+                "((K+4) 2^-24 sum|x w|; avx512-vnni INT4/3/2 and INT8, avx2 INT4 in whole-block groups: of X in 16-bit fixed point, see docs/cpu-kernels.md) "
                 "(W8A8: bit-identical); (max |y - ref| / max |ref|)\n");
 
     std::printf("\nWhere weight-only stops paying off vs FP32 on this CPU (speedup = t_fp32 / t):\n");
