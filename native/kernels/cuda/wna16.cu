@@ -1949,7 +1949,7 @@ bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
 // split-K-inside-the-CTA launch): 11008x4096 10.81 vs 9.73 us, 4096x11008 9.91 vs 8.78, the step
 // 1.455 vs 1.380 ms; the last stage of each unit instead ("tails") 10.83 us; either without the
 // scale rows (one 2 KiB prefetch per warp, as many as the even slices) 10.60-10.65 us. One
-// prefetch per CTA of its whole even slice instead of one per warp: 9.68 vs 9.71-9.74 (noise).
+// prefetch per CTA of its whole even slice instead of one per warp: 9.68-9.72 vs 9.71-9.72 us.
 // So what loses is warming 2 KiB pieces ~10 KiB apart instead of ~14 KiB runs, not the number
 // of prefetches or which stage of a warp's range they hold (docs/cuda-kernels.md, session 12).
 void handoff_args(const WqLayout& nl, const uint8_t* nw, const WqPlan& p, const cudaLaunchConfig_t& cfg, Args* a) {
