@@ -127,6 +127,17 @@ bool expected_fixed16(Isa isa, int bits, int group, int K) {
     return expected_isa(isa, bits, group, K) == Isa::avx512_vnni || (isa == Isa::avx2 && bits == 4 && whole);
 }
 
+// The levels whose kernels run on the fixed16 activations on this CPU: avx512-vnni (every
+// fixed16 format) and avx2 (INT4 in whole-block groups). The avx2 kernel's lanes are not the
+// VNNI kernel's (lane L holds k of both 32-byte halves of a block), so the layout, cancellation,
+// fallback and thread-count tests below run at both.
+std::vector<Isa> fixed16_levels() {
+    std::vector<Isa> v;
+    for (Isa i : {Isa::avx512_vnni, Isa::avx2})
+        if (qb::cpu::isa_supported(i)) v.push_back(i);
+    return v;
+}
+
 // X as the fixed16 path sees it, row by row.
 std::vector<float> fixed16_rows(const std::vector<float>& X, int K) {
     std::vector<float> out(X.size());
@@ -247,8 +258,9 @@ TEST_F(KernelTest, Fixed16ResultsDoNotDependOnThreadCount) {
     // The task split moves with the thread count (in whole strided groups), so a row may be in
     // a strided tile with one count and a plain or 1-row tile with another; each row's sum
     // runs in the same order in every tile shape.
-    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
+    for (Isa lv : fixed16_levels())
     for (int K : {512, 4096}) {
+        ASSERT_TRUE(qb::cpu::set_isa_cap(lv));
         const int N = 203;
         const std::vector<float> W = qbt::random_matrix(N, K, 910), X = qbt::random_matrix(1, K, 911);
         QStore s;
@@ -261,8 +273,8 @@ TEST_F(KernelTest, Fixed16ResultsDoNotDependOnThreadCount) {
         qb::cpu::set_num_threads(7);
         qb::cpu::gemm_weight_only(X.data(), 1, s.m, c.data());
         qb::cpu::set_num_threads(0);
-        EXPECT_EQ(a, b) << "K=" << K;
-        EXPECT_EQ(a, c) << "K=" << K;
+        EXPECT_EQ(a, b) << qb::cpu::isa_name(lv) << " K=" << K;
+        EXPECT_EQ(a, c) << qb::cpu::isa_name(lv) << " K=" << K;
     }
 }
 
@@ -444,19 +456,21 @@ TEST_F(KernelTest, Fixed16ActivationsAreFinerThanBf16OnLlmLikeRows) {
 TEST_F(KernelTest, Fixed16NonFiniteActivationsTakeTheFp32Path) {
     // No fixed-point form for an infinity or a NaN: the whole call runs the FP32-activation
     // path and its outputs follow the reference (NaN where it has NaN, the same infinities).
-    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
     const int N = 6, K = 256, M = 3;
     const std::vector<float> W = qbt::random_matrix(N, K, 1500);
     QStore s;
     ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, 128, false));
+    for (Isa lv : fixed16_levels())
     for (float v : {INFINITY, -INFINITY, NAN}) {
+        ASSERT_TRUE(qb::cpu::set_isa_cap(lv));
+        SCOPED_TRACE(qb::cpu::isa_name(lv));
         std::vector<float> X = qbt::random_matrix(M, K, 1501), Y((size_t)M * N), ref((size_t)M * N);
         X[(size_t)K + 130] = v;   // row 1 only
         ASSERT_TRUE(qb::matmul_ref(X.data(), M, s.m, ref.data()));
         const qb::cpu::KernelRun r = qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data());
         ASSERT_TRUE(r.ok());
         EXPECT_FALSE(r.fixed16_acts);
-        EXPECT_EQ(r.isa, Isa::avx512);
+        EXPECT_EQ(r.isa, lv == Isa::avx2 ? Isa::avx2 : Isa::avx512);
         for (size_t i = 0; i < Y.size(); ++i) {
             if (std::isnan(ref[i])) EXPECT_TRUE(std::isnan(Y[i])) << "i=" << i;
             else if (std::isinf(ref[i])) EXPECT_EQ(Y[i], ref[i]) << "i=" << i;
@@ -470,23 +484,24 @@ TEST_F(KernelTest, Fixed16SingleActivationsAndTinyBlocks) {
     // other term is an exact 0), so a wrong step, rounding or byte split shows at once. A block
     // under 2^-112 keeps the step 2^-126 (fixed16_exp's clamp): 2^-126 itself survives as a = 1,
     // values up to half that step come out as exactly 0.
-    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
     const int N = 4, K = 160;
     const std::vector<float> W = qbt::random_matrix(N, K, 1200);
     QStore s;
     ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, 0, false));
+    for (Isa lv : fixed16_levels())
     for (float v : {1.0f, 1.99f, -1.995f, 3.0f + 0x1p-7f, 1e-30f, 0x1p-126f, 1e-40f, -1e-40f, 1e30f, -3e36f})
         for (int k : {0, 1, 2, 3, 5, 31, 127, 128, 159}) {
+            ASSERT_TRUE(qb::cpu::set_isa_cap(lv));
             std::vector<float> X(K, 0.0f), Y(N), ref(N);
             X[k] = v;
             const std::vector<float> Xb = fixed16_rows(X, K);
             ASSERT_TRUE(qb::matmul_ref(Xb.data(), 1, s.m, ref.data()));
             ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), 1, s.m, Y.data()).fixed16_acts);
             for (int n = 0; n < N; ++n) {
-                if (std::fabs(v) <= 0x1p-127f) EXPECT_EQ(Y[n], 0.0f) << "x=" << v << " k=" << k;
+                if (std::fabs(v) <= 0x1p-127f) EXPECT_EQ(Y[n], 0.0f) << qb::cpu::isa_name(lv) << " x=" << v << " k=" << k;
                 // (0x1p-126: its step times the scale is subnormal, so an absolute floor)
                 else EXPECT_LE(std::fabs((double)Y[n] - ref[n]), std::max(0x1p-22 * std::fabs((double)ref[n]), 0x1p-140))
-                    << "x=" << v << " k=" << k << " n=" << n;
+                    << qb::cpu::isa_name(lv) << " x=" << v << " k=" << k << " n=" << n;
             }
         }
 }
@@ -495,7 +510,6 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
     // The bound above is loose at large K (it must cover the offset's cancellation), so the
     // layout is checked separately: with one nonzero activation per row, output n is x w[n][k]
     // to ~2^-20, and any byte order, group or scale-lane mistake picks another weight.
-    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
     struct F { int K, group; };
     uint64_t seed = 1400;
     struct FB { int K, group, bits; };
@@ -506,9 +520,12 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
     for (F f : {F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 2});
     if (qb::cpu::int3_fixed16_supported())
         for (F f : {F{320, 32}, F{320, 64}, F{384, 128}, F{512, 256}, F{320, 0}, F{77, 0}}) fs.push_back({f.K, f.group, 3});
+    for (Isa lv : fixed16_levels())
     for (FB f : fs)
         for (bool z : {false, true}) {
             const int N = 9, M = 3, K = f.K;
+            if (!expected_fixed16(lv, f.bits, f.group, K)) continue;   // avx2: INT4 in whole-block groups
+            ASSERT_TRUE(qb::cpu::set_isa_cap(lv));
             const std::vector<float> W = qbt::random_matrix(N, K, seed++);
             QStore s;
             ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, f.bits, f.group, z));
@@ -519,7 +536,7 @@ TEST_F(KernelTest, Fixed16OneHotActivationsPickEachWeight) {
                 ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data()).fixed16_acts);
                 for (size_t i = 0; i < Y.size(); ++i)
                     ASSERT_LE(std::fabs((double)Y[i] - ref[i]), 0x1p-20 * std::fabs((double)ref[i]))
-                        << fmt_name(f.bits, f.group, z) << " K=" << K << " k=" << k << " i=" << i;
+                        << qb::cpu::isa_name(lv) << " " << fmt_name(f.bits, f.group, z) << " K=" << K << " k=" << k << " i=" << i;
             }
         }
 }
@@ -573,8 +590,9 @@ TEST_F(KernelTest, Fixed16CancellationStaysWithinBound) {
     // the rounding left over from subtracting (z - 8) s sum(x) from sum x (u - 8) s, the worst
     // case for the correction's cancellation (symmetric: both are 0, so y must be exactly 0).
     // Large activations of one sign maximise it.
-    if (!qb::cpu::isa_supported(Isa::avx512_vnni)) GTEST_SKIP() << "this CPU lacks AVX512_VNNI";
+    for (Isa lv : fixed16_levels())
     for (bool zero : {false, true}) {
+        ASSERT_TRUE(qb::cpu::set_isa_cap(lv));
         const int N = 8, K = 11008, G = K / 128, M = 2;
         QStore s;
         s.m.rows = N; s.m.cols = K; s.m.bits = 4; s.m.group = 128; s.m.has_zero = zero;
@@ -605,111 +623,8 @@ TEST_F(KernelTest, Fixed16CancellationStaysWithinBound) {
                 }
                 if (tol > 0) worst = std::max(worst, std::fabs((double)Y[(size_t)m * N + n]) / tol);
             }
-        std::printf("  zero-point cancellation (zero points %s): worst |y| / bound = %.3g\n", zero ? "stored" : "implicit, y must be 0", worst);
-    }
-}
-
-// The avx2 INT4 kernel on the fixed16 activations (w4a16_avx2_fixed16.cpp), capped at avx2 on
-// any x86 CPU: its lanes are not the VNNI kernel's (lane L holds k of both 32-byte halves of a
-// block), so the layout, the tails, the zero points and the fallback are checked here again.
-TEST_F(KernelTest, Avx2Fixed16Int4) {
-    if (!qb::cpu::isa_supported(Isa::avx2)) GTEST_SKIP() << "this CPU lacks AVX2";
-    ASSERT_TRUE(qb::cpu::set_isa_cap(Isa::avx2));
-    // One-hot activations at every k: output n is x w[n][k] to ~2^-20 (exact in fixed16), so a
-    // byte, half or lane mix-up picks another weight. K tails (77, 200), groups 128 / 256 /
-    // per-channel, with and without zero points, M = 3 (a 2-row tile and a 1-row tile).
-    uint64_t sd = 2100;
-    for (auto [K, group] : {std::pair{384, 128}, std::pair{512, 256}, std::pair{200, 0}, std::pair{77, 0}})
-        for (bool z : {false, true}) {
-            const int N = 9, M = 3;
-            const std::vector<float> W = qbt::random_matrix(N, K, sd++);
-            QStore s;
-            ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, group, z));
-            for (int k = 0; k < K; ++k) {
-                std::vector<float> X((size_t)M * K, 0.0f), Y((size_t)M * N), ref((size_t)M * N);
-                for (int m = 0; m < M; ++m) X[(size_t)m * K + (k + 37 * m) % K] = m == 1 ? -1.5f : 2.25f;
-                ASSERT_TRUE(qb::matmul_ref(X.data(), M, s.m, ref.data()));
-                const qb::cpu::KernelRun r = qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data());
-                ASSERT_TRUE(r.fixed16_acts);
-                ASSERT_EQ(r.isa, Isa::avx2);
-                for (size_t i = 0; i < Y.size(); ++i)
-                    ASSERT_LE(std::fabs((double)Y[i] - ref[i]), 0x1p-20 * std::fabs((double)ref[i]))
-                        << fmt_name(4, group, z) << " K=" << K << " k=" << k << " i=" << i;
-            }
-        }
-    // g32 / g64 stay on the FP32-activation kernel.
-    {
-        const std::vector<float> W = qbt::random_matrix(8, 256, 2150), X = qbt::random_matrix(1, 256, 2151);
-        QStore s;
-        ASSERT_TRUE(qbt::make_quantized(s, W.data(), 8, 256, 4, 64, false));
-        std::vector<float> Y(8);
-        EXPECT_FALSE(qb::cpu::gemm_weight_only(X.data(), 1, s.m, Y.data()).fixed16_acts);
-    }
-    // The cancellation worst case (every code at its zero point, large one-sign activations):
-    // symmetric gives exactly 0, stored zero points stay within the bound.
-    for (bool zero : {false, true}) {
-        const int N = 5, K = 11008, G = K / 128, M = 3;
-        QStore s;
-        s.m.rows = N; s.m.cols = K; s.m.bits = 4; s.m.group = 128; s.m.has_zero = zero;
-        s.q.assign(qb::q_bytes(s.m), 0);
-        s.scales.assign(qb::scale_bytes(s.m), 0);
-        s.zeros.assign(qb::zero_bytes(s.m), 0);
-        s.m.q = s.q.data(); s.m.scales = s.scales.data(); s.m.zeros = zero ? s.zeros.data() : nullptr;
-        qbt::Rng rng(2200);
-        for (int n = 0; n < N; ++n)
-            for (int g = 0; g < G; ++g) {
-                const uint32_t z = zero ? (uint32_t)(rng.next() % 16) : 8u;
-                if (zero) qb::set_packed(s.m.zeros, 4, (size_t)n * G + g, z);
-                reinterpret_cast<uint16_t*>(s.scales.data())[(size_t)n * G + g] = qb::f32_to_fp16(0.01f + 0.02f * std::fabs(rng.uniform()));
-                for (int k = g * 128; k < (g + 1) * 128; ++k) qb::set_packed(s.m.q + (size_t)n * qb::row_bytes(s.m), 4, (size_t)k, z);
-            }
-        std::vector<float> X((size_t)M * K);
-        for (size_t i = 0; i < X.size(); ++i) X[i] = i < (size_t)K ? 1.0f + std::fabs(rng.uniform()) : 100.0f * rng.uniform();
-        std::vector<float> Y((size_t)M * N, NAN);
-        const std::vector<float> Xb = fixed16_rows(X, K);
-        ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data()).fixed16_acts);
-        for (int m = 0; m < M; ++m)
-            for (int n = 0; n < N; ++n) {
-                ASSERT_LE(std::fabs((double)Y[(size_t)m * N + n]), fixed16_bound(Xb.data() + (size_t)m * K, s.m, n)) << "zero=" << zero;
-                if (!zero) {
-                    ASSERT_EQ(Y[(size_t)m * N + n], 0.0f);
-                }
-            }
-    }
-    // An infinity or a NaN: the FP32-activation avx2 kernel, outputs as the reference's.
-    {
-        const int N = 6, K = 256, M = 3;
-        const std::vector<float> W = qbt::random_matrix(N, K, 2300);
-        QStore s;
-        ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, 128, false));
-        for (float v : {INFINITY, -INFINITY, NAN}) {
-            std::vector<float> X = qbt::random_matrix(M, K, 2301), Y((size_t)M * N), ref((size_t)M * N);
-            X[(size_t)K + 130] = v;
-            ASSERT_TRUE(qb::matmul_ref(X.data(), M, s.m, ref.data()));
-            const qb::cpu::KernelRun r = qb::cpu::gemm_weight_only(X.data(), M, s.m, Y.data());
-            ASSERT_TRUE(r.ok());
-            EXPECT_FALSE(r.fixed16_acts);
-            EXPECT_EQ(r.isa, Isa::avx2);
-            for (size_t i = 0; i < Y.size(); ++i) {
-                if (std::isnan(ref[i])) EXPECT_TRUE(std::isnan(Y[i])) << "i=" << i;
-                else if (std::isinf(ref[i])) EXPECT_EQ(Y[i], ref[i]) << "i=" << i;
-                else EXPECT_NEAR(Y[i], ref[i], 1e-4 * (1 + std::fabs(ref[i]))) << "i=" << i;
-            }
-        }
-    }
-    // The same bits whatever the thread count (the task split moves in whole strided groups).
-    {
-        const int N = 203, K = 4096;
-        const std::vector<float> W = qbt::random_matrix(N, K, 2400), X = qbt::random_matrix(1, K, 2401);
-        QStore s;
-        ASSERT_TRUE(qbt::make_quantized(s, W.data(), N, K, 4, 128, true));
-        std::vector<float> a(N), b(N);
-        qb::cpu::set_num_threads(1);
-        ASSERT_TRUE(qb::cpu::gemm_weight_only(X.data(), 1, s.m, a.data()).fixed16_acts);
-        qb::cpu::set_num_threads(5);
-        qb::cpu::gemm_weight_only(X.data(), 1, s.m, b.data());
-        qb::cpu::set_num_threads(0);
-        EXPECT_EQ(a, b);
+        std::printf("  zero-point cancellation, %s (zero points %s): worst |y| / bound = %.3g\n", qb::cpu::isa_name(lv),
+                    zero ? "stored" : "implicit, y must be 0", worst);
     }
 }
 
