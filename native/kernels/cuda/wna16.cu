@@ -923,7 +923,8 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            the FP16 rounding of level x scale, so its bits differ from the other paths'.
 //   KW       0: the split-K-across-CTAs form above. > 0: split-K inside the CTA (path 2 of
 //            WqPlan, "ctask"): one CTA of KW warps owns one 32-column strip and all of K, warp w
-//            streams k-stages [w KS/KW, (w+1) KS/KW) through its own ring, and the KW partials
+//            streams k-stages [w KS/KW, (w+1) KS/KW) (KW = 8, 16: stages w, w + KW, ...; see SST)
+//            through its own ring, and the KW partials
 //            are added in shared memory in warp order (deterministic). No FP32 workspace, no
 //            atomic counter, no last-CTA tail: the ablation put that global reduction at 1.7-2.0
 //            us of an 11.7 us launch (11008x4096, M = 1). Activations: only the M real rows of
@@ -959,9 +960,16 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     const int tile = KW > 0 ? blockIdx.x / (kNTile / kAtomN) : blockIdx.x / a.splits;
     const int split = KW > 0 ? 0 : blockIdx.x % a.splits;
     const int part = KW > 0 ? warp : split, parts = KW > 0 ? KW : a.splits;
-    const int s_begin = (int)((long long)part * a.k_stages / parts);
-    const int s_end = (int)((long long)(part + 1) * a.k_stages / parts);
-    const int n_iter = s_end - s_begin;
+    // Interleaved k ranges (session 12) in the 8- and 16-warp ctask CTAs: warp w takes stages w,
+    // w + KW, w + 2 KW, ..., so at any moment the warps of a CTA load adjacent 2 KiB stages of
+    // their strip instead of runs KS / KW stages apart. H100, M = 1, three rounds against the
+    // contiguous ranges in one call: 8192x28672 (8 warps) 41.90-42.00 vs 43.78-43.83 us,
+    // 4096x11008 (16 warps) 8.79-8.80 vs 8.89-8.90; in the 6-warp CTAs it was slower
+    // (11008x4096 9.83-9.88 vs 9.73-9.75), so they keep contiguous ranges.
+    constexpr int SST = (KW == 8 || KW == 16) ? KW : 1;   // stage stride of a warp's k range
+    const int s_begin = SST > 1 ? part : (int)((long long)part * a.k_stages / parts);
+    const int s_end = SST > 1 ? a.k_stages : (int)((long long)(part + 1) * a.k_stages / parts);
+    const int n_iter = SST > 1 ? (s_end > s_begin ? (s_end - s_begin + SST - 1) / SST : 0) : s_end - s_begin;
     const int sp = KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
     const int atoms_k = a.K / kAtomK;
     const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
@@ -977,14 +985,14 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 
     // Stage i of this CTA's k range into ring slot d (d is a constant after unrolling).
     auto load_stage = [&](uint4 (&w)[4][NV], uint2 (&s)[SRS], uint32_t (&z)[SRA], int i) {
-        const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
+        const uint8_t* p = wbase + (size_t)i * SST * 4 * ATOM_BYTES;
 #pragma unroll
         for (int at = 0; at < 4; ++at)
 #pragma unroll
             for (int v = 0; v < NV; ++v) w[at][v] = ld_stream(p + at * ATOM_BYTES + 16 * v);
 #pragma unroll
         for (int r = 0; r < SR; ++r) {
-            const int grow = ((s_begin + i) * kKTile + r * GA * kAtomK) / a.group;
+            const int grow = ((s_begin + i * SST) * kKTile + r * GA * kAtomK) / a.group;
             if constexpr (ACCS) {
                 // Output columns 8j + 2t and 8j + 2t + 1 (j = 0..3) sit at permuted positions
                 // 8t + j and 8t + 4 + j of the strip (wq_shuffle): one 16-byte load.
@@ -1003,11 +1011,11 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // commit group per call (empty past the end, so the group count stays uniform).
     auto load_slot = [&](int d, int i) {
         if (i < n_iter) {
-            const uint8_t* p = wbase + (size_t)i * 4 * ATOM_BYTES;
+            const uint8_t* p = wbase + (size_t)i * SST * 4 * ATOM_BYTES;
             uint8_t* const slot = ring + d * RING_STAGE;
 #pragma unroll
             for (int at = 0; at < 4; ++at) cp_async16_ring(slot + at * ATOM_BYTES + lane * 16, p + at * ATOM_BYTES);
-            const int grow = ((s_begin + i) * kKTile) / a.group;
+            const int grow = ((s_begin + i * SST) * kKTile) / a.group;
             cp_async16_ring(slot + RING_W + lane * 16, a.scales + (size_t)grow * a.N + sp * 32 + (SWAP ? (g >> 1) : t) * 8);
         }
         cp_async_commit();
@@ -1055,11 +1063,10 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     if constexpr (SMR && KW > 0) {
         // As below, by plain loads (see the next case): the warp's own k range, no CTA barrier.
         const int cpr = n_iter * kKTile / 8;
-        const __half* xs = a.X + (size_t)s_begin * kKTile;
-        uint8_t* const xd = smem + s_begin * kKTile * 2;
         for (int idx = lane; idx < m_rows * cpr; idx += 32) {
             const int r = idx / cpr, c = idx % cpr;
-            *reinterpret_cast<uint4*>(xd + r * row_bytes + c * 16) = __ldcg(reinterpret_cast<const uint4*>(xs + (size_t)r * a.K + c * 8));
+            const int k = (s_begin + (c >> 4) * SST) * kKTile + (c & 15) * 8;   // 16 chunks of 8 per stage
+            *reinterpret_cast<uint4*>(smem + r * row_bytes + k * 2) = __ldcg(reinterpret_cast<const uint4*>(a.X + (size_t)r * a.K + k));
         }
         if (lane < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[lane] = 0u;
         __syncwarp();
@@ -1078,11 +1085,10 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         // The M real rows of this warp's k range, then the zero line (rows >= M), which every
         // warp writes with the same zeros: the warp's own copy needs no CTA barrier.
         const int cpr = n_iter * kKTile / 8;
-        const __half* xs = a.X + (size_t)s_begin * kKTile;
-        uint8_t* const xd = smem + s_begin * kKTile * 2;
         for (int idx = lane; idx < m_rows * cpr; idx += 32) {
             const int r = idx / cpr, c = idx % cpr;
-            cp_async16_zfill(xd + r * row_bytes + c * 16, xs + (size_t)r * a.K + c * 8, 16);
+            const int k = (s_begin + (c >> 4) * SST) * kKTile + (c & 15) * 8;   // 16 chunks of 8 per stage
+            cp_async16_zfill(smem + r * row_bytes + k * 2, a.X + (size_t)r * a.K + k, 16);
         }
         if (lane < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[lane] = 0u;
         cp_async_commit();
@@ -1129,7 +1135,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             for (int e = 0; e < 4; ++e) tmp[j][e] = xt[j >> 1][j & 1][e] = 0.f;
 #pragma unroll
         for (int at = 0; at < 4; ++at) {
-            const int koff = (i * 4 + at) * kAtomK * 2;   // bytes into the activation rows
+            const int koff = (i * SST * 4 + at) * kAtomK * 2;   // bytes into the activation rows
             uint32_t lo[4], hi[4] = {0u, 0u, 0u, 0u};
             if constexpr (RROWS) ldmatrix_x4(lo, xrow0 + koff * kstep);
             else ldmatrix_x4(lo, xrow0 + koff);
