@@ -22,6 +22,7 @@
 #pragma once
 #include "simd.h"
 
+#include "fixed16_rows.h"
 #include "kernel_abi.h"
 
 // GCC: lambdas take the attribute after the parameter list.
@@ -197,31 +198,15 @@ inline int k_blocks(int M, int nblocks) {
     return kb < 2 ? 2 : (kb > nblocks ? nblocks : (int)kb);
 }
 
-// Rows in groups of kRowBlock x rs (the dispatcher's task granule): rs strided tiles per group
-// (rs = GemmArgs::row_stride, cpu_kernels.h RowOrder), then plain 4-row and 1-row tiles for the
-// rest.
+// Rows in groups of kRowBlock x rs, K in blocks (fixed16_rows.h), up to 4 activation rows a tile.
 template <class Dec, ScaleMode SM>
 void rows_driver(const GemmArgs& a, int n0, int n1) {
-    const int nblocks = (a.K + kBlock - 1) / kBlock, kc = k_blocks(a.M, nblocks);
-    const size_t rb = row_bytes(*a.W);
-    const int rs = a.row_stride > 0 ? a.row_stride : 1, span = kRowBlock * rs;
-    // A whole number of row groups ahead (>= prefetch_bytes), so each row's prefetch lands on
-    // the same row of a later group (docs/cpu-kernels.md, "Prefetch"); 0: no software prefetch.
-    const size_t group_bytes = (size_t)span * rb;
-    const size_t pf = (a.prefetch_bytes + group_bytes - 1) / group_bytes * group_bytes;
-    for (int b0 = 0; b0 < nblocks;) {
-        const int b1 = b0 + kc < nblocks ? b0 + kc : nblocks;
-        const bool first = b0 == 0, last = b1 == nblocks;
-        int n = n0;
-        for (; n + span <= n1; n += span)
-            for (int i = 0; i < rs; ++i)
-                for (int m = 0; m < a.M; m += 4) tile_m<Dec, SM, kRowBlock>(a, n + i, rs, pf, m, a.M - m, b0, b1, first, last);
-        for (; n + kRowBlock <= n1; n += kRowBlock)
-            for (int m = 0; m < a.M; m += 4) tile_m<Dec, SM, kRowBlock>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
-        for (; n < n1; ++n)
-            for (int m = 0; m < a.M; m += 4) tile_m<Dec, SM, 1>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
-        b0 = b1;
-    }
+    const int nblocks = (a.K + kBlock - 1) / kBlock;
+    walk_fixed16_rows(a, n0, n1, nblocks, k_blocks(a.M, nblocks), 4,
+                      [&](int n, int rs, int nb, size_t pf, int m, int mb, int b0, int b1, bool first, bool last) {
+                          if (nb == kRowBlock) tile_m<Dec, SM, kRowBlock>(a, n, rs, pf, m, mb, b0, b1, first, last);
+                          else tile_m<Dec, SM, 1>(a, n, rs, pf, m, mb, b0, b1, first, last);
+                      });
 }
 
 // The scale mode for the matrix's group: g32 / g64 spread over the lanes (policies whose lane i

@@ -23,6 +23,7 @@
 
 #include "simd.h"
 
+#include "fixed16_rows.h"
 #include "kernel_abi.h"
 
 namespace qb::cpu::avx2 {
@@ -203,26 +204,14 @@ void fixed16_prepare_acts_int4(const GemmArgs& a, int m0, int m1) {
     }
 }
 
-// Rows in groups of kRowBlock x rs (the dispatcher's task granule), as the VNNI driver.
+// Rows in groups of kRowBlock x rs, K in blocks (fixed16_rows.h), up to 2 activation rows a tile.
 void w4a16_fixed16_rows(const GemmArgs& a, int n0, int n1) {
-    const int nblocks = (a.K + kBlock - 1) / kBlock, kc = k_blocks(a.M, nblocks);
-    const size_t rb = row_bytes(*a.W);
-    const int rs = a.row_stride > 0 ? a.row_stride : 1, span = kRowBlock * rs;
-    const size_t group_bytes = (size_t)span * rb;
-    const size_t pf = (a.prefetch_bytes + group_bytes - 1) / group_bytes * group_bytes;
-    for (int b0 = 0; b0 < nblocks;) {
-        const int b1 = b0 + kc < nblocks ? b0 + kc : nblocks;
-        const bool first = b0 == 0, last = b1 == nblocks;
-        int n = n0;
-        for (; n + span <= n1; n += span)
-            for (int i = 0; i < rs; ++i)
-                for (int m = 0; m < a.M; m += 2) tile_m<kRowBlock>(a, n + i, rs, pf, m, a.M - m, b0, b1, first, last);
-        for (; n + kRowBlock <= n1; n += kRowBlock)
-            for (int m = 0; m < a.M; m += 2) tile_m<kRowBlock>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
-        for (; n < n1; ++n)
-            for (int m = 0; m < a.M; m += 2) tile_m<1>(a, n, 1, pf, m, a.M - m, b0, b1, first, last);
-        b0 = b1;
-    }
+    const int nblocks = (a.K + kBlock - 1) / kBlock;
+    walk_fixed16_rows(a, n0, n1, nblocks, k_blocks(a.M, nblocks), 2,
+                      [&](int n, int rs, int nb, size_t pf, int m, int mb, int b0, int b1, bool first, bool last) {
+                          if (nb == kRowBlock) tile_m<kRowBlock>(a, n, rs, pf, m, mb, b0, b1, first, last);
+                          else tile_m<1>(a, n, rs, pf, m, mb, b0, b1, first, last);
+                      });
 }
 
 }  // namespace qb::cpu::avx2
