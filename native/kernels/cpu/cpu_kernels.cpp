@@ -227,8 +227,11 @@ bool int3_fixed16_supported() {
 // block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); INT2 with groups of whole
 // blocks or per-channel (its lanes hold k spread over a block). Other groups (96, 160, ...; INT2
 // 32, 64) keep the FP32 path.
+// Groups of whole 128-value blocks (one scale per fixed16 block), or per-channel.
+static bool whole_block_groups(const QuantizedMatrix& W) { return W.group % kFixed16Block == 0 || W.group == W.cols; }
+
 static bool fixed16_format(const QuantizedMatrix& W) {
-    const bool whole_blocks = W.group % 128 == 0 || W.group == W.cols;
+    const bool whole_blocks = whole_block_groups(W);
     const bool per_block = whole_blocks || W.group == 32 || W.group == 64;
     return W.bits == 8 || (W.bits == 4 && per_block) || (W.bits == 2 && whole_blocks) ||
            (W.bits == 3 && per_block && int3_fixed16_supported());
@@ -248,7 +251,7 @@ KernelRun gemm_weight_only(const float* X, int M, const QuantizedMatrix& W, floa
     // the infinities and NaNs through as the reference does.
     const bool vnni = (int)isa >= (int)Isa::avx512_vnni && fixed16_format(W);
     // AVX2 without VNNI: INT4 in whole-block groups on the same activations (w4a16_avx2_fixed16.cpp).
-    const bool avx2_int4 = !vnni && isa == Isa::avx2 && W.bits == 4 && (W.group % kFixed16Block == 0 || W.group == W.cols);
+    const bool avx2_int4 = !vnni && isa == Isa::avx2 && W.bits == 4 && whole_block_groups(W);
     if (vnni || avx2_int4) {
         const int nb = (W.cols + kFixed16Block - 1) / kFixed16Block;
         a.ldx = nb * kFixed16ActBlockBytes;

@@ -23,7 +23,7 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
     for (int m = m0; m < m1; ++m) {
         const float* x = a.X + (size_t)m * K;
         a.xbad[m] = 0;
-        double gsum = 0;   // the open group's sum of a_k 2^-e (exact in double)
+        GroupSums gs{sums ? a.xgs + (size_t)m * G : nullptr, K, g};
         for (int b = 0; b < nblocks; ++b) {
             const int k0 = b * kBlock, n = K - k0 < kBlock ? K - k0 : kBlock;
             __m512 v[8];
@@ -96,25 +96,16 @@ void fixed16_prepare_acts(const GemmArgs& a, int m0, int m1) {
             const __m512i lsum = _mm512_add_epi32(_mm512_slli_epi32(sh, 8), sl);
             _mm512_storeu_si512(a.xcorr + ((size_t)m * nblocks + b) * 16, _mm512_mullo_epi32(lsum, _mm512_set1_epi32(-offset)));
             if (!sums) continue;
-            // Adds a sum of a_k 2^-e ending before k = kend to the open group; closes the group
-            // at its end.
-            auto add = [&](double v, int kend) {
-                gsum += v;
-                if (kend == K || kend % g == 0) {
-                    a.xgs[(size_t)m * G + (kend - 1) / g] = (float)gsum;
-                    gsum = 0;
-                }
-            };
             if (!int4_order) {
                 // INT2's lanes hold k spread over the block, and its groups are whole blocks (or
                 // the row): the block's sum at once.
-                add((double)_mm512_reduce_add_epi32(lsum) * (double)step, k0 + n);
+                gs.add((double)_mm512_reduce_add_epi32(lsum) * (double)step, k0 + n);
                 continue;
             }
             alignas(64) int32_t ls[16];
             _mm512_store_si512(ls, lsum);
             for (int i = 0; i < 16 && 8 * i < n; ++i)   // lane i: k0 + 8i .. k0 + 8i + 7
-                add((double)ls[i] * (double)step, k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K);
+                gs.add((double)ls[i] * (double)step, k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K);
         }
     }
 }

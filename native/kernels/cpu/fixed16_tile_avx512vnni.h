@@ -22,7 +22,7 @@
 #pragma once
 #include "simd.h"
 
-#include "fixed16_rows.h"
+#include "fixed16_shared.h"
 #include "kernel_abi.h"
 
 // GCC: lambdas take the attribute after the parameter list.
@@ -190,19 +190,10 @@ void tile_m(const GemmArgs& a, int n, int rs, size_t pf, int m, int mb, int b0, 
     }
 }
 
-// K block (in 128-value blocks): all of K for small M; otherwise the X slice (M rows x kc
-// blocks x 256 bytes) stays within kXSliceBytes.
-inline int k_blocks(int M, int nblocks) {
-    if (M <= 4) return nblocks;
-    const long kb = (long)(kXSliceBytes / (kActBlockBytes * (size_t)M));
-    return kb < 2 ? 2 : (kb > nblocks ? nblocks : (int)kb);
-}
-
-// Rows in groups of kRowBlock x rs, K in blocks (fixed16_rows.h), up to 4 activation rows a tile.
+// Rows in groups of kRowBlock x rs, K in blocks (fixed16_shared.h), up to 4 activation rows a tile.
 template <class Dec, ScaleMode SM>
 void rows_driver(const GemmArgs& a, int n0, int n1) {
-    const int nblocks = (a.K + kBlock - 1) / kBlock;
-    walk_fixed16_rows(a, n0, n1, nblocks, k_blocks(a.M, nblocks), 4,
+    walk_fixed16_rows(a, n0, n1, 4,
                       [&](int n, int rs, int nb, size_t pf, int m, int mb, int b0, int b1, bool first, bool last) {
                           if (nb == kRowBlock) tile_m<Dec, SM, kRowBlock>(a, n, rs, pf, m, mb, b0, b1, first, last);
                           else tile_m<Dec, SM, 1>(a, n, rs, pf, m, mb, b0, b1, first, last);

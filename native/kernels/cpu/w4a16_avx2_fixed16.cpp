@@ -23,7 +23,7 @@
 
 #include "simd.h"
 
-#include "fixed16_rows.h"
+#include "fixed16_shared.h"
 #include "kernel_abi.h"
 
 namespace qb::cpu::avx2 {
@@ -138,14 +138,6 @@ void tile_m(const GemmArgs& a, int n, int rs, size_t pf, int m, int mb, int b0, 
     else tile<NB, 2>(a, n, rs, pf, m, b0, b1, first, last);
 }
 
-// As fixed16_tile_avx512vnni.h's k_blocks: all of K for small M, else an X slice that stays
-// within kXSliceBytes.
-int k_blocks(int M, int nblocks) {
-    if (M <= 2) return nblocks;
-    const long kb = (long)(kXSliceBytes / (kActBlockBytes * (size_t)M));
-    return kb < 2 ? 2 : (kb > nblocks ? nblocks : (int)kb);
-}
-
 }  // namespace
 
 // The activations of this kernel, in the avx512-vnni kernels' INT4 layout
@@ -157,7 +149,7 @@ void fixed16_prepare_acts_int4(const GemmArgs& a, int m0, int m1) {
     for (int m = m0; m < m1; ++m) {
         const float* x = a.X + (size_t)m * K;
         a.xbad[m] = 0;
-        double gsum = 0;   // the open group's sum of a_k 2^-e (exact in double)
+        GroupSums gs{a.W->has_zero ? a.xgs + (size_t)m * G : nullptr, K, g};
         for (int b = 0; b < nblocks; ++b) {
             const int k0 = b * kBlock, n = K - k0 < kBlock ? K - k0 : kBlock;
             alignas(32) float v[kBlock] = {};
@@ -192,22 +184,15 @@ void fixed16_prepare_acts_int4(const GemmArgs& a, int m0, int m1) {
                 a.xcorr[((size_t)m * nblocks + b) * 16 + i] = -offset * s;
             }
             if (!a.W->has_zero) continue;
-            for (int i = 0; i < 16 && 8 * i < n; ++i) {
-                gsum += (double)ls[i] * (double)step;
-                const int kend = k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K;
-                if (kend == K || kend % g == 0) {
-                    a.xgs[(size_t)m * G + (kend - 1) / g] = (float)gsum;
-                    gsum = 0;
-                }
-            }
+            for (int i = 0; i < 16 && 8 * i < n; ++i)   // lane i: k0 + 8i .. k0 + 8i + 7
+                gs.add((double)ls[i] * (double)step, k0 + 8 * i + 8 < K ? k0 + 8 * i + 8 : K);
         }
     }
 }
 
-// Rows in groups of kRowBlock x rs, K in blocks (fixed16_rows.h), up to 2 activation rows a tile.
+// Rows in groups of kRowBlock x rs, K in blocks (fixed16_shared.h), up to 2 activation rows a tile.
 void w4a16_fixed16_rows(const GemmArgs& a, int n0, int n1) {
-    const int nblocks = (a.K + kBlock - 1) / kBlock;
-    walk_fixed16_rows(a, n0, n1, nblocks, k_blocks(a.M, nblocks), 2,
+    walk_fixed16_rows(a, n0, n1, 2,
                       [&](int n, int rs, int nb, size_t pf, int m, int mb, int b0, int b1, bool first, bool last) {
                           if (nb == kRowBlock) tile_m<kRowBlock>(a, n, rs, pf, m, mb, b0, b1, first, last);
                           else tile_m<1>(a, n, rs, pf, m, mb, b0, b1, first, last);
