@@ -231,6 +231,7 @@ TEST_F(KernelTest, Fixed16PathGroupsAndKTails) {
     check_weight_only({6, 130, 4, 0, true, {1, 6}}, seed++);    // per-channel, K % 128 = 2
     check_weight_only({5, 4096, 4, 128, false, {1, 4}}, seed++);   // a Llama-like K: the bound at K = 4096
     check_weight_only({5, 1024, 4, 512, true, {1, 3}}, seed++);    // groups spanning blocks
+    check_weight_only({9, 1152, 4, 128, true, {1, 3}}, seed++);    // G = 9: odd rows' zeros start on an odd nibble
     // The multi-row tiles and the K blocks of large M (the X slice kept in L2).
     check_weight_only({67, 384, 4, 128, true, {2, 3, 7, 16, 33, 128}}, seed++);
     check_weight_only({13, 1536, 4, 128, true, {64, 128}}, seed++);
