@@ -641,7 +641,7 @@ void test_ring_plans(int sms) {
             fail("ring plan: 14336x4096 M = 1 should take the shared-memory ring of depth 4 (got " + what() + ")");
     }
     // Which kernel takes M = 2..8 (stream_max_m in wna16.cu): the streaming kernel for INT4 g128
-    // up to M = 8 with zero points and M = 5 without, the MMA kernel past that and for g32 at M > 2.
+    // up to M = 8 with or without zero points, the MMA kernel past that and for g32 at M > 2.
     auto path_at = [&](int group, bool zero, int M) {
         cuda::WqLayout l = layout(22016, 4096);
         l.group = group;
@@ -649,7 +649,7 @@ void test_ring_plans(int sms) {
         return cuda::wq_plan(l, M, &p) == CudaStatus::ok ? p.path : -1;
     };
     struct Want { int group; bool zero; int M, path; };
-    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 5, 1}, Want{128, false, 6, 0}, Want{128, false, 2, 1},
+    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 8, 1}, Want{128, false, 9, 0}, Want{128, false, 2, 1},
                           Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, 0}}) {
         ++g_checks;
         const int got = path_at(w.group, w.zero, w.M);

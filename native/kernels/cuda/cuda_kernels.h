@@ -123,7 +123,7 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    toolchains and for the experiment in tests/gpu/device_run.sh; only M <= 32 has them.
 //  * streaming thresholds: launches of M <= m4 (INT4) or m8 (INT8), at most 16, take the
 //    streaming kernel (path 1 of WqPlan); 0 sends every M to the MMA kernel; negative restores
-//    the default (INT4 M <= 2, g >= 128 M <= 5 / 8 with zeros since session 9, INT8 never: see
+//    the default (INT4 M <= 2, g >= 128 M <= 8 since session 13, INT8 never: see
 //    stream_max_m in wna16.cu).
 //    The tests run both kernels at every M <= 16.
 //  * cluster reduction (sm_90, off by default: slower on the H200, docs/cuda-kernels.md): split-K

@@ -873,7 +873,7 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
 //   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
 //   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2
-//   (g >= 128: M <= 5 / 8 since the operand swap, see stream_max_m),
+//   (g >= 128: M <= 8 since the operand swap, see stream_max_m),
 //   in its split-K-inside-the-CTA form (KW > 0) at M <= 8 where that fills one wave (run
 //   20261126t231808z: 4096x11008 M = 1 10.57 vs 11.72 us, 8192x28672 40.24 vs 46.10).
 
@@ -1406,14 +1406,19 @@ KernelInfo g_stream[2][2][3][2][2];
 constexpr int kStreamDefaultM4 = 2, kStreamDefaultM8 = 0;
 int g_stream_max_m[2] = {kStreamDefaultM4, kStreamDefaultM8};
 bool g_stream_max_m_set = false;   // wq_set_stream_max_m gave explicit limits
-// INT4 group >= 128 (the formats measured): up to M = 8 with zero points, M = 5 without (the ACCS
-// configuration lost at M = 8 on three of eight layers: 11008x4096 13.37-13.42 vs 12.76-12.81 us,
-// 28672x4096 30.03-30.04 vs 28.52-28.69, 4096x14336 16.37-16.42 vs 15.79, and won on the others;
-// every layer won at M = 3, 4, 5, by up to 1.3x). Groups 32 / 64 and per-channel keep M <= 2.
-constexpr int kStreamG128ZeroM = 8, kStreamG128M = 5;
+// INT4 group >= 128 (the formats measured): up to M = 8, with or without zero points. Session 9
+// kept M <= 5 without zero points (the ACCS configuration lost at M = 8 on three of eight layers:
+// 11008x4096 13.37-13.42 vs 12.76-12.81 us, 28672x4096 30.03-30.04 vs 28.52-28.69, 4096x14336
+// 16.37-16.42 vs 15.79); session 13 (H100, three rounds, `s13-stream-m8-h100-device-log.txt`)
+// measured M = 6 / 7 / 8 against the MMA kernel and found it far slower where its plan leaves
+// SMs idle or runs two waves: 12288x4096 13.8 / 14.6 / 14.8 vs 17.1 / 17.2 / 17.1 us, 22016x4096
+// 20.7 / 21.4 / 21.8 vs 26.1 / 26.3 / 26.0, 28672x8192 50.8 / 51.9 / 52.8 vs 55.9, 8192x28672
+// 48.2 / 49.4 / 50.1 vs 52.1 / 52.2 / 51.5; 11008x4096 12.5 / 13.1 / 13.3 vs 13.0 / 13.1 / 13.0
+// (the one loss, 2.5% at M = 8). Groups 32 / 64 and per-channel keep M <= 2.
+constexpr int kStreamG128M = 8;
 int stream_max_m(const WqLayout& l) {
     int m = g_stream_max_m[l.bits == 8];
-    if (!g_stream_max_m_set && l.bits == 4 && l.grouped && l.group >= 128) m = l.has_zero ? kStreamG128ZeroM : kStreamG128M;
+    if (!g_stream_max_m_set && l.bits == 4 && l.grouped && l.group >= 128) m = kStreamG128M;
     return std::min(m, kStreamMaxM);
 }
 
