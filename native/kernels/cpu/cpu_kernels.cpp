@@ -222,14 +222,14 @@ bool int3_fixed16_supported() {
 #endif
 }
 
+// Groups of whole 128-value blocks (one scale per fixed16 block), or per-channel.
+static bool whole_block_groups(const QuantizedMatrix& W) { return W.group % kFixed16Block == 0 || W.group == W.cols; }
+
 // Formats the avx512-vnni kernels take: INT8 (per-channel); INT4, and INT3 where the CPU has
 // AVX512_VBMI (w3a16_avx512vbmi.cpp, decoded to INT4's order), whose scales come per 128-value
 // block (one group, or 4 / 2 groups of 32 / 64 spread over the lanes); INT2 with groups of whole
 // blocks or per-channel (its lanes hold k spread over a block). Other groups (96, 160, ...; INT2
 // 32, 64) keep the FP32 path.
-// Groups of whole 128-value blocks (one scale per fixed16 block), or per-channel.
-static bool whole_block_groups(const QuantizedMatrix& W) { return W.group % kFixed16Block == 0 || W.group == W.cols; }
-
 static bool fixed16_format(const QuantizedMatrix& W) {
     const bool whole_blocks = whole_block_groups(W);
     const bool per_block = whole_blocks || W.group == 32 || W.group == 64;

@@ -924,8 +924,8 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //   KW       0: the split-K-across-CTAs form above. > 0: split-K inside the CTA (path 2 of
 //            WqPlan, "ctask"): one CTA of KW warps owns one 32-column strip and all of K, warp w
 //            streams k-stages [w KS/KW, (w+1) KS/KW) (KW = 8, 16: stages w, w + KW, ...; see SST)
-//            through its own ring, and the KW partials
-//            are added in shared memory in warp order (deterministic). No FP32 workspace, no
+//            through its own ring, and the KW partials are added in shared memory in warp order
+//            (deterministic). No FP32 workspace, no
 //            atomic counter, no last-CTA tail: the ablation put that global reduction at 1.7-2.0
 //            us of an 11.7 us launch (11008x4096, M = 1). Activations: only the M real rows of
 //            all of K are staged (each warp its own k range, so no CTA barrier before the main
