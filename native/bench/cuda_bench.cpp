@@ -673,7 +673,10 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
         if (cuda::wq_plan(l, M, &p) == CudaStatus::ok) {
             char buf[128];
             const char* red = p.splits == 1 ? "" : p.cluster ? ", cluster" : ", workspace";
-            if (p.path == 2)
+            if (p.path == 2 && p.shared_strips)
+                snprintf(buf, sizeof(buf), "ctask r%d shared strips %d over %d CTAs x %d warps, %d/SM", p.rows_staged, N / 32, p.ctas,
+                         p.warps_k, p.ctas_per_sm);
+            else if (p.path == 2)
                 snprintf(buf, sizeof(buf), "ctask r%d strips %d x %d warps = %d CTAs, %d/SM", p.rows_staged, p.ctas, p.warps_k, p.ctas,
                          p.ctas_per_sm);
             else if (p.path == 1 && p.smem_ring > 0)

@@ -287,6 +287,27 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             }
         }
         if (bits == 4 && group == 128 && !zero && M <= 8 && l.grouped) {
+            // Shared strips forced (wq_set_ctask_shared(1): CTAs of 16 warps over 2-4 strips
+            // each, wherever the strip count allows), twice: same bits.
+            cuda::wq_set_ctask_shared(1);
+            cuda::WqPlan sp;
+            const bool is_shared = cuda::wq_plan(l, M, &sp) == CudaStatus::ok && sp.path == 2 && sp.shared_strips == 1;
+            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus s8 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+            const CudaStatus s9 = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            cuda::wq_set_ctask_shared(-1);
+            const std::string nm8 = name + " ctask shared strips" + (is_shared ? " (" + std::to_string(sp.ctas) + " CTAs)" : " (other path)");
+            if (s8 != CudaStatus::ok || s9 != CudaStatus::ok) fail(nm8 + ": launch failed");
+            else {
+                CK(cudaDeviceSynchronize());
+                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+                if (check(nm8, yh, M, N, cols, ref, 4e-3)) {
+                    ++g_checks;
+                    if (yh != yh2) fail(nm8 + ": two launches gave different bits");
+                }
+            }
             // Split-K inside the CTA with the rings in shared memory: the same per-warp k ranges
             // and per-stage additions as the register rings, so the same bits at each warp count.
             for (int kw : {4, 8, 16}) {
@@ -615,6 +636,32 @@ void test_ctask_wide_plans(int sms) {
     const bool forced = plan(layout(4096, 11008, false), 1) && p.path == 2 && p.warps_k == 18;
     cuda::wq_set_ctask(-1, 0);
     if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
+    // Shared strips (wq_set_ctask_shared): the same layer at M = 2..8, one 16-warp CTA per SM;
+    // not at M = 1, not with zero points, not past 3 strips per SM, not at K = 8192, not when off.
+    auto shared = [&](const cuda::WqLayout& x, int M) { return plan(x, M) && p.path == 2 && p.shared_strips == 1; };
+    for (int M : {2, 4, 8}) {
+        ++g_checks;
+        if (!shared(l, M) || p.warps_k != 16 || p.ctas != sms)
+            fail("ctask shared plan: " + std::to_string(l.n) + "x4096 M = " + std::to_string(M) + " should share its strips over " +
+                 std::to_string(sms) + " CTAs of 16 warps (got path " + std::to_string(p.path) + ", " + std::to_string(p.ctas) + " CTAs)");
+    }
+    ++g_checks;
+    if (shared(l, 1)) fail("ctask shared plan: M = 1 took shared strips");
+    ++g_checks;
+    if (shared(layout(l.n, 4096, true), 4)) fail("ctask shared plan: a zero-point format took shared strips");
+    ++g_checks;
+    if (shared(layout((3 * sms + 8) * 32 / 128 * 128 + 128, 4096, false), 4)) fail("ctask shared plan: more than 3 strips per SM took shared strips");
+    ++g_checks;
+    if (shared(layout(l.n, 8192, false), 4)) fail("ctask shared plan: K = 8192 took shared strips");
+    cuda::wq_set_ctask_shared(0);
+    ++g_checks;
+    const bool never = !shared(l, 4);
+    cuda::wq_set_ctask_shared(1);
+    ++g_checks;
+    const bool small_forced = shared(layout(1152, 640, false), 1) && p.ctas == std::min(sms, 18);
+    cuda::wq_set_ctask_shared(-1);
+    if (!never) fail("ctask shared plan: wq_set_ctask_shared(0) still shared the strips");
+    if (!small_forced) fail("ctask shared plan: wq_set_ctask_shared(1) on 1152x640 M = 1 should give min(SMs, 18) CTAs");
 }
 
 // The planner's ring for the streaming kernel (wna16.cu, kRegRingMinStages): INT4 g128 without

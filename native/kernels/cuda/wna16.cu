@@ -300,6 +300,7 @@ struct Args {
     // the head of the b-th pf_stride bytes of the next launch's buffer pf. Null pf: off.
     const uint8_t* pf;
     unsigned pf_stride, pf_warp;
+    int shared_strips;       // SHARE ctask: 1 when the grid's CTAs share the N / 32 strips (2-4 each)
 };
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
@@ -937,7 +938,7 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            the ring can hold a warp's whole k range and the loads are all in flight before
 //            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false>
+          int KW = 0, bool SMR = false, bool SHARE = false>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
     constexpr int NV = BITS / 4;                        // 16-byte loads per lane and atom
@@ -966,11 +967,25 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     // contiguous ranges in one call: 8192x28672 (8 warps) 41.90-42.00 vs 43.78-43.83 us,
     // 4096x11008 (16 warps) 8.79-8.80 vs 8.89-8.90; in the 6-warp CTAs it was slower
     // (11008x4096 9.83-9.88 vs 9.73-9.75), so they keep contiguous ranges.
-    constexpr int SST = (KW == 8 || KW == 16) ? KW : 1;   // stage stride of a warp's k range
-    const int s_begin = SST > 1 ? part : (int)((long long)part * a.k_stages / parts);
-    const int s_end = SST > 1 ? a.k_stages : (int)((long long)(part + 1) * a.k_stages / parts);
-    const int n_iter = SST > 1 ? (s_end > s_begin ? (s_end - s_begin + SST - 1) / SST : 0) : s_end - s_begin;
-    const int sp = KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
+    constexpr int SST_ = (KW == 8 || KW == 16) ? KW : 1;   // stage stride of a warp's k range
+    // SHARE (shared strips, session 14): CTA c of C owns strips [c S / C, (c + 1) S / C) of the
+    // S = N / 32 and splits its KW warps over them in groups (warp w in group w ns / KW), each
+    // group interleaving its strip's k-stages as above with its own size as the stride.
+    int m_s0 = 0, m_ns = 1, m_gi = 0, m_first = 0, m_cnt = KW;
+    if constexpr (SHARE) {
+        const int S = a.N / kAtomN, C = (int)gridDim.x;
+        m_s0 = (int)((long long)blockIdx.x * S / C);
+        m_ns = (int)((long long)(blockIdx.x + 1) * S / C) - m_s0;
+        m_gi = warp * m_ns / KW;
+        m_first = (m_gi * KW + m_ns - 1) / m_ns;
+        m_cnt = ((m_gi + 1) * KW + m_ns - 1) / m_ns - m_first;
+    }
+    const int part_ = SHARE ? warp - m_first : part, parts_ = SHARE ? m_cnt : parts;
+    const int SST = SHARE ? parts_ : SST_;
+    const int s_begin = SST_ > 1 ? part_ : (int)((long long)part_ * a.k_stages / parts_);
+    const int s_end = SST_ > 1 ? a.k_stages : (int)((long long)(part_ + 1) * a.k_stages / parts_);
+    const int n_iter = SST_ > 1 ? (s_end > s_begin ? (s_end - s_begin + SST - 1) / SST : 0) : s_end - s_begin;
+    const int sp = SHARE ? m_s0 + m_gi : KW > 0 ? (int)blockIdx.x : tile * (kNTile / kAtomN) + warp;   // this warp's strip
     const int atoms_k = a.K / kAtomK;
     const uint8_t* const wbase = a.q + ((size_t)sp * atoms_k + (size_t)s_begin * 4) * ATOM_BYTES + lane * LANE_BYTES;
     // Padded activation row in shared memory: this CTA's k range (KW = 0) or all of K (KW > 0).
@@ -1080,6 +1095,17 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             *reinterpret_cast<uint4*>(smem + r * row_bytes + c * 16) = __ldcg(reinterpret_cast<const uint4*>(xs + (size_t)r * a.K + c * 8));
         }
         if (tid < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[tid] = 0u;
+        __syncthreads();
+    } else if constexpr (SHARE) {
+        // Warps of different strips share k ranges: the CTA stages all of K once, then a barrier.
+        const int cpr = a.K / 8;
+        for (int idx = tid; idx < m_rows * cpr; idx += KW * 32) {
+            const int r = idx / cpr, c = idx % cpr;
+            cp_async16_zfill(smem + r * row_bytes + c * 16, a.X + (size_t)r * a.K + c * 8, 16);
+        }
+        if (tid < 4) reinterpret_cast<uint32_t*>(smem + m_rows * row_bytes)[tid] = 0u;
+        cp_async_commit();
+        cp_async_wait<0>();
         __syncthreads();
     } else if constexpr (KW > 0) {
         // The M real rows of this warp's k range, then the zero line (rows >= M), which every
@@ -1286,6 +1312,20 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
 #pragma unroll
             for (int e = 0; e < 4; ++e) red[(warp * 16 + j * 4 + e) * 32 + lane] = acc[j][e];
         __syncthreads();
+        if constexpr (SHARE) {
+            // Output pair j of group gi's strip: warp 4 gi + j adds its group's partials in warp order.
+            if (warp < 4 * m_ns) {
+                const int gi = warp >> 2, j = warp & 3;
+                const int first = (gi * KW + m_ns - 1) / m_ns, end = ((gi + 1) * KW + m_ns - 1) / m_ns;
+                float s0 = 0.f, s1 = 0.f;
+                for (int w = first; w < end; ++w) {
+                    s0 += red[(w * 16 + j * 4) * 32 + lane];
+                    s1 += red[(w * 16 + j * 4 + 1) * 32 + lane];
+                }
+                const int col = (m_s0 + gi) * 32 + 8 * j + 2 * t;
+                if (g < m_valid) *reinterpret_cast<__half2*>(a.Y + (size_t)g * a.N + col) = __floats2half2_rn(s0, s1);
+            }
+        } else {
         for (int p = warp; p < 4 * (R / 8); p += KW) {   // warp-uniform
             const int j = p & 3, h = p >> 2, row = g + 8 * h;
             float s0 = 0.f, s1 = 0.f;
@@ -1297,6 +1337,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             const int col = sp * 32 + 8 * j + 2 * t;
             if (!GROUPED) { s0 *= a.cscales[col]; s1 *= a.cscales[col + 1]; }
             if (row < m_valid) *reinterpret_cast<__half2*>(a.Y + (size_t)row * a.N + col) = __floats2half2_rn(s0, s1);
+        }
         }
         stamp(a, 3);
         return;
@@ -1423,10 +1464,10 @@ int stream_max_m(const WqLayout& l) {
 }
 
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
-          int KW = 0, bool SMR = false>
+          int KW = 0, bool SMR = false, bool SHARE = false>
 KernelInfo stream_info() {
     KernelInfo k;
-    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR>;
+    k.fn = wq_stream_kernel<BITS, R, D, GA, ZP, GROUPED, LOADONLY, MINB, ACCS, KW, SMR, SHARE>;
     k.smem = kStreamSmem;
     return k;
 }
@@ -1486,6 +1527,17 @@ KernelInfo g_ctask_d4[3];
 // (wq_set_ctask_smem; off by default unless measured faster, see docs/cuda-kernels.md).
 KernelInfo g_ctask_smr[3];
 bool g_ctask_smr_on = false;
+// Shared strips (session 14, wq_set_ctask_shared): at M = 2..8, where a layer has more strips
+// than SMs, one 16-warp CTA per SM takes 2-3 strips (ranges of S / C) and gives each strip a
+// group of 5-8 warps, each with a 3-stage register ring (121 registers, no spills). Against the
+// plans it replaced, on the H100 (three rounds, s14-ctask-shared-h100): 11008x4096 M = 2 / 4 / 8
+// 10.36 / 10.8 / 11.9 vs 11.15 / 12.5 / 14.0 us (the streaming kernel), 12288x4096 10.94 / 11.15
+// / 12.06 vs 11.83 / 13.19 / 15.4, 8192x4096 7.86 / 8.15 / 9.4 vs 8.51 / 8.88 / 10.53 (8-warp
+// ctask CTAs, two per SM). At M = 1 it lost to the 6-warp CTAs (11008x4096 10.48 vs 9.67, the
+// ring depth 4 variant 10.83), so M = 1 keeps them. Measured at K = 4096 only: the rule stops at
+// 32 k-stages.
+KernelInfo g_ctask_shared;
+int g_ctask_shared_mode = -1;   // wq_set_ctask_shared: -1 the rule above, 0 never, 1 wherever it fits
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
 int g_ctask_max_m = kCtaskDefaultM;   // wq_set_ctask: largest M that takes it (0: never)
 int g_ctask_kw = 0;      // wq_set_ctask: forced warps per CTA (0: the planner's choice)
@@ -1554,6 +1606,7 @@ void fill_ctask() {
     g_ctask[ki][2][1][0] = stream_info<4, 8, 4, 4, true, false, false, MB, false, KW>();
     g_ctask_d4[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW>();
     g_ctask_smr[ki] = stream_info<4, 8, 4, 4, false, true, false, MB, true, KW, true>();
+    if constexpr (KW == 16) g_ctask_shared = stream_info<4, 8, 3, 4, false, true, false, MB, true, KW, false, true>();
 }
 
 // Ring depth D per configuration: 4 stages (8 KiB per warp) where the registers allow it; 3
@@ -1594,7 +1647,7 @@ void for_each_kernel(F&& f) {
                 for (KernelInfo& k : z) f(k);
     for (KernelInfo* k : {&g_ctask_d4[0], &g_ctask_d4[1], &g_ctask_d4[2], &g_ctask_smr[0], &g_ctask_smr[1], &g_ctask_smr[2],
                           &g_stream_loadonly, &g_stream_plain[0][0], &g_stream_plain[0][1], &g_stream_plain[1][0],
-                          &g_stream_plain[1][1]})
+                          &g_stream_plain[1][1], &g_ctask_shared})
         f(*k);
     for (KernelInfo& k : g_stream_smr) f(k);
     for (KernelInfo& k : g_ctask_wide) f(k);
@@ -1628,6 +1681,7 @@ void init_kernels() {
     if (const char* f = std::getenv("QB_WQ_HANDOFF_MB")) wq_set_handoff((long long)(std::atof(f) * 1048576.0));
     if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
     if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
+    if (const char* f = std::getenv("QB_WQ_CTASK_SHARED")) wq_set_ctask_shared(std::atoi(f));
     if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
     if (const char* f = std::getenv("QB_WQ_CARVEOUT"))   // -1 or 0..100, as wq_set_carveout; else the default
         if (carveout_valid(std::atoi(f))) g_carveout = std::atoi(f);
@@ -1691,6 +1745,10 @@ void init_kernels() {
                         g_init_status = CudaStatus::cuda_error;
                         return;
                     }
+    if (g_ctask_shared.fn && !setup_ctask(g_ctask_shared, 32 * 16)) {
+        g_init_status = CudaStatus::cuda_error;
+        return;
+    }
     for (int i = 0; i < kCtaskWideN; ++i)
         if (!setup_ctask(g_ctask_wide[i], 32 * kCtaskWide[i].kw)) {
             g_init_status = CudaStatus::cuda_error;
@@ -2093,6 +2151,25 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
         const int strips = l.n / kAtomN;
         double best_cost = 1e30;
+        // Shared strips (g_ctask_shared): C = min(SMs, S / 2 rounded up) CTAs, so 1-4 strips each
+        // (at most 4 groups of 4 warps); by the rule only at M = 2..8 with S in (SMs, 3 SMs] and
+        // K = 4096 or less, where it was measured.
+        const bool share_rule = g_ctask_shared_mode < 0 && g_ctask_kw == 0 && rows >= 2 && strips > p.sms && strips <= 3 * p.sms &&
+                                p.k_stages <= 32;
+        const bool share_forced = g_ctask_shared_mode > 0 && strips >= 2 && strips <= 4 * p.sms;
+        if ((share_rule || share_forced) && ctask_accs(l) && g_ctask_shared.fn && g_ctask_shared.ctas_per_sm >= 1 &&
+            ctask_smem(rows, l.k, 16) <= (size_t)g_ctask_shared.smem) {
+            p.path = 2;
+            p.warps_k = 16;
+            p.ctas_per_sm = 1;
+            p.shared_strips = 1;
+            p.rows_staged = 8;
+            p.m_blocks = 1;
+            p.splits = 1;
+            p.ctas = std::min(p.sms, (strips + 1) / 2);
+            *out = p;
+            return CudaStatus::ok;
+        }
         for (int kw : {4, 8, 16, 6, 18}) {
             if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
             const int wi = ctask_wide_index(kw);
@@ -2206,6 +2283,7 @@ void wq_set_ctask(int max_m, int warps) {
     g_ctask_kw = warps == 4 || warps == 8 || warps == 16 || ctask_wide_index(warps) >= 0 ? warps : 0;
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
+void wq_set_ctask_shared(int mode) { g_ctask_shared_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
 void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
 void wq_set_debug(int mode) { g_debug = mode & 7; }
@@ -2257,7 +2335,8 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        const KernelInfo& k = p.path == 2   ? ctask_kernel_for(l, p.warps_k)
+        a.shared_strips = p.shared_strips;
+        const KernelInfo& k = p.path == 2   ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
                               : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring)
                                             : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
