@@ -300,7 +300,6 @@ struct Args {
     // the head of the b-th pf_stride bytes of the next launch's buffer pf. Null pf: off.
     const uint8_t* pf;
     unsigned pf_stride, pf_warp;
-    int shared_strips;       // SHARE ctask: 1 when the grid's CTAs share the N / 32 strips (2-4 each)
 };
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
@@ -2338,7 +2337,6 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        a.shared_strips = p.shared_strips;
         const KernelInfo& k = p.path == 2   ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
                               : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring)
                                             : kernel_for(l, rows);
