@@ -637,8 +637,8 @@ void test_ctask_wide_plans(int sms) {
     cuda::wq_set_ctask(-1, 0);
     if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
     // Shared strips (wq_set_ctask_shared): the same layer at M = 2..8, one 16-warp CTA per SM;
-    // not at M = 1, not with zero points, not past 3 strips per SM or under 1.4, not at K = 8192,
-    // not when off.
+    // not at M = 1, not with zero points, not past 3 strips per SM or at 2 and fewer, not at
+    // K = 8192, not when off.
     auto shared = [&](const cuda::WqLayout& x, int M) { return plan(x, M) && p.path == 2 && p.shared_strips == 1; };
     for (int M : {2, 4, 8}) {
         ++g_checks;
@@ -653,7 +653,7 @@ void test_ctask_wide_plans(int sms) {
     ++g_checks;
     if (shared(layout((3 * sms + 8) * 32 / 128 * 128 + 128, 4096, false), 4)) fail("ctask shared plan: more than 3 strips per SM took shared strips");
     ++g_checks;
-    if (shared(layout((sms + 8) * 32 / 128 * 128, 4096, false), 4)) fail("ctask shared plan: under 1.4 strips per SM took shared strips");
+    if (shared(layout(2 * sms * 32 / 128 * 128, 4096, false), 4)) fail("ctask shared plan: 2 strips per SM or fewer took shared strips");
     ++g_checks;
     if (shared(layout(l.n, 8192, false), 4)) fail("ctask shared plan: K = 8192 took shared strips");
     cuda::wq_set_ctask_shared(0);

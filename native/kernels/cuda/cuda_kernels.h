@@ -170,11 +170,11 @@ void wq_set_ctask_min_stages(int stages);
 // where 16-warp CTAs would need more than one wave (INT4 group >= 128 without zeros; on by
 // default). 18-warp CTAs run only when forced (wq_set_ctask(8, 18)). See kCtaskWide in wna16.cu.
 void wq_set_ctask_wide(bool on);
-// Split-K inside the CTA with the strips shared: one 16-warp CTA per SM takes 1-3 strips, a group
+// Split-K inside the CTA with the strips shared: one 16-warp CTA per SM takes 2-3 strips, a group
 // of warps per strip. -1 (the default): at M = 2..8 for INT4 group >= 128 without zeros where a
-// layer has 1.4 to 3 strips per SM, at K <= 4096 (measured there, docs/cuda-kernels.md session
-// 14); 0: never; 1: wherever the format and 2..4 x SMs strips allow (tests). Same per-warp k
-// ranges within a strip group, sums in warp order: deterministic.
+// layer has more than 2 and at most 3 strips per SM, at K <= 4096 (measured there,
+// docs/cuda-kernels.md session 14); 0: never; 1: wherever the format and 2..4 x SMs strips allow
+// (tests). Same per-warp k ranges within a strip group, sums in warp order: deterministic.
 void wq_set_ctask_shared(int mode);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
 // of a fence and a relaxed atomic (and no fence in the last CTA; the default). Same sums, same bits.

@@ -1526,18 +1526,20 @@ KernelInfo g_ctask_d4[3];
 // (wq_set_ctask_smem; off by default unless measured faster, see docs/cuda-kernels.md).
 KernelInfo g_ctask_smr[3];
 bool g_ctask_smr_on = false;
-// Shared strips (session 14, wq_set_ctask_shared): at M = 2..8, where a layer has 1.4-3 strips
-// per SM, C = min(SMs, S / 2) CTAs of 16 warps, one per SM, take 1-3 strips each (ranges of
-// S / C) and give each strip a group of 5-16 warps, each with a 3-stage register ring (121
-// registers, no spills). Against the plans it replaced (H100, three rounds in the published run's
-// call, logs s14-*): 11008x4096 M = 2 / 4 / 8 10.35 / 10.86 / 11.85 vs 11.16 / 12.50 / 13.97 us
-// (the streaming kernel), 12288x4096 10.95 / 11.15 / 12.03 vs 11.86 / 13.21 / 15.44, 8192x4096
-// 8.00 / 8.21 / 9.22 vs 8.51 / 8.89 / 10.53 (8-warp ctask CTAs, two per SM); forced, also
-// 6144x4096 and 7168x4096 (192 / 224 strips) at M = 2-8, 4-14% faster; 5120x4096 (160 strips, 1.2
-// per SM) lost at M = 4 (7.40 vs 7.25), hence the 1.4 per SM floor. H200, same comparison: faster
-// everywhere (12288x4096 M = 8 11.65 vs 15.30) except 8192x4096 at M = 2 (7.76 vs 7.57). At M = 1
-// it lost to the 6-warp CTAs (11008x4096 10.48 vs 9.67; with 4-stage rings, 128 registers and a
-// spill, 10.83), so M = 1 keeps them. Measured at K = 4096 only: the rule stops at 32 k-stages.
+// Shared strips (session 14, wq_set_ctask_shared): at M = 2..8, where a layer has 2-3 strips per
+// SM, C = min(SMs, S / 2) CTAs of 16 warps, one per SM, take 2-3 strips each (ranges of S / C)
+// and give each strip a group of 5-8 warps, each with a 3-stage register ring (121 registers,
+// no spills). H100, final build against ea41aae in one call, three rounds (logs
+// s14-final-78406cd-vs-ea41aae-h100): 11008x4096 M = 2 / 8 10.35-10.36 / 11.86-11.96 vs
+// 10.72-10.75 / 13.24-13.38 us (the streaming kernel); M = 1, M = 16 and the decode step
+// unchanged. 12288x4096 at M = 8: 12.02-12.06 against 14.78-14.82 for the streaming kernel in
+// session 13's call. At M = 1 it lost to the 6-warp CTAs (11008x4096 10.48 vs 9.67; with 4-stage
+// rings, 128 registers and a spill, 10.83), so M = 1 keeps them. Layers of 1.4-2 strips per SM,
+// which one wave of 8-warp CTAs already covers, were faster with it too (8192x4096, 6144x4096,
+// 7168x4096 at M = 2-8 on the H100), but against a baseline slowed by the same build (an Args
+// field, removed since, changed the other kernels' code), and 8192x4096 at M = 2 lost on the
+// H200: they keep the 8-warp CTAs until measured cleanly. Measured at K = 4096 only: the rule
+// stops at 32 k-stages.
 KernelInfo g_ctask_shared;
 int g_ctask_shared_mode = -1;   // wq_set_ctask_shared: -1 the rule above, 0 never, 1 wherever it fits
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
@@ -2154,9 +2156,9 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         const int strips = l.n / kAtomN;
         double best_cost = 1e30;
         // Shared strips (g_ctask_shared): C = min(SMs, S / 2 rounded up) CTAs, so 1-4 strips each
-        // (at most 4 groups of 4 warps); by the rule only at M = 2..8 with S in [1.4 SMs, 3 SMs]
-        // and K = 4096 or less, where it was measured.
-        const bool share_rule = g_ctask_shared_mode < 0 && g_ctask_kw == 0 && rows >= 2 && 5 * strips >= 7 * p.sms &&
+        // (at most 4 groups of 4 warps); by the rule only at M = 2..8 with S in (2 SMs, 3 SMs]
+        // (where 8-warp CTAs of one strip need two waves) and K = 4096 or less, as measured.
+        const bool share_rule = g_ctask_shared_mode < 0 && g_ctask_kw == 0 && rows >= 2 && strips > 2 * p.sms &&
                                 strips <= 3 * p.sms && p.k_stages <= 32;
         const bool share_forced = g_ctask_shared_mode > 0 && strips >= 2 && strips <= 4 * p.sms;
         if ((share_rule || share_forced) && ctask_accs(l) && g_ctask_shared.fn && g_ctask_shared.ctas_per_sm >= 1 &&
