@@ -255,6 +255,25 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
         CK(cudaDeviceSynchronize());
         CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
         check(name + " split 1", yh, M, N, cols, ref, 4e-3);
+        // Two launches with the settings in force (into y and y2), then: y against the reference,
+        // and the same bits from both (the reductions below add in a fixed order).
+        auto launch_twice = [&]() {
+            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
+            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
+            const CudaStatus sa = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
+            const CudaStatus sb = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            return sa == CudaStatus::ok && sb == CudaStatus::ok;
+        };
+        auto check_twice = [&](const std::string& nm, bool launched) {
+            if (!launched) { fail(nm + ": launch failed"); return; }
+            CK(cudaDeviceSynchronize());
+            CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
+            CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
+            if (check(nm, yh, M, N, cols, ref, 4e-3)) {
+                ++g_checks;
+                if (yh != yh2) fail(nm + ": two launches gave different bits");
+            }
+        };
         if (bits == 4 && M <= 8) {
             // Split-K inside the CTA at every warp count (where its M x K activations fit in
             // shared memory; else the plan is another path and is checked all the same), twice:
@@ -268,22 +287,12 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 cuda::wq_set_stream_depth(depth);
                 cuda::WqPlan cp;
                 const bool planned = cuda::wq_plan(l, M, &cp) == CudaStatus::ok;
-                CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
-                CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-                const CudaStatus s4 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
-                const CudaStatus s5 = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+                const bool launched = launch_twice();
                 cuda::wq_set_ctask(-1, 0);
                 cuda::wq_set_stream_depth(0);
-                const std::string nm4 = name + " ctask kw" + std::to_string(kw) + (depth ? " depth " + std::to_string(depth) : std::string()) +
-                                        (planned && cp.path == 2 ? "" : " (other path)");
-                if (s4 != CudaStatus::ok || s5 != CudaStatus::ok) { fail(nm4 + ": launch failed"); continue; }
-                CK(cudaDeviceSynchronize());
-                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-                if (check(nm4, yh, M, N, cols, ref, 4e-3)) {
-                    ++g_checks;
-                    if (yh != yh2) fail(nm4 + ": two launches gave different bits");
-                }
+                check_twice(name + " ctask kw" + std::to_string(kw) + (depth ? " depth " + std::to_string(depth) : std::string()) +
+                                (planned && cp.path == 2 ? "" : " (other path)"),
+                            launched);
             }
         }
         if (bits == 4 && group == 128 && !zero && M <= 8 && l.grouped) {
@@ -292,22 +301,9 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
             cuda::wq_set_ctask_shared(1);
             cuda::WqPlan sp;
             const bool is_shared = cuda::wq_plan(l, M, &sp) == CudaStatus::ok && sp.path == 2 && sp.shared_strips == 1;
-            CK(cudaMemset(y.p, 0xff, (size_t)M * N * 2));
-            CK(cudaMemset(y2.p, 0xff, (size_t)M * N * 2));
-            const CudaStatus s8 = cuda::wq_gemm(l, w.p, a.d->p, M, y.p, ws.p, wsb, nullptr);
-            const CudaStatus s9 = cuda::wq_gemm(l, w.p, a.d->p, M, y2.p, ws.p, wsb, nullptr);
+            const bool launched = launch_twice();
             cuda::wq_set_ctask_shared(-1);
-            const std::string nm8 = name + " ctask shared strips" + (is_shared ? " (" + std::to_string(sp.ctas) + " CTAs)" : " (other path)");
-            if (s8 != CudaStatus::ok || s9 != CudaStatus::ok) fail(nm8 + ": launch failed");
-            else {
-                CK(cudaDeviceSynchronize());
-                CK(cudaMemcpy(yh.data(), y.p, yh.size() * 2, cudaMemcpyDeviceToHost));
-                CK(cudaMemcpy(yh2.data(), y2.p, yh2.size() * 2, cudaMemcpyDeviceToHost));
-                if (check(nm8, yh, M, N, cols, ref, 4e-3)) {
-                    ++g_checks;
-                    if (yh != yh2) fail(nm8 + ": two launches gave different bits");
-                }
-            }
+            check_twice(name + " ctask shared strips" + (is_shared ? " (" + std::to_string(sp.ctas) + " CTAs)" : " (other path)"), launched);
             // Split-K inside the CTA with the rings in shared memory: the same per-warp k ranges
             // and per-stage additions as the register rings, so the same bits at each warp count.
             for (int kw : {4, 8, 16}) {
