@@ -936,6 +936,10 @@ __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
 //            barrier is needed; D stages of 2.5 KiB per warp cost shared memory, not registers, so
 //            the ring can hold a warp's whole k range and the loads are all in flight before
 //            griddepcontrol.wait. Only the M real activation rows are staged (as with KW > 0).
+//   SHARE    KW = 16 only ("shared strips", g_ctask_shared): the grid has fewer CTAs than strips;
+//            CTA c takes strips [c S / C, (c + 1) S / C) and gives each a group of its warps,
+//            which walks that strip as a KW-warp CTA walks its one. Activations of all of K are
+//            staged once per CTA (groups share k ranges), then a barrier.
 template <int BITS, int R, int D, int GA, bool ZP, bool GROUPED, bool LOADONLY = false, int MINB = 4, bool ACCS = false,
           int KW = 0, bool SMR = false, bool SHARE = false>
 __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_stream_kernel(const Args a) {
