@@ -2158,7 +2158,6 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // 42.46 vs 46.18, KW 8), while 11008x4096 (344 strips: 2-3 CTAs of 4 warps per SM, or
         // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
         const int strips = l.n / kAtomN;
-        double best_cost = 1e30;
         // Shared strips (g_ctask_shared): C = min(SMs, S / 2 rounded up) CTAs, so 1-4 strips each
         // (at most 4 groups of 4 warps); by the rule only at M = 2..8 with S in (2 SMs, 3 SMs]
         // (where 8-warp CTAs of one strip need two waves) and K = 4096 or less, as measured.
@@ -2171,41 +2170,37 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
             p.warps_k = 16;
             p.ctas_per_sm = 1;
             p.shared_strips = 1;
-            p.rows_staged = 8;
-            p.m_blocks = 1;
-            p.splits = 1;
-            p.ctas = std::min(p.sms, (strips + 1) / 2);
-            *out = p;
-            return CudaStatus::ok;
-        }
-        for (int kw : {4, 8, 16, 6, 18}) {
-            if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
-            const int wi = ctask_wide_index(kw);
-            if (g_ctask_kw == 0 && wi >= 0 &&
-                (!g_ctask_wide_on || rows > kCtaskWide[wi].auto_max_m || p.k_stages > kCtaskWide[wi].auto_max_stages * kw))
-                continue;
-            if (g_ctask_kw == 0 && wi < 0 && kw > g_ctask_kw_max) continue;
-            const KernelInfo& k = ctask_kernel_for(l, kw);
-            const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw));
-            if (!k.fn || sm > (size_t)k.smem) continue;
-            const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
-            if (cps < 1) continue;
-            const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
-            if (g_ctask_kw == 0 && ((kw < 8 && wi < 0) || waves > 1)) continue;
-            if (g_ctask_kw == 0 && p.k_stages < g_ctask_min_stages * kw) continue;
-            const double cost = stream_cost(waves, p.k_stages, kw);
-            if (cost < best_cost - 1e-9) {
-                best_cost = cost;
-                p.path = 2;
-                p.warps_k = kw;
-                p.ctas_per_sm = cps;
+        } else {
+            double best_cost = 1e30;
+            for (int kw : {4, 8, 16, 6, 18}) {
+                if (g_ctask_kw > 0 && kw != g_ctask_kw) continue;
+                const int wi = ctask_wide_index(kw);
+                if (g_ctask_kw == 0 && wi >= 0 &&
+                    (!g_ctask_wide_on || rows > kCtaskWide[wi].auto_max_m || p.k_stages > kCtaskWide[wi].auto_max_stages * kw))
+                    continue;
+                if (g_ctask_kw == 0 && wi < 0 && kw > g_ctask_kw_max) continue;
+                const KernelInfo& k = ctask_kernel_for(l, kw);
+                const size_t sm = ctask_smem(rows, l.k, kw, ctask_smr(l, kw));
+                if (!k.fn || sm > (size_t)k.smem) continue;
+                const int cps = std::min(k.ctas_per_sm, (int)((size_t)g_smem_sm / (sm + (size_t)(g_smem_optin - k.smem) + 1024)));
+                if (cps < 1) continue;
+                const int waves = (strips + p.sms * cps - 1) / (p.sms * cps);
+                if (g_ctask_kw == 0 && ((kw < 8 && wi < 0) || waves > 1)) continue;
+                if (g_ctask_kw == 0 && p.k_stages < g_ctask_min_stages * kw) continue;
+                const double cost = stream_cost(waves, p.k_stages, kw);
+                if (cost < best_cost - 1e-9) {
+                    best_cost = cost;
+                    p.path = 2;
+                    p.warps_k = kw;
+                    p.ctas_per_sm = cps;
+                }
             }
         }
         if (p.path == 2) {
             p.rows_staged = 8;
             p.m_blocks = 1;
             p.splits = 1;
-            p.ctas = strips;
+            p.ctas = p.shared_strips ? std::min(p.sms, (strips + 1) / 2) : strips;
             *out = p;
             return CudaStatus::ok;
         }
