@@ -633,8 +633,8 @@ void test_ctask_wide_plans(int sms) {
     cuda::wq_set_ctask(-1, 0);
     if (!forced) fail("ctask wide plan: wq_set_ctask(8, 18) did not give 18-warp CTAs");
     // Shared strips (wq_set_ctask_shared): the same layer at M = 2..8, one 16-warp CTA per SM;
-    // not at M = 1, not with zero points, not past 3 strips per SM or at 2 and fewer, not at
-    // K = 8192, not when off.
+    // not at M = 1, not with zero points, not past 3 strips per SM, not at K = 8192, not when
+    // off; layers of 1.4-2 strips per SM only from M = 4.
     auto shared = [&](const cuda::WqLayout& x, int M) { return plan(x, M) && p.path == 2 && p.shared_strips == 1; };
     for (int M : {2, 4, 8}) {
         ++g_checks;
@@ -648,8 +648,20 @@ void test_ctask_wide_plans(int sms) {
     if (shared(layout(l.n, 4096, true), 4)) fail("ctask shared plan: a zero-point format took shared strips");
     ++g_checks;
     if (shared(layout((3 * sms + 8) * 32 / 128 * 128 + 128, 4096, false), 4)) fail("ctask shared plan: more than 3 strips per SM took shared strips");
+    // 1.4-2 strips per SM (session 15): shared from M = 4 (C = S / 2 CTAs), not at M = 1-3, not below 1.4.
+    const cuda::WqLayout l2 = layout(2 * sms * 32 / 128 * 128, 4096, false);
+    for (int M : {4, 8}) {
+        ++g_checks;
+        if (!shared(l2, M) || p.ctas != std::min(sms, (l2.n / 32 + 1) / 2))
+            fail("ctask shared plan: " + std::to_string(l2.n) + "x4096 (2 strips per SM) M = " + std::to_string(M) +
+                 " should share its strips over S / 2 CTAs (got path " + std::to_string(p.path) + ", " + std::to_string(p.ctas) + " CTAs)");
+    }
+    for (int M : {1, 2, 3}) {
+        ++g_checks;
+        if (shared(l2, M)) fail("ctask shared plan: 2 strips per SM took shared strips at M = " + std::to_string(M));
+    }
     ++g_checks;
-    if (shared(layout(2 * sms * 32 / 128 * 128, 4096, false), 4)) fail("ctask shared plan: 2 strips per SM or fewer took shared strips");
+    if (shared(layout(sms * 5 / 4 * 32 / 128 * 128, 4096, false), 4)) fail("ctask shared plan: 1.25 strips per SM took shared strips");
     ++g_checks;
     if (shared(layout(l.n, 8192, false), 4)) fail("ctask shared plan: K = 8192 took shared strips");
     cuda::wq_set_ctask_shared(0);

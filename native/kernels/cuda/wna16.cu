@@ -1539,11 +1539,18 @@ bool g_ctask_smr_on = false;
 // unchanged. 12288x4096 at M = 8: 12.02-12.06 against 14.78-14.82 for the streaming kernel in
 // session 13's call. At M = 1 it lost to the 6-warp CTAs (11008x4096 10.48 vs 9.67; with 4-stage
 // rings, 128 registers and a spill, 10.83), so M = 1 keeps them. Layers of 1.4-2 strips per SM,
-// which one wave of 8-warp CTAs already covers, were faster with it too (8192x4096, 6144x4096,
-// 7168x4096 at M = 2-8 on the H100), but against a baseline slowed by the same build (an Args
-// field, removed since, changed the other kernels' code), and 8192x4096 at M = 2 lost on the
-// H200: they keep the 8-warp CTAs until measured cleanly. Measured at K = 4096 only: the rule
-// stops at 32 k-stages.
+// which one wave of 8-warp CTAs (two per SM) already covers: session 15's clean A/B on the H200
+// (three rounds, one call, logs s15-shared-strips-lowS-h200-ab) against those CTAs, us:
+//   8192x4096 (256 strips)  M = 1 / 2 / 4 / 8: 7.68-7.73 / 7.78-7.82 / 8.06-8.08 / 9.01-9.04
+//                                         vs 7.16-7.19 / 7.54-7.57 / 8.43-8.50 / 9.92-9.94
+//   7168x4096 (224 strips)                   7.33 / 7.38-7.39 / 7.74-7.76 / 8.67-8.68
+//                                         vs 6.63-6.68 / 7.28-7.33 / 8.18-8.21 / 9.46-9.50
+//   6144x4096 (192 strips)                   6.84-6.88 / 6.93-6.95 / 7.36-7.38 / 8.24-8.27
+//                                         vs 5.86-5.88 / 6.98-7.01 / 7.57-7.59 / 8.61-8.66
+// so that band takes it from M = 4 (3-9% faster), not at M = 1-2; M = 3 was not measured and
+// follows M = 4. On the H100 (session 14) the same layers were 4-14% faster at M = 2-8, but only
+// against a baseline slowed by that build's extra Args field. Measured at K = 4096 only: the
+// rule stops at 32 k-stages.
 KernelInfo g_ctask_shared;
 int g_ctask_shared_mode = -1;   // wq_set_ctask_shared: -1 the rule above, 0 never, 1 wherever it fits
 constexpr int kCtaskDefaultM = 8;   // with the one-wave rule of wq_plan (measured, cuda4)
@@ -2159,10 +2166,13 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         // more than one wave) lost at every KW (12.51-13.22 vs 11.62 us).
         const int strips = l.n / kAtomN;
         // Shared strips (g_ctask_shared): C = min(SMs, S / 2 rounded up) CTAs, so 1-4 strips each
-        // (at most 4 groups of 4 warps); by the rule only at M = 2..8 with S in (2 SMs, 3 SMs]
-        // (where 8-warp CTAs of one strip need two waves) and K = 4096 or less, as measured.
-        const bool share_rule = g_ctask_shared_mode < 0 && g_ctask_kw == 0 && rows >= 2 && strips > 2 * p.sms &&
-                                strips <= 3 * p.sms && p.k_stages <= 32;
+        // (at most 4 groups of 4 warps); by the rule only where measured, K = 4096 or less: at
+        // M = 2..8 with S in (2 SMs, 3 SMs] (where 8-warp CTAs of one strip need two waves), and
+        // at M = 4..8 with S in [1.4 SMs, 2 SMs] (one wave of 8-warp CTAs, two per SM on most
+        // SMs; at M = 1-2 those stay faster there, see g_ctask_shared).
+        const bool share_band3 = rows >= 2 && strips > 2 * p.sms && strips <= 3 * p.sms;
+        const bool share_band2 = rows >= 4 && 10 * strips >= 14 * p.sms && strips <= 2 * p.sms;
+        const bool share_rule = g_ctask_shared_mode < 0 && g_ctask_kw == 0 && (share_band3 || share_band2) && p.k_stages <= 32;
         const bool share_forced = g_ctask_shared_mode > 0 && strips >= 2 && strips <= 4 * p.sms;
         if ((share_rule || share_forced) && ctask_accs(l) && g_ctask_shared.fn && g_ctask_shared.ctas_per_sm >= 1 &&
             ctask_smem(rows, l.k, 16) <= (size_t)g_ctask_shared.smem) {
