@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""results_tables.py RESULTS.json: the markdown tables of docs/cuda-kernels.md from one merged
-results file (qbench-native bench --backend cuda, plus --merge-peer of torch_peer.py).
+"""results_tables.py RESULTS.json: the per-shape markdown tables of docs/cuda-kernels-history.md
+(the full tables behind docs/cuda-kernels.md's current results) from one merged results file
+(qbench-native bench --backend cuda, plus --merge-peer of torch_peer.py).
 Every number is read from the file: nothing is typed by hand."""
 import json
 import sys
