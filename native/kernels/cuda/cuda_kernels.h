@@ -235,8 +235,8 @@ struct WqStepLayer {
     void* Y = nullptr;               // [M][l.n] FP16
 };
 struct WqStep {   // filled by wq_step_prepare
-    int n_layers = 0, m = 0, ctas = 0, threads = 0;
-    size_t smem = 0;
+    int n_layers = 0, m = 0, ctas = 0, threads = 0, seg_max = 0;
+    size_t smem = 0, x_bytes = 0;
     void* workspace = nullptr;
     size_t done_offset = 0, counters_offset = 0, partial_offset = 0;
 };
