@@ -897,10 +897,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
     size_t total = 0;
     double wbytes = 0;
     const bool dense = impl == "cublaslt-fp16", f8 = impl == "cublaslt-fp8";
-    // qbench-w4a16-g128-step: the same W4 g128 weights, all 128 GEMMs in one persistent launch
-    // (wq_step.cu) instead of one launch each.
-    const bool persistent = impl == "qbench-w4a16-g128-step";
-    const int bits = impl == "qbench-w4a16-g128" || persistent ? 4 : 8;
+    const int bits = impl == "qbench-w4a16-g128" ? 4 : 8;
     for (int li = 0; li < kLlama2_7B_Layers; ++li)
         for (const Layer& L : kLlama2_7B) {
             Mat m;
@@ -926,12 +923,6 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
     size_t ws_bytes = 0;
     if (!dense && !f8)
         for (const Mat& m : mats) ws_bytes = std::max(ws_bytes, cuda::wq_workspace_bytes(m.l, 1));
-    std::vector<cuda::WqStepLayer> step_layers;   // persistent: filled once the buffers exist
-    if (persistent) {
-        step_layers.resize(mats.size());
-        for (size_t j = 0; j < mats.size(); ++j) step_layers[j].l = mats[j].l;
-        ws_bytes = std::max(ws_bytes, cuda::wq_step_workspace_bytes(step_layers.data(), (int)step_layers.size(), 1));
-    }
     if (!dev_alloc(total, &w, err) || !dev_alloc(11008 * 2, &x, err) || !dev_alloc(22016 * 2, &y, err) ||
         !dev_alloc(ws_bytes + 256, &ws, err) || !dev_alloc(512, &scal, err))
         return false;
@@ -977,19 +968,7 @@ bool bench_decode(Ctx& c, const std::string& impl, const std::string& variant = 
                 ++j;
             }
     }
-    cuda::WqStep pstep;
-    if (persistent) {
-        if (only != 0) { *err = "decode " + impl + ": the persistent step runs every layer"; return false; }
-        for (size_t j = 0; j < mats.size(); ++j) {
-            step_layers[j].weights = base + mats[j].off;
-            step_layers[j].X = x.get();
-            step_layers[j].Y = y.get();
-        }
-        const CudaStatus ps = cuda::wq_step_prepare(step_layers.data(), (int)step_layers.size(), 1, ws.get(), ws_bytes, &pstep);
-        if (ps != CudaStatus::ok) { *err = std::string("wq_step_prepare: ") + cuda::status_str(ps); return false; }
-    }
     auto step = [&](int) {
-        if (persistent) return cuda::wq_step_run(pstep, c.s) == CudaStatus::ok;
         for (size_t oi = 0; oi < order.size(); ++oi) {
             const Mat& m = mats[order[oi]];
             const Mat& nx = mats[order[(oi + 1) % order.size()]];
@@ -1170,7 +1149,7 @@ bool run_cuda_bench(const CudaBenchOptions& opt_in, CudaBenchReport* out, std::s
     }
     if (opt.decode) {
         c.progress("decode step: Llama-2-7B, 32 layers x {qkv 12288x4096, o 4096x4096, gate_up 22016x4096, down 4096x11008}, M = 1");
-        std::vector<std::string> impls = {"cublaslt-fp16", "qbench-w4a16-g128", "qbench-w4a16-g128-step", "qbench-w8a16"};
+        std::vector<std::string> impls = {"cublaslt-fp16", "qbench-w4a16-g128", "qbench-w8a16"};
         if (fp8_ok) impls.push_back("cublaslt-fp8");
         for (const std::string& i : impls)
             if (!bench_decode(c, i)) return false;

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -733,100 +732,6 @@ void test_ring_plans(int sms) {
 
 }  // namespace
 
-// ---- a whole decode step in one persistent kernel (wq_step.cu) -------------------------------
-// A chain of INT4 layers where each layer's X is the previous layer's Y (K of layer i + 1 = N
-// of layer i), run by wq_step_run at M = 1, 3 and 8: every layer's output against the CPU
-// reference computed from the input the GPU actually had (its previous output, copied back), a
-// second and a third run give the same bits (the counters reset themselves; the additions have
-// a fixed order), plus the refusals. The small chain has layers of fewer units than the grid
-// has CTAs (256x384: 24 units), two k-stages per strip (640x256) and group 256; the big chain
-// has the Llama-2-7B shapes, where strips span several warps and CTAs.
-void test_step(bool big) {
-    struct Sh { int n, k, group; };
-    const std::vector<Sh> chain = big ? std::vector<Sh>{{11008, 4096, 128}, {4096, 11008, 128}, {12288, 4096, 128}}
-                                      : std::vector<Sh>{{1024, 512, 128}, {384, 1024, 256}, {256, 384, 128}, {640, 256, 128}, {1152, 640, 128}};
-    const int n = (int)chain.size();
-    std::vector<OwnedQuantized> h(n);
-    std::vector<cuda::WqStepLayer> layers(n);
-    std::vector<std::unique_ptr<Dev>> wbuf, act;   // act[i]: the input of layer i; act[n]: the last output
-    const int maxM = 8;
-    act.emplace_back(new Dev((size_t)maxM * chain[0].k * 2));
-    for (int i = 0; i < n; ++i) {
-        const Sh& c = chain[i];
-        random_quantized(&h[i], c.n, c.k, 4, c.group, false, ScaleType::f16, (uint64_t)c.n * 977 + c.k * 13 + i);
-        cuda::WqLayout l;
-        if (cuda::wq_layout(h[i].w, &l) != CudaStatus::ok) { fail("step: wq_layout refused layer " + std::to_string(i)); return; }
-        std::vector<uint8_t> buf(l.total);
-        if (cuda::wq_shuffle(h[i].w, l, buf.data()) != CudaStatus::ok) { fail("step: wq_shuffle failed"); return; }
-        wbuf.emplace_back(new Dev(l.total));
-        CK(cudaMemcpy(wbuf.back()->p, buf.data(), l.total, cudaMemcpyHostToDevice));
-        act.emplace_back(new Dev((size_t)maxM * c.n * 2));
-        layers[i].l = l;
-        layers[i].weights = wbuf.back()->p;
-        layers[i].X = act[i]->p;
-        layers[i].Y = act[i + 1]->p;
-    }
-    const std::string tag = big ? "step big chain" : "step small chain";
-    for (int M : {1, 3, 8}) {
-        const std::string name = tag + " M=" + std::to_string(M);
-        Acts a;
-        make_acts(&a, M, chain[0].k, 31 + M);
-        CK(cudaMemcpy(act[0]->p, a.d->p, (size_t)M * chain[0].k * 2, cudaMemcpyDeviceToDevice));
-        delete a.d;
-        const size_t wsb = cuda::wq_step_workspace_bytes(layers.data(), n, M);
-        ++g_checks;
-        if (wsb == 0) { fail(name + ": no workspace size"); return; }
-        Dev ws(wsb);
-        cuda::WqStep st;
-        ++g_checks;
-        if (cuda::wq_step_prepare(layers.data(), n, M, ws.p, wsb, &st) != CudaStatus::ok) { fail(name + ": prepare failed"); continue; }
-        for (int i = 1; i <= n; ++i) CK(cudaMemset(act[i]->p, 0xff, (size_t)M * chain[i - 1].n * 2));   // NaN: unwritten shows
-        std::vector<std::vector<uint16_t>> first(n + 1);
-        for (int run = 0; run < 3; ++run) {
-            ++g_checks;
-            if (cuda::wq_step_run(st, nullptr) != CudaStatus::ok || cudaDeviceSynchronize() != cudaSuccess) {
-                fail(name + ": run " + std::to_string(run) + " failed: " + cudaGetErrorString(cudaGetLastError()));
-                return;
-            }
-            for (int i = 1; i <= n; ++i) {
-                std::vector<uint16_t> y((size_t)M * chain[i - 1].n);
-                CK(cudaMemcpy(y.data(), act[i]->p, y.size() * 2, cudaMemcpyDeviceToHost));
-                if (run == 0) { first[i] = y; continue; }
-                ++g_checks;
-                if (y != first[i]) fail(name + ": run " + std::to_string(run) + " gave different bits in layer " + std::to_string(i - 1));
-            }
-        }
-        for (int i = 0; i < n; ++i) {   // layer i against the reference from its actual input
-            const Sh& c = chain[i];
-            std::vector<uint16_t> xin((size_t)M * c.k);
-            CK(cudaMemcpy(xin.data(), act[i]->p, xin.size() * 2, cudaMemcpyDeviceToHost));
-            std::vector<float> xf(xin.size());
-            for (size_t j = 0; j < xin.size(); ++j) xf[j] = fp16_to_f32(xin[j]);
-            const std::vector<int> cols = checked_cols(c.n);
-            const std::vector<float> ref = reference(M, c.n, cols, [&](float* full, int n0, int n1) { matmul_ref(xf.data(), M, h[i].w, full, n0, n1); });
-            check(name + " layer " + std::to_string(i) + " (" + std::to_string(c.n) + "x" + std::to_string(c.k) + ")", first[i + 1], M, c.n, cols, ref, 4e-3);
-        }
-    }
-    if (big) return;
-    // Refusals: zero points, M > kStepMaxM, a misaligned X, a short workspace.
-    const size_t wsb = cuda::wq_step_workspace_bytes(layers.data(), n, 1);
-    Dev ws(wsb);
-    cuda::WqStep st;
-    std::vector<cuda::WqStepLayer> bad = layers;
-    bad[1].l.has_zero = true;
-    ++g_checks;
-    if (cuda::wq_step_prepare(bad.data(), n, 1, ws.p, wsb, &st) != CudaStatus::unsupported) fail("step: a zero-point layer was not refused");
-    ++g_checks;
-    if (cuda::wq_step_prepare(layers.data(), n, cuda::kStepMaxM + 1, ws.p, wsb, &st) != CudaStatus::unsupported) fail("step: M > kStepMaxM was not refused");
-    bad = layers;
-    bad[2].X = static_cast<const uint8_t*>(bad[2].X) + 2;
-    ++g_checks;
-    if (cuda::wq_step_prepare(bad.data(), n, 1, ws.p, wsb, &st) != CudaStatus::bad_argument) fail("step: a misaligned X was not refused");
-    ++g_checks;
-    if (cuda::wq_step_prepare(layers.data(), n, 1, ws.p, wsb - 256, &st) != CudaStatus::workspace_too_small) fail("step: a short workspace was not refused");
-    std::printf("step chains done (%d checks, %d failures so far)\n", g_checks, g_failures);
-}
-
 int main(int argc, char** argv) {
     bool small = false, tiny = false, lt = true;
     for (int i = 1; i < argc; ++i) {
@@ -848,8 +753,6 @@ int main(int argc, char** argv) {
     test_formats_refused();
     test_ctask_wide_plans(p.multiProcessorCount);
     test_ring_plans(p.multiProcessorCount);
-    test_step(false);
-    if (!small) test_step(true);
 
     struct S { int n, k; };
     const std::vector<S> small_shapes = tiny ? std::vector<S>{{128, 128}, {256, 384}, {128, 1024}}

@@ -5,8 +5,7 @@
 // [SECTION] Index
 //   1. Status codes
 //   2. Weight-only INT4 / INT8 (wna16.cu): offline re-layout ("shuffle") of a qformat.h
-//      QuantizedMatrix into the kernel layout, work planning, the launcher; a whole decode
-//      step of such layers in one persistent kernel (wq_step.cu)
+//      QuantizedMatrix into the kernel layout, work planning, the launcher
 //   3. cuBLASLt paths (cublaslt_gemm.cu): FP16 / BF16 baselines, FP8 E4M3 W8A8, INT8 W8A8
 //   4. Small helper kernels: per-token INT8 activation quantization, FP16 -> FP8 conversion
 //
@@ -216,37 +215,6 @@ void wq_set_timing(unsigned long long* stamps, size_t entries);
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
                    size_t workspace_bytes, cudaStream_t stream, const WqLayout* next = nullptr,
                    const void* next_weights = nullptr);
-
-// ---- A whole decode step in one persistent kernel (wq_step.cu) ----------------------------
-// Runs a sequence of INT4 layers (grouped scales, group a multiple of 128, no zero points:
-// the g128 format of a decode step) at M <= kStepMaxM rows in one launch of one CTA per SM:
-// each layer reads its X only after every earlier layer has written its Y (so X may be an
-// earlier layer's Y), while the weights of the next layers already stream (wq_step.cu explains).
-// Deterministic (fixed order of additions). prepare is synchronous: it checks the layers,
-// writes the schedule into the caller's workspace (wq_step_workspace_bytes, 256-byte aligned)
-// and zeroes its counters; run launches (capturable in a CUDA graph) and may be repeated. The
-// layers' buffers and the workspace must outlive the runs; one workspace per concurrent run.
-constexpr int kStepMaxM = 8;
-constexpr int kStepMaxLayers = 256;
-struct WqStepLayer {
-    WqLayout l;
-    const void* weights = nullptr;   // shuffled buffer (l.total bytes), 16-byte aligned
-    const void* X = nullptr;         // [M][l.k] FP16
-    void* Y = nullptr;               // [M][l.n] FP16
-};
-struct WqStep {   // filled by wq_step_prepare
-    int n_layers = 0, m = 0, ctas = 0, threads = 0, seg_max = 0;
-    size_t smem = 0, x_bytes = 0;
-    void* workspace = nullptr;
-    size_t done_offset = 0, counters_offset = 0, partial_offset = 0;
-};
-// 0 when the arguments are invalid or no GPU is present.
-size_t wq_step_workspace_bytes(const WqStepLayer* layers, int n, int M);
-// bad_argument: null or misaligned pointers, n outside 1..kStepMaxLayers, shapes not multiples
-// of 128; unsupported: a format other than the above, M > kStepMaxM, activations (M x K x 2
-// bytes) beyond shared memory; workspace_too_small.
-CudaStatus wq_step_prepare(const WqStepLayer* layers, int n, int M, void* workspace, size_t workspace_bytes, WqStep* out);
-CudaStatus wq_step_run(const WqStep& s, cudaStream_t stream);
 
 // ============================================================================================
 // [SECTION] 3. cuBLASLt: FP16 / BF16 baselines, FP8 E4M3 and INT8 W8A8 (cublaslt_gemm.cu)
