@@ -128,7 +128,7 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m);
 //    the default (INT4 M <= 2, g >= 128 M <= 8 since session 13, INT8 never: see
 //    stream_max_m in wna16.cu).
 //    The tests run both kernels at every M <= 16.
-//  * cluster reduction (sm_90, off by default: slower on the H200, docs/cuda-kernels.md): split-K
+//  * cluster reduction (sm_90, off by default: slower on the H200, docs/cuda-kernels-history.md): split-K
 //    partials of a tile are summed through distributed shared memory by the tile's S CTAs,
 //    launched as one cluster (S <= 16); off, or where clusters are unavailable or S > 16, the
 //    FP32 workspace path runs. Both add the partials in split order: the same bits (tested).
@@ -145,21 +145,21 @@ void wq_set_stream_max_m(int m4, int m8);
 void wq_set_pdl(bool on);
 // L2 prefetch of the weights (sm_90 bulk prefetch): 0 none, -1 each warp's whole k range at the
 // start of the launch (before waiting for the previous grid), n > 0 a window of n k-stages kept
-// ahead of the register ring. See docs/cuda-kernels.md for what each measured.
+// ahead of the register ring. See docs/cuda-kernels-history.md for what each measured.
 void wq_set_l2_prefetch(int stages);
 // Hand-off to the next launch (wq_gemm's next_weights): bytes of the next buffer the launch
 // warms in L2 at its tail (at most all of it), spread evenly over it; 0 is off; negative (the
 // default) is 1.5 us of the device's peak HBM bandwidth (5 MB on an H100). Env QB_WQ_HANDOFF_MB
-// sets it at first use. wq_handoff() is the byte count in force. See docs/cuda-kernels.md.
+// sets it at first use. wq_handoff() is the byte count in force. See docs/cuda-kernels-history.md.
 void wq_set_handoff(long long bytes);
 size_t wq_handoff();
 // The streaming kernel's ring in shared memory (INT4 group >= 128 without zeros, M <= 8): code 4,
 // 6 or 8 = that many k-stages per warp at 4 CTAs per SM, 35 = 3 stages at 5 CTAs per SM, used
 // wherever it fits; 0: the ring in registers; -1 (the default): 4 where each warp streams at
-// least 8 k-stages, else 35 (a measured rule, docs/cuda-kernels.md). Other codes mean 0.
+// least 8 k-stages, else 35 (a measured rule, docs/cuda-kernels-history.md). Other codes mean 0.
 void wq_set_stream_smem(int code);
 // Split-K inside the CTA with each warp's ring in shared memory (4 k-stages; INT4 group >= 128
-// without zeros). Off by default; see docs/cuda-kernels.md for what it measured.
+// without zeros). Off by default; see docs/cuda-kernels-history.md for what it measured.
 void wq_set_ctask_smem(bool on);
 // The largest CTA (4, 8 or 16 warps) the planner may give split-K inside the CTA (default 16;
 // the wide CTAs of wq_set_ctask_wide are not bound by it).
@@ -171,9 +171,10 @@ void wq_set_ctask_min_stages(int stages);
 // default). 18-warp CTAs run only when forced (wq_set_ctask(8, 18)). See kCtaskWide in wna16.cu.
 void wq_set_ctask_wide(bool on);
 // Split-K inside the CTA with the strips shared: one 16-warp CTA per SM takes 2-3 strips, a group
-// of warps per strip. -1 (the default): at M = 2..8 for INT4 group >= 128 without zeros where a
-// layer has more than 2 and at most 3 strips per SM, at K <= 4096 (measured there,
-// docs/cuda-kernels.md session 14); 0: never; 1: wherever the format and 2..4 x SMs strips allow
+// of warps per strip. -1 (the default): for INT4 group >= 128 without zeros at K <= 4096, at
+// M = 2..8 where a layer has more than 2 and at most 3 strips per SM, and at M = 4..8 where it
+// has 1.4 to 2 (measured there: docs/cuda-kernels-history.md, sessions 14 and 15); 0: never;
+// 1: wherever the format and 2..4 x SMs strips allow
 // (tests). Same per-warp k ranges within a strip group, sums in warp order: deterministic.
 void wq_set_ctask_shared(int mode);
 // Split-K through the workspace: count the tile's finished splits with one acq_rel atomic instead
@@ -182,7 +183,7 @@ void wq_set_reduce_acqrel(bool on);
 // Preferred shared-memory carveout of every W4A16 / W8A16 kernel, in percent of the largest
 // (cudaFuncAttributePreferredSharedMemoryCarveout): 100 (the default) gives all of them the same
 // L1 / shared split, so consecutive layers of different kernels can share an SM; -1 leaves it to
-// the driver. See docs/cuda-kernels.md for what each measured.
+// the driver. See docs/cuda-kernels-history.md for what each measured.
 CudaStatus wq_set_carveout(int percent);
 int wq_carveout();   // the current setting
 // The device's peak HBM bandwidth in GB/s from its memory clock and bus width (0 if unknown):

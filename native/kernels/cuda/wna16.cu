@@ -14,7 +14,7 @@
 //    a few MB of the next layer's weights in L2 (the hand-off, handoff_prefetch), so HBM does not
 //    idle while the next grid's CTAs wait for SM slots. (Evict-first L2 hints on the weight
 //    loads exist but are off: ptxas 13.0 miscompiles them, see cp_async16_weights.)
-//    Measured on an H200 (run 20261126t231808z, docs/cuda-kernels.md): W4 g128 at batch 1
+//    Measured on an H200 (run 20261126t231808z, docs/cuda-kernels-history.md): W4 g128 at batch 1
 //    streams at 47-71% of the copy probe (48-63% before split-K inside the CTA, cuda4). The bench's ablation splits a 23 MB launch into the
 //    weight stream alone (82% of the probe: one launch per layer cannot do better), dequant +
 //    MMA (+3.0-3.2 us: the main loop is issue-bound) and the split-K reduction (+1.7-2.0 us;
@@ -186,7 +186,7 @@ __device__ __forceinline__ void wait_prior_grid() {
 // bytes are in flight. Predicated, not branched, so the warp never diverges around it.
 // Why: a launch's register ring holds only 6-8 KiB per warp in flight, so a CTA that is waiting
 // for the previous grid (PDL) or has just started cannot keep HBM busy by itself; prefetching
-// the rest of its weight range into L2 does (see Args::l2pf and docs/cuda-kernels.md).
+// the rest of its weight range into L2 does (see Args::l2pf and docs/cuda-kernels-history.md).
 __device__ __forceinline__ void prefetch_l2_if(const void* gmem, uint32_t bytes, bool pred) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     asm volatile(
@@ -439,7 +439,7 @@ __device__ __noinline__ void reduce_batched(const float* partial, __half* Y, con
 // the loop below waits one L2 round trip per output (16 at M = 64), so reduce_batched loads
 // split by split for up to 8 of the thread's outputs at once (16 loads in flight) wherever
 // that takes fewer round trips, each output still summed in split order: the same bits.
-// Measured on an H100 (docs/cuda-kernels.md, session 4): M = 32..128 10-18% faster. MAXR = 0
+// Measured on an H100 (docs/cuda-kernels-history.md, session 4): M = 32..128 10-18% faster. MAXR = 0
 // (the streaming kernel, the MMA kernel at M <= 16) keeps only the loop: with the out-of-line
 // call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
 // where the loop ran.
@@ -829,7 +829,7 @@ template <int BITS> using CfgM16 = Cfg<BITS, 1, 2, 2, 4, 1, 4, 2>;    // M <= 16
 template <int BITS> using CfgM32 = Cfg<BITS, 2, 2, 2, 4, 1, 4, 2>;    // M <= 32
 template <int BITS> using CfgM64 = Cfg<BITS, 4, 1, 4, 2, 2, 4, 2>;    // M <= 64
 template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 128
-// Measured and dropped for M <= 16 (session 11, H100, docs/cuda-kernels.md): rings of 6 and 8
+// Measured and dropped for M <= 16 (session 11, H100, docs/cuda-kernels-history.md): rings of 6 and 8
 // stages, 3 CTAs per SM (4 or 5 stages), one strip per warp with 2 atoms per stage. All slower
 // (11008x4096 M = 16 14.27-16.58 vs 14.10-14.21 us; without the reduction 11.91-13.77 vs 11.43).
 
@@ -870,7 +870,7 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //   S (split-K) is chosen on the host so n_tiles x S CTAs fill whole waves and each CTA's
 //   activation slice fits 48 KiB; partial sums are reduced in split order as in the MMA kernel.
 //
-//   Measured (H200, docs/cuda-kernels.md): INT4 at M = 1 faster than the MMA kernel (run
+//   Measured (H200, docs/cuda-kernels-history.md): INT4 at M = 1 faster than the MMA kernel (run
 //   20261126t224346z: 11.70 vs 13.23 us on 11008x4096), slower at M = 16 (21.13 vs 14.84 us) and
 //   for INT8 (run 20261126t204118z). Hence the planner's default: this kernel for INT4 at M <= 2
 //   (g >= 128: M <= 8 since the operand swap, see stream_max_m),
@@ -1071,7 +1071,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
     constexpr int STAGE_BYTES = 4 * ATOM_BYTES;
     const uint8_t* const wrun = wbase - lane * LANE_BYTES;
     // Not in split-K inside the CTA (KW > 0), which never used it: the runtime branch alone
-    // doubled that kernel's spills (8192x28672 M = 1 4% slower, docs/cuda-kernels.md session 5).
+    // doubled that kernel's spills (8192x28672 M = 1 4% slower, docs/cuda-kernels-history.md session 5).
     if (KW == 0 && a.l2pf != 0) {
         const int last = a.l2pf < 0 ? n_iter : min(n_iter, D + a.l2pf);
         prefetch_l2_if(wrun + (size_t)D * STAGE_BYTES, (uint32_t)(last > D ? last - D : 0) * STAGE_BYTES, lane == 0 && last > D);
@@ -1436,7 +1436,7 @@ void fill_row(int b) {
 // group (0: group 32, 1: group 64, 2: group >= 128 or per-channel) x zp x grouped.
 KernelInfo g_stream[2][2][3][2][2];
 // wq_set_stream_max_m: the largest M that takes the streaming kernel, per bit width. Defaults
-// from the H200 run 20261126t204118z (docs/cuda-kernels.md), where the threshold was 16 for
+// from the H200 run 20261126t204118z (docs/cuda-kernels-history.md), where the threshold was 16 for
 // both: INT4 at M = 1 was 0.97-1.06x of the MMA kernel's time (better on 2 of 3 shapes, the
 // decode step 1.82 vs 1.96 ms), but M = 4..16 and every INT8 launch were slower than with
 // the MMA kernel (M = 16: 20.8 vs 15.0 us on 11008x4096). So: INT4 up to M = 2, INT8 never.
@@ -1493,7 +1493,7 @@ KernelInfo g_stream_plain[2][2];   // [R == 16][zp]: INT4 group >= 128 without A
 // M <= 8, in variants named by a code: the ring depth at 4 CTAs per SM (4, 6, 8), or
 // 10 x depth + CTAs per SM (35: depth 3 at 5 CTAs per SM). By default (wq_set_stream_smem(-1))
 // the planner picks 4 where each warp streams at least two rings of k-stages and 35 otherwise:
-// on the H100 (session 3 sweeps, docs/cuda-kernels.md) 4 won with long per-warp runs
+// on the H100 (session 3 sweeps, docs/cuda-kernels-history.md) 4 won with long per-warp runs
 // (22016x4096, 10.7 stages per warp: 18.7 vs 20.5 us with the register ring; 8192x28672 at
 // 14: 45.6 vs 50.1) and 35 with short ones (12288x4096, 6.4 stages: 12.8 vs 13.4 us;
 // 11008x4096, 5.3: 12.3 vs 12.5), where 4 lost (13.0 vs 12.5). Depths 6 and 8 fit fewer CTAs
@@ -1527,7 +1527,7 @@ KernelInfo g_ctask[3][3][2][2];
 // per warp (see ctask_kernel_for for where it is the default).
 KernelInfo g_ctask_d4[3];
 // ctask with the shared-memory ring (depth 4) for INT4 group >= 128 without zeros
-// (wq_set_ctask_smem; off by default unless measured faster, see docs/cuda-kernels.md).
+// (wq_set_ctask_smem; off by default unless measured faster, see docs/cuda-kernels-history.md).
 KernelInfo g_ctask_smr[3];
 bool g_ctask_smr_on = false;
 // Shared strips (session 14, wq_set_ctask_shared): at M = 2..8, where a layer has 2-3 strips per
@@ -1566,7 +1566,7 @@ int g_smem_optin = 0, g_smem_sm = 0;   // shared memory per CTA (opt-in) and per
 // (91; the 3-stage ring spills 136 bytes, 7- and 22-warp CTAs at 80 registers spill 72).
 //  * 6 warps, three CTAs per SM (automatic at M = 1): 396 slots put 11008x4096's 344 strips
 //    and 12288x4096's 384 in one wave, where 16-warp CTAs need three. On the H100 (session 6,
-//    docs/cuda-kernels.md) 11008x4096 M = 1 11.57-11.62 vs 12.11-12.24 us (the streaming
+//    docs/cuda-kernels-history.md) 11008x4096 M = 1 11.57-11.62 vs 12.11-12.24 us (the streaming
 //    kernel's split-K across CTAs), 12288x4096 12.13-12.19 vs 12.48-12.60, and the Llama-2-7B
 //    W4 step, where it serves qkv, 1.540 vs 1.642 ms. At M = 2..8 it lost (11008x4096 M = 2:
 //    13.34 vs 12.36 us), so only M = 1; and only with <= 6 k-stages per warp (K = 4096: 5.3):
@@ -1900,17 +1900,17 @@ bool g_pdl = true;          // wq_set_pdl
 int g_l2pf = 0;             // wq_set_l2_prefetch (Args::l2pf)
 // Hand-off (Args::pf): bytes of the next launch's weights each launch warms in L2 at its tail;
 // negative: the default, kHandoffNs of the device's peak HBM bandwidth. On the H100 (session 10,
-// docs/cuda-kernels.md) 4-5 MB was best of 0-10 MB: M = 1 11008x4096 10.16 -> 9.69 us,
+// docs/cuda-kernels-history.md) 4-5 MB was best of 0-10 MB: M = 1 11008x4096 10.16 -> 9.69 us,
 // 4096x11008 9.59 -> 8.85, 8192x28672 44.61 -> 43.71, the Llama-2-7B W4 step 1.417 -> 1.365 ms;
 // 10 MB lost again (the prefetch then competes with this launch's own stream).
 constexpr double kHandoffNs = 1500;
 long long g_handoff = -1;   // wq_set_handoff
 size_t handoff_bytes() { return g_handoff >= 0 ? (size_t)g_handoff : (size_t)(kHandoffNs * g_peak_gbps); }
-// wq_set_reduce_acqrel (Args::acqrel). On by default: on the H100 (session 3, docs/cuda-kernels.md)
+// wq_set_reduce_acqrel (Args::acqrel). On by default: on the H100 (session 3, docs/cuda-kernels-history.md)
 // 11008x4096 M = 1 12.48 -> 12.13 us, 12288x4096 12.73 -> 12.46, 22016x4096 unchanged, the
 // decode step 1.694 -> 1.688 ms; the whole GPU test grid passed with it (10,412 checks).
 bool g_acqrel = true;
-// wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels.md)
+// wq_set_cluster_reduce. Off by default: on the H200 (run of e6b1f23, docs/cuda-kernels-history.md)
 // the cluster launch was slower than the workspace path at every shape's best split (11008x4096
 // M = 1: 14.3 vs 12.6 us; 8192x28672: 62.1 vs 47.7 us, where only 79 clusters of 6 fit at once).
 bool g_cluster = false;
@@ -2013,7 +2013,7 @@ bool reg_ring_plan(const WqLayout& l, int rows, WqPlan* p) {
 // vs 13.76-13.78, 57344x8192 86.2-86.3 vs 91.0). On the H200 (4.8 TB/s: more bytes must be in
 // flight per SM) the deeper shared-memory ring kept winning: W4 step 1.231 vs 1.281 ms. So the
 // register ring only below kRegRingMaxGbps, a bound between the two GPUs measured.
-// docs/cuda-kernels.md, "Session 9".
+// docs/cuda-kernels-history.md, "Session 9".
 constexpr int kRegRingMinStages = 10;
 constexpr double kRegRingMaxGbps = 4000;
 bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
@@ -2035,7 +2035,7 @@ bool reg_ring_first(const WqLayout& l, const WqPlan& p, int rows) {
 // scale rows (one 2 KiB prefetch per warp, as many as the even slices) 10.60-10.65 us. One
 // prefetch per CTA of its whole even slice instead of one per warp: 9.68-9.72 vs 9.71-9.72 us.
 // So what loses is warming 2 KiB pieces ~10 KiB apart instead of ~14 KiB runs, not the number
-// of prefetches or which stage of a warp's range they hold (docs/cuda-kernels.md, session 12).
+// of prefetches or which stage of a warp's range they hold (docs/cuda-kernels-history.md, session 12).
 void handoff_args(const WqLayout& nl, const uint8_t* nw, const WqPlan& p, const cudaLaunchConfig_t& cfg, Args* a) {
     const size_t hb = handoff_bytes();
     const size_t stride = (nl.total / (size_t)p.ctas) & ~(size_t)15;
