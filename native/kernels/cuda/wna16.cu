@@ -902,6 +902,10 @@ __device__ __forceinline__ uint4 ld_stream(const void* p) {
     return r;
 }
 
+// Shared strips (SHARE): the first of a CTA's kw warps in strip group gi when they are split
+// over ns strips, warp w going to group w ns / kw (the smallest such w).
+__device__ __forceinline__ int group_first_warp(int gi, int ns, int kw) { return (gi * kw + ns - 1) / ns; }
+
 __device__ __forceinline__ uint32_t word_of(const uint4& v, int i) {
     return i == 0 ? v.x : i == 1 ? v.y : i == 2 ? v.z : v.w;
 }
@@ -980,8 +984,8 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
         m_s0 = (int)((long long)blockIdx.x * S / C);
         m_ns = (int)((long long)(blockIdx.x + 1) * S / C) - m_s0;
         m_gi = warp * m_ns / KW;
-        m_first = (m_gi * KW + m_ns - 1) / m_ns;
-        m_cnt = ((m_gi + 1) * KW + m_ns - 1) / m_ns - m_first;
+        m_first = group_first_warp(m_gi, m_ns, KW);
+        m_cnt = group_first_warp(m_gi + 1, m_ns, KW) - m_first;
     }
     const int part_ = SHARE ? warp - m_first : part, parts_ = SHARE ? m_cnt : parts;
     const int SST = SHARE ? parts_ : SST_;
@@ -1319,7 +1323,7 @@ __global__ void __launch_bounds__(KW > 0 ? KW * 32 : kStreamThreads, MINB) wq_st
             // Output pair j of group gi's strip: warp 4 gi + j adds its group's partials in warp order.
             if (warp < 4 * m_ns) {
                 const int gi = warp >> 2, j = warp & 3;
-                const int first = (gi * KW + m_ns - 1) / m_ns, end = ((gi + 1) * KW + m_ns - 1) / m_ns;
+                const int first = group_first_warp(gi, m_ns, KW), end = group_first_warp(gi + 1, m_ns, KW);
                 float s0 = 0.f, s1 = 0.f;
                 for (int w = first; w < end; ++w) {
                     s0 += red[(w * 16 + j * 4) * 32 + lane];
