@@ -109,8 +109,17 @@ elif [ "$mode" = mid ]; then
   timeout 200 python3 torch_peer.py --out "$OUT/torch-mid-$gpu.json"
   ./qbench-native bench --backend cuda --merge-peer "$OUT/torch-mid-$gpu.json" --results "$OUT/mid-$gpu.json" --out "$OUT/mid-$gpu.json"
 else
-  # 1. Correctness first, quickly (every kernel on small shapes, both W4A16 / W8A16 paths).
-  ./qbench_gpu_tests --tiny | grep -v "^ok " | tail -8
+  # 1. Correctness first, quickly (every kernel on small shapes, both W4A16 / W8A16 paths). A build
+  # whose tests fail, hang or find no GPU stops here: nothing of it is timed or published. (The log
+  # goes to /tmp: $OUT keeps to the 8 files below, all a lent device machine hands back.)
+  tiny_log=${TMPDIR:-/tmp}/qbench-tests-tiny.txt
+  timeout 300 ./qbench_gpu_tests --tiny > "$tiny_log" 2>&1
+  rc=$?
+  grep -v "^ok " "$tiny_log" | tail -8
+  if [ $rc -ne 0 ]; then
+    echo "device_run.sh: qbench_gpu_tests --tiny failed (exit $rc; 77: no usable GPU, 124: timed out); not benchmarking this build"
+    exit 1
+  fi
   # 2. The benchmark (split sweep included), torch on the same GPU, merged.
   # Ours stay in cuda-<gpu>.json (what gets published); the merge with torch goes to its own file.
   timeout 300 ./qbench-native bench --backend cuda --split-sweep --out "$OUT/cuda-$gpu.json" > "$OUT/bench.txt" 2>&1
