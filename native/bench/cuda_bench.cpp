@@ -685,6 +685,9 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             else if (p.path == 1)
                 snprintf(buf, sizeof(buf), "stream r%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.rows_staged, p.n_tiles, p.splits,
                          p.ctas, p.ctas_per_sm, red);
+            else if (p.path == 3)
+                snprintf(buf, sizeof(buf), "wgmma n%d tiles %d x splits %d = %d CTAs, %d/SM%s", 16 * p.m_blocks, p.n_tiles, p.splits,
+                         p.ctas, p.ctas_per_sm, red);
             else
                 snprintf(buf, sizeof(buf), "mb%d tiles %d x splits %d = %d CTAs, %d/SM%s", p.m_blocks, p.n_tiles, p.splits, p.ctas,
                          p.ctas_per_sm, red);
@@ -727,15 +730,20 @@ bool bench_wq(Ctx& c, const Shape& sh, const Acts& a, const std::vector<int>& ba
             cuda::wq_set_split_override(0);
             cuda::wq_set_pdl(true);
             cuda::wq_set_cluster_reduce(false);
-            for (int mode : {16, 0}) {   // each kernel forced on the same launch (pdl on, auto split)
-                cuda::wq_set_stream_max_m(mode, mode);
+            // Each kernel forced on the same launch (pdl on, auto split): streaming, MMA (wgmma
+            // off), and on compute capability 9.0 the wgmma kernel (from M = 1).
+            for (int mode : {16, 0, -1}) {
+                if (mode < 0 && !cuda::wq_wgmma_available()) continue;
+                cuda::wq_set_stream_max_m(mode > 0 ? mode : 0, mode > 0 ? mode : 0);
+                cuda::wq_set_wgmma(mode < 0 ? 1 : 0);
                 Stats x;
                 int r2 = 0;
                 const bool ok = time_graph(ts, launch, &x, &r2);
                 cuda::wq_set_stream_max_m(-1, -1);
+                cuda::wq_set_wgmma(-1);
                 if (!ok) { cuda::wq_set_ctask(-1, 0); return false; }
                 char cell[64];
-                snprintf(cell, sizeof(cell), "  %s path (pdl on, auto split): %.2f", mode ? "stream" : "mma", x.med);
+                snprintf(cell, sizeof(cell), "  %s path (pdl on, auto split): %.2f", mode > 0 ? "stream" : mode == 0 ? "mma" : "wgmma", x.med);
                 line += cell;
             }
             cuda::wq_set_ctask(-1, 0);

@@ -274,6 +274,30 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 if (yh != yh2) fail(nm + ": two launches gave different bits");
             }
         };
+        if (cuda::wq_wgmma_available()) {
+            // The two split-K-across-CTAs kernels past the small-M paths, at every M: the wgmma
+            // kernel (forced from M = 1; the wgmma's n is M rounded up to 16, 32, 64 or 128, so
+            // M = 1..8 and the last chunk of M = 130 check its zero-filled rows) and the MMA
+            // kernel (wgmma off), each launched twice (same bits); then the wgmma kernel at split
+            // 1 (one CTA walks all of K: its ring wraps on every shape with K > 512).
+            cuda::wq_set_ctask(0, 0);
+            cuda::wq_set_stream_max_m(0, 0);
+            for (int v : {1, 0, -1}) {
+                cuda::wq_set_wgmma(v == 0 ? 0 : 1);
+                cuda::wq_set_split_override(v < 0 ? 1 : 0);
+                cuda::WqPlan wp;
+                const bool planned = cuda::wq_plan(l, std::min(M, 128), &wp) == CudaStatus::ok;
+                const bool launched = launch_twice();
+                cuda::wq_set_split_override(0);
+                const std::string nmw = name + (v == 0 ? " mma kernel" : v > 0 ? " wgmma kernel" : " wgmma kernel split 1");
+                ++g_checks;
+                if (!planned || (wp.path == 3) != (v != 0)) fail(nmw + ": planned path " + std::to_string(wp.path));
+                check_twice(nmw, launched);
+            }
+            cuda::wq_set_wgmma(-1);
+            cuda::wq_set_stream_max_m(-1, -1);
+            cuda::wq_set_ctask(-1, 0);
+        }
         if (bits == 4 && M <= 8) {
             // Split-K inside the CTA at every warp count (where its M x K activations fit in
             // shared memory; else the plan is another path and is checked all the same), twice:
@@ -706,15 +730,24 @@ void test_ring_plans(int sms) {
         l.has_zero = zero;
         return cuda::wq_plan(l, M, &p) == CudaStatus::ok ? p.path : -1;
     };
+    // Past them, with the wgmma kernel from M = 9: that kernel where the device runs it (compute
+    // capability 9.0), else the MMA kernel.
+    const int past = cuda::wq_wgmma_available() ? 3 : 0;
+    cuda::wq_set_wgmma(9);
     struct Want { int group; bool zero; int M, path; };
-    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 8, 1}, Want{128, false, 9, 0}, Want{128, false, 2, 1},
-                          Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, 0}}) {
+    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 8, 1}, Want{128, false, 9, past}, Want{128, false, 2, 1},
+                          Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, past}, Want{32, false, 8, 0},
+                          Want{32, false, 16, past}, Want{128, false, 64, past}, Want{128, false, 128, past}}) {
         ++g_checks;
         const int got = path_at(w.group, w.zero, w.M);
         if (got != w.path)
             fail("stream plan: 22016x4096 g" + std::to_string(w.group) + (w.zero ? " with zeros" : "") + " M = " + std::to_string(w.M) +
                  " took path " + std::to_string(got) + ", want " + std::to_string(w.path));
     }
+    cuda::wq_set_wgmma(0);   // off: the MMA kernel
+    ++g_checks;
+    if (path_at(128, false, 64) != 0) fail("wgmma plan: wq_set_wgmma(0) did not send M = 64 to the MMA kernel");
+    cuda::wq_set_wgmma(-1);
     cuda::wq_set_stream_max_m(2, 0);   // explicit limits override the per-format defaults
     ++g_checks;
     if (path_at(128, true, 4) != 0) fail("stream plan: wq_set_stream_max_m(2, 0) did not send M = 4 to the MMA kernel");

@@ -834,6 +834,355 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 // (11008x4096 M = 16 14.27-16.58 vs 14.10-14.21 us; without the reduction 11.91-13.77 vs 11.43).
 
 // ============================================================================================
+// The wgmma kernel (sm_90a, M >= 9): Hopper's warpgroup MMA with the weights in registers
+// ============================================================================================
+//
+// At M = 16..128 the MMA kernel above is bound by mma.sync, not by HBM: it takes the same time
+// on the H100 and the H200 (M = 64 on 11008x4096: 26.4 and 27.4 us, runs 84273f2f and 25b02c97)
+// while cuBLAS FP16, a pure weight stream there, is 28% faster on the H200. Hopper's
+// wgmma.mma_async issues a 64 x n x 16 product per warpgroup (4 warps) in one instruction and
+// runs it asynchronously, so the warps dequantize the next weights while the tensor cores work.
+// This kernel is that path (the design of CUTLASS's "RS" mainloops and vLLM's Machete,
+// re-derived for the wq_shuffle layout, which it reads unchanged):
+//
+//  * Weights as the A operand (64 weight rows x 16 k per instruction, from registers): warp w of
+//    a warpgroup supplies rows 16w..16w+15, and the A fragment of wgmma's register form is the
+//    mma.m16n8k16 A fragment (rows g, g + 8; k 2t, 2t + 1, 2t + 8, 2t + 9), which is what the
+//    swapped streaming kernel (kSwapAB) already builds from a lane's atom words: the words of
+//    n8 tiles 2i and 2i + 1 are rows 16i..16i+15 of the strip. So a lane reads 8 bytes (INT4;
+//    16 for INT8) of its 16-byte atom slot, half i = w & 1 of it, from the shared-memory stage.
+//  * Activations as the B operand, n = MP (M rounded up to 16, 32, 64 or 128), straight from
+//    shared memory through a matrix descriptor: the stage holds MP rows x 128 k in the
+//    canonical K-major layout with the 128-byte swizzle (8-row groups of 128-byte rows, 16-byte
+//    chunk c of row r at c ^ (r & 7), two 64-k halves one after the other), so no ldmatrix and
+//    no register copy of X at all. Rows >= M are zero-filled.
+//  * CTA = 2 warpgroups = 256 threads, tile 128 weight rows x 128 k per stage (the MMA kernel's
+//    tile: the same weight, scale and zero loads), warpgroup h taking strips 2h and 2h + 1. A
+//    cp.async ring of STAGES slots, loads running STAGES - 2 stages ahead: the wgmmas of the
+//    last stage may still read their slot when the next loads are issued (see below).
+//  * Per atom (2 k16 steps), a warp dequantizes into that atom's own 8 registers, fences,
+//    issues 2 wgmmas and commits them as one group; before it overwrites an atom's registers
+//    one stage later it waits until at most 3 groups are in flight (wgmma.wait_group 3), i.e.
+//    until that atom's previous group is done. At the next stage's barrier every group of the
+//    stage before last is done, so that slot can take new loads.
+//  * Group scales multiply the FP16 levels before the MMA (one rounding, as in the MMA kernel:
+//    the same numerics); per-channel scales go on the FP32 results. Split-K across CTAs and
+//    its reduction are the MMA kernel's (workspace_reduce), so both kernels give the same sums
+//    in the same order per split.
+//  * cp.async writes are generic-proxy writes and wgmma reads shared memory through the async
+//    proxy: every thread fences (fence.proxy.async) after its copies land, before the barrier.
+constexpr int kWgThreads = 256;   // two warpgroups
+static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThreads");
+
+template <int BITS_, int MP_, int STAGES_, int MINB_>
+struct WgCfg {
+    static constexpr int BITS = BITS_, MP = MP_, STAGES = STAGES_, MINB = MINB_;
+    static constexpr int ATOM_BYTES = 32 * 4 * BITS;                   // 512 or 1024
+    static constexpr int A_STAGE = MP * kKTile * 2;                     // a multiple of 1024
+    static constexpr int B_STAGE = (kNTile / kAtomN) * (kKTile / kAtomK) * ATOM_BYTES;
+    static constexpr int S_STAGE = (kKTile / kAtomK) * kNTile * 2;     // up to 4 scale rows
+    static constexpr int Z_STAGE = (kKTile / kAtomK) * kNTile / 2;     // up to 4 zero rows
+    static constexpr int SMEM = STAGES * (A_STAGE + B_STAGE + S_STAGE + Z_STAGE) + 1024;   // + alignment
+    static constexpr int NACC = MP / 2;                                 // FP32 accumulators per thread
+    static_assert(STAGES >= 3, "loads run STAGES - 2 stages ahead");
+};
+
+// The wgmma wrappers exist only where the instruction does (sm_90a); elsewhere the kernel body
+// is empty and wq_plan never picks it (g_wgmma_ok).
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define QB_HAS_WGMMA 1
+// wgmma.fence, with an atom's A fragments and descriptors passed through it, so that every
+// instruction defining a wgmma's input registers stays before the fence (the compiler may sink
+// plain arithmetic past an asm statement that does not name its results).
+__device__ __forceinline__ void wgmma_fence(uint32_t (&a)[2][4], uint64_t (&d)[2]) {
+    asm volatile("wgmma.fence.sync.aligned;\n"
+                 : "+r"(a[0][0]), "+r"(a[0][1]), "+r"(a[0][2]), "+r"(a[0][3]), "+r"(a[1][0]), "+r"(a[1][1]), "+r"(a[1][2]),
+                   "+r"(a[1][3]), "+l"(d[0]), "+l"(d[1])
+                 :
+                 : "memory");
+}
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() { asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory"); }
+__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+// Keeps the compiler from moving reads of an accumulator across a wgmma wait.
+__device__ __forceinline__ void fence_operand(float& r) { asm volatile("" : "+f"(r)::"memory"); }
+
+// D[64 x MP] += A[64 x 16] (registers) . B[16 x MP] (shared memory, descriptor), FP32 D.
+template <int MP>
+__device__ __forceinline__ void wgmma_rs(float (&d)[MP / 2], const uint32_t (&a)[4], uint64_t desc);
+template <>
+__device__ __forceinline__ void wgmma_rs<16>(float (&d)[8], const uint32_t (&a)[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %13, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n16k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7"
+                 "}, {%8, %9, %10, %11}, %12, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<32>(float (&d)[16], const uint32_t (&a)[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %21, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n32k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15"
+                 "}, {%16, %17, %18, %19}, %20, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<64>(float (&d)[32], const uint32_t (&a)[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+                 "}, {%32, %33, %34, %35}, %36, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+template <>
+__device__ __forceinline__ void wgmma_rs<128>(float (&d)[64], const uint32_t (&a)[4], uint64_t desc) {
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 {"
+                 "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15,"
+                 "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31,"
+                 "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47,"
+                 "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+                 "}, {%64, %65, %66, %67}, %68, p, 1, 1, 0;\n}\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+                   "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+                   "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+                   "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+                   "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+                   "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+                   "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+                   "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc), "r"(1));
+}
+
+// Matrix descriptor of an MP x 16 K-major slice at shared address addr (128-byte swizzle,
+// 1024-byte aligned 8-row groups): start >> 4, leading offset 1 (unused by this layout),
+// stride offset 1024 >> 4 between 8-row groups, layout type 1 (128B swizzle).
+__device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr) {
+    return (uint64_t)((addr & 0x3FFFFu) >> 4) | (1ull << 16) | ((uint64_t)(1024 >> 4) << 32) | (1ull << 62);
+}
+#endif
+
+template <class C, bool ZP, bool GROUPED>
+__global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Args a) {
+#if defined(QB_HAS_WGMMA)
+    extern __shared__ __align__(128) uint8_t smem_raw[];
+    constexpr int MP = C::MP, STAGES = C::STAGES, NACC = C::NACC, AHEAD = STAGES - 2;
+    constexpr int SK = kKTile / kAtomK;
+    // The swizzle works on address bits: the stages must start at a 1024-byte boundary, which
+    // the dynamic shared memory (after the static flag of workspace_reduce) need not.
+    const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
+    uint8_t* const sA = smem_raw + ((1024u - (raw & 1023u)) & 1023u);
+    uint8_t* const sB = sA + STAGES * C::A_STAGE;
+    uint8_t* const sS = sB + STAGES * C::B_STAGE;
+    uint8_t* const sZ = sS + STAGES * C::S_STAGE;
+    const uint32_t sA_addr = static_cast<uint32_t>(__cvta_generic_to_shared(sA));
+
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+    const int wl = warp & 3;                            // warp within its warpgroup
+    const int sl = (warp >> 2) * 2 + (wl >> 1);         // its strip of the tile
+    const int half = wl & 1;                            // its 16 rows of the strip
+    const int g = lane >> 2, t = lane & 3;
+    const int tile = blockIdx.x / a.splits, split = blockIdx.x % a.splits;
+    const int s_begin = (int)((long long)split * a.k_stages / a.splits);
+    const int s_end = (int)((long long)(split + 1) * a.k_stages / a.splits);
+    const int n_iter = s_end - s_begin;
+    const int n0 = tile * kNTile, strip0 = n0 / kAtomN;
+    const int atoms_k = a.K / kAtomK;
+    const int m_valid = a.M < MP ? a.M : MP;
+
+    // Weights, scales, zeros of k-stage ks into slot: as the MMA kernel's load_weights.
+    auto load_weights = [&](int slot, int ks) {
+        const int k0 = ks * kKTile;
+        constexpr int B_CHUNKS = C::B_STAGE / 16, RUN_CHUNKS = SK * C::ATOM_BYTES / 16;
+        const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * C::ATOM_BYTES;
+        static_assert(B_CHUNKS % kWgThreads == 0, "whole chunks per thread");
+#pragma unroll
+        for (int c = 0; c < B_CHUNKS / kWgThreads; ++c) {
+            const int i = tid + c * kWgThreads;
+            const int s = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
+            cp_async16_weights<kHintNone>(sB + slot * C::B_STAGE + i * 16, gq + (size_t)s * atoms_k * C::ATOM_BYTES + (size_t)off * 16, 0);
+        }
+        if (GROUPED || ZP) {
+            const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
+            if (GROUPED) {
+                constexpr int CPR_S = kNTile * 2 / 16;
+                const int gr = tid / CPR_S, c = tid % CPR_S;
+                const bool on = tid < ng * CPR_S;
+                cp_async16_if(sS + slot * C::S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
+                              a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
+            }
+            if (ZP) {
+                constexpr int CPR_Z = kNTile / 2 / 16;
+                const int gr = tid / CPR_Z, c = tid % CPR_Z;
+                const bool on = tid < ng * CPR_Z;
+                cp_async16_if(sZ + slot * C::Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
+                              a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
+            }
+        }
+    };
+    // Activations of k-stage ks: MP rows x 16 chunks of 8 halves, chunk c of row r at
+    // (c / 8) x MP x 128 + r x 128 + ((c % 8) ^ (r % 8)) x 16 (the 128-byte swizzle).
+    auto load_acts = [&](int slot, int ks) {
+        const int k0 = ks * kKTile;
+        constexpr int CHUNKS = MP * (kKTile / 8);
+        static_assert(CHUNKS % kWgThreads == 0, "whole chunks per thread");
+#pragma unroll
+        for (int j = 0; j < CHUNKS / kWgThreads; ++j) {
+            const int i = tid + j * kWgThreads, r = i / (kKTile / 8), c = i % (kKTile / 8);
+            const bool on = r < m_valid;
+            cp_async16_zfill(sA + slot * C::A_STAGE + (c >> 3) * (MP * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4),
+                             a.X + (size_t)(on ? r : 0) * a.K + k0 + c * 8, on ? 16 : 0);
+        }
+    };
+
+    float acc[NACC];
+#pragma unroll
+    for (int i = 0; i < NACC; ++i) acc[i] = 0.f;
+
+    stamp(a, 0);
+    launch_dependents();
+#pragma unroll
+    for (int s = 0; s < AHEAD; ++s)
+        if (s < n_iter) load_weights(s, s_begin + s);
+    wait_prior_grid();
+    stamp(a, 1);
+#pragma unroll
+    for (int s = 0; s < AHEAD; ++s) {
+        if (s < n_iter) load_acts(s, s_begin + s);
+        cp_async_commit();
+    }
+
+    uint32_t af[SK][2][4];   // per atom of the stage: the A fragments of its two k16 steps
+    // Atom ka's scale / zero row in the stage is ka >> gshift (groups are multiples of 32 that
+    // divide 128 or are multiples of it: wq_layout). A shift, not (32 ka) / group: ptxas
+    // serialized every wgmma of the kernels with the division (C7513).
+    const int gshift = a.group >= kKTile ? 2 : a.group == 64 ? 1 : 0;
+    for (int it = 0; it < n_iter; ++it) {
+        cp_async_wait<AHEAD - 1>();
+        fence_proxy_async();   // this thread's copies of stage `it` -> visible to wgmma's reads
+        __syncthreads();       // ... everyone's; and every wgmma of stage it - 2 is done (below)
+        if (it + AHEAD < n_iter) {
+            load_weights((it + AHEAD) % STAGES, s_begin + it + AHEAD);
+            load_acts((it + AHEAD) % STAGES, s_begin + it + AHEAD);
+        }
+        cp_async_commit();
+        __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
+
+        const int slot = it % STAGES;
+        const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * C::ATOM_BYTES + lane * (C::ATOM_BYTES / 32);
+        const uint32_t aBase = sA_addr + slot * C::A_STAGE;
+#pragma unroll
+        for (int ka = 0; ka < SK; ++ka) {
+            const int grow = ka >> gshift;   // scale / zero row of this atom within the stage
+            uint32_t s0 = 0, s1 = 0, zl0 = kSym4Lo, zl1 = kSym4Lo;
+            if constexpr (GROUPED) {   // scales of n8 tiles 2 half and 2 half + 1, column g
+                const uint32_t sv = *reinterpret_cast<const uint32_t*>(sS + slot * C::S_STAGE + grow * kNTile * 2 + (sl * 32 + g * 4 + 2 * half) * 2);
+                s0 = h2u(__low2half2(u2h(sv)));
+                s1 = h2u(__high2half2(u2h(sv)));
+            }
+            if constexpr (ZP) {
+                const uint32_t zw = *reinterpret_cast<const uint16_t*>(sZ + slot * C::Z_STAGE + grow * (kNTile / 2) + sl * 16 + g * 2);
+                zl0 = (0x6400u | ((zw >> (8 * half)) & 0xfu)) * 0x00010001u;   // half2(1024 + z)
+                zl1 = (0x6400u | ((zw >> (8 * half + 4)) & 0xfu)) * 0x00010001u;
+            }
+            uint32_t wv[C::BITS == 4 ? 2 : 4];
+            if constexpr (C::BITS == 4) {
+                const uint2 v = *reinterpret_cast<const uint2*>(bB + ka * C::ATOM_BYTES + 8 * half);
+                wv[0] = v.x;   // n8 tile 2 half: both k16 steps
+                wv[1] = v.y;   // n8 tile 2 half + 1
+            } else {
+                const uint4 v = *reinterpret_cast<const uint4*>(bB + ka * C::ATOM_BYTES + 16 * half);
+                wv[0] = v.x; wv[1] = v.y;   // tile 2 half: step 0, step 1
+                wv[2] = v.z; wv[3] = v.w;   // tile 2 half + 1
+            }
+            wgmma_wait<SK - 1>();   // this atom's registers are free: its group of the last stage is done
+#pragma unroll
+            for (int st = 0; st < 2; ++st) {
+                uint32_t b0[2], b1[2];
+                if constexpr (C::BITS == 4) {
+                    const uint32_t nzh0 = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl0))) : kSym4HiNeg;
+                    const uint32_t nzh1 = ZP ? h2u(__hsub2(u2h(kHalf960), u2h(zl1))) : kSym4HiNeg;
+                    dequant4(st == 0 ? wv[0] : wv[0] >> 8, zl0, nzh0, b0);
+                    dequant4(st == 0 ? wv[1] : wv[1] >> 8, zl1, nzh1, b1);
+                } else {
+                    dequant8(wv[st], b0);
+                    dequant8(wv[2 + st], b1);
+                }
+                if constexpr (GROUPED) {
+                    b0[0] = h2u(__hmul2(u2h(b0[0]), u2h(s0)));
+                    b0[1] = h2u(__hmul2(u2h(b0[1]), u2h(s0)));
+                    b1[0] = h2u(__hmul2(u2h(b1[0]), u2h(s1)));
+                    b1[1] = h2u(__hmul2(u2h(b1[1]), u2h(s1)));
+                }
+                af[ka][st][0] = b0[0];   // row g,     k 2t, 2t + 1
+                af[ka][st][1] = b1[0];   // row g + 8, k 2t, 2t + 1
+                af[ka][st][2] = b0[1];   // row g,     k 2t + 8, 2t + 9
+                af[ka][st][3] = b1[1];   // row g + 8, k 2t + 8, 2t + 9
+            }
+            uint64_t desc[2];   // k16 step kk of the stage: 64-k half kk / 4, 32 bytes per step in it
+#pragma unroll
+            for (int st = 0; st < 2; ++st) {
+                const int kk = ka * 2 + st;
+                desc[st] = wgmma_desc(aBase + (kk >> 2) * (MP * 128) + (kk & 3) * 32);
+            }
+            wgmma_fence(af[ka], desc);
+            wgmma_rs<MP>(acc, af[ka][0], desc[0]);
+            wgmma_rs<MP>(acc, af[ka][1], desc[1]);
+            wgmma_commit();
+        }
+    }
+    wgmma_wait<0>();
+#pragma unroll
+    for (int i = 0; i < NACC; ++i) fence_operand(acc[i]);
+
+    // --- Epilogue: accumulator 4c + e is weight row (output column) n0 + 32 sl + 16 half + g +
+    // 8 (e >> 1) and activation row (output row) 8c + 2t + (e & 1).
+    handoff_prefetch(a, warp, lane);
+    stamp(a, 2);
+    cp_async_wait<0>();
+    const int ncol = n0 + sl * 32 + half * 16 + g;
+    if (a.splits == 1 || (a.debug & 1)) {
+        float cs[2] = {1.f, 1.f};
+        if (!GROUPED) { cs[0] = a.cscales[ncol]; cs[1] = a.cscales[ncol + 8]; }
+#pragma unroll
+        for (int c = 0; c < MP / 8; ++c)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int row = 8 * c + 2 * t + (e & 1);
+                if (row < m_valid) a.Y[(size_t)row * a.N + ncol + 8 * (e >> 1)] = __float2half_rn(acc[4 * c + e] * cs[e >> 1]);
+            }
+        stamp(a, 3);
+        return;
+    }
+#pragma unroll
+    for (int c = 0; c < MP / 8; ++c)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int row = 8 * c + 2 * t + (e & 1);
+            if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
+        }
+    workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
+    stamp(a, 3);
+#else
+    (void)a;   // never launched without sm_90a (wq_plan)
+#endif
+}
+
+// Configurations: INT4 keeps two CTAs per SM up to MP = 64 (6 stages at MP <= 32, 4 at 64);
+// INT8 stages twice the weight bytes (4 stages, two CTAs per SM up to MP = 32).
+template <int MP> using WgCfg4 = WgCfg<4, MP, MP <= 32 ? 6 : 4, MP <= 64 ? 2 : 1>;
+template <int MP> using WgCfg8 = WgCfg<8, MP, 4, MP <= 32 ? 2 : 1>;
+
+// ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
 // ============================================================================================
 //
@@ -1436,6 +1785,34 @@ void fill_row(int b) {
     g_kernels[kHintConstant][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintConstant>();
 }
 
+// The wgmma kernels (sm_90a): bits (0: 4, 1: 8) x MP (0..3: 16, 32, 64, 128) x zp x grouped.
+KernelInfo g_wgmma[2][4][2][2];
+bool g_wgmma_ok = false;   // compute capability 9.0: the sm_90a code runs here
+// wq_set_wgmma: the fewest rows that take the wgmma kernel instead of the MMA kernel (0: never).
+constexpr int kWgmmaDefaultMinM = 0;   // off until measured (session 16)
+int g_wgmma_min_m = kWgmmaDefaultMinM;
+int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
+template <class C, bool ZP, bool GROUPED>
+KernelInfo wg_info() {
+    KernelInfo k;
+    k.fn = wq_wgmma_kernel<C, ZP, GROUPED>;
+    k.smem = C::SMEM;
+    return k;
+}
+template <bool ZP, bool GROUPED>
+void fill_wgmma4() {
+    g_wgmma[0][0][ZP][GROUPED] = wg_info<WgCfg4<16>, ZP, GROUPED>();
+    g_wgmma[0][1][ZP][GROUPED] = wg_info<WgCfg4<32>, ZP, GROUPED>();
+    g_wgmma[0][2][ZP][GROUPED] = wg_info<WgCfg4<64>, ZP, GROUPED>();
+    g_wgmma[0][3][ZP][GROUPED] = wg_info<WgCfg4<128>, ZP, GROUPED>();
+}
+void fill_wgmma8() {
+    g_wgmma[1][0][0][0] = wg_info<WgCfg8<16>, false, false>();
+    g_wgmma[1][1][0][0] = wg_info<WgCfg8<32>, false, false>();
+    g_wgmma[1][2][0][0] = wg_info<WgCfg8<64>, false, false>();
+    g_wgmma[1][3][0][0] = wg_info<WgCfg8<128>, false, false>();
+}
+
 // The streaming kernels (M <= 16): bits (0: 4, 1: 8) x rows (0: 8, 1: 16) x scale rows per
 // group (0: group 32, 1: group 64, 2: group >= 128 or per-channel) x zp x grouped.
 KernelInfo g_stream[2][2][3][2][2];
@@ -1682,6 +2059,10 @@ void for_each_kernel(F&& f) {
             for (auto& ga : r)
                 for (auto& z : ga)
                     for (KernelInfo& k : z) f(k);
+    for (auto& b : g_wgmma)
+        for (auto& m : b)
+            for (auto& z : m)
+                for (KernelInfo& k : z) f(k);
 }
 
 bool apply_carveout() {
@@ -1707,6 +2088,7 @@ void init_kernels() {
     if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* m = std::getenv("QB_WQ_STREAM_MAX_M")) wq_set_stream_max_m(std::atoi(m), -1);
+    if (const char* w = std::getenv("QB_WQ_WGMMA")) wq_set_wgmma(std::atoi(w));
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
     fill_ctask<4>();
     fill_ctask<8>();
@@ -1719,6 +2101,11 @@ void init_kernels() {
     fill_row<8, false, false>(1);
     fill_stream<8>();
     fill_stream<16>();
+    fill_wgmma4<false, true>();
+    fill_wgmma4<true, true>();
+    fill_wgmma4<false, false>();
+    fill_wgmma4<true, false>();
+    fill_wgmma8();
     g_stream_loadonly = stream_info<4, 8, 4, 4, false, true, true>();
     g_stream_depth[2] = stream_info<4, 8, 2, 4, false, true, false, 5>();
     g_stream_depth[3] = stream_info<4, 8, 3, 4, false, true, false, 5>();
@@ -1736,6 +2123,8 @@ void init_kernels() {
         return;
     }
     g_has_clusters = cc >= 9;
+    int cc_minor = 0;
+    g_wgmma_ok = cc == 9 && cudaDeviceGetAttribute(&cc_minor, cudaDevAttrComputeCapabilityMinor, dev) == cudaSuccess && cc_minor == 0;
     // Peak HBM bandwidth from the memory clock (kHz) and bus width (bits), double data rate:
     // one input of the ring choice (reg_ring_first). 0 if the driver does not say.
     int mem_khz = 0, bus_bits = 0;
@@ -1820,6 +2209,15 @@ void init_kernels() {
                 for (auto& z : ga)
                     for (KernelInfo& k : z)
                         if (!setup(k, kStreamThreads)) {
+                            g_init_status = CudaStatus::cuda_error;
+                            return;
+                        }
+    if (g_wgmma_ok)   // elsewhere their code is empty: never set up, never planned
+        for (auto& b : g_wgmma)
+            for (auto& m : b)
+                for (auto& z : m)
+                    for (KernelInfo& k : z)
+                        if (!setup(k, kWgThreads)) {
                             g_init_status = CudaStatus::cuda_error;
                             return;
                         }
@@ -2258,6 +2656,19 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         *out = p;
         return CudaStatus::ok;
     }
+    if (g_wgmma_ok && g_wgmma_min_m > 0 && rows >= g_wgmma_min_m) {
+        const KernelInfo& k = g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped];
+        if (k.fn && k.ctas_per_sm > 0) {
+            p.path = 3;
+            p.m_blocks = 1 << wg_mp_index(rows);
+            p.ctas_per_sm = k.ctas_per_sm;
+            p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
+                                            : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
+            p.ctas = p.n_tiles * p.splits;
+            *out = p;
+            return CudaStatus::ok;
+        }
+    }
     const KernelInfo& k = kernel_for(l, rows);
     p.m_blocks = 1 << m_config(rows);
     p.ctas_per_sm = std::max(1, k.ctas_per_sm);
@@ -2300,6 +2711,8 @@ void wq_set_ctask(int max_m, int warps) {
     g_ctask_kw = warps == 4 || warps == 8 || warps == 16 || ctask_wide_index(warps) >= 0 ? warps : 0;
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
+void wq_set_wgmma(int min_m) { g_wgmma_min_m = min_m < 0 ? kWgmmaDefaultMinM : min_m; }
+bool wq_wgmma_available() { return ensure_init() == CudaStatus::ok && g_wgmma_ok; }
 void wq_set_ctask_shared(int mode) { g_ctask_shared_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
 void wq_set_stream_accscale(bool on) { g_stream_acc = on; }
@@ -2352,12 +2765,13 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
         }
-        const KernelInfo& k = p.path == 2   ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
+        const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
+                              : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
                               : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring)
                                             : kernel_for(l, rows);
         cudaLaunchConfig_t cfg{};
         cfg.gridDim = dim3(p.ctas);
-        cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);
+        cfg.blockDim = dim3(p.path == 2 ? 32 * p.warps_k : p.path == 1 ? kStreamThreads : kThreads);   // path 3: kWgThreads = kThreads
         cfg.dynamicSmemBytes = p.smem_ring > 0 ? smr_smem(rows, (p.k_stages + p.splits - 1) / p.splits, smr_depth(p.smem_ring))
                                : p.path == 2   ? ctask_smem(rows, l.k, p.warps_k, ctask_smr(l, p.warps_k))
                                : p.path == 1 ? stream_smem(p.rows_staged, (p.k_stages + p.splits - 1) / p.splits)
