@@ -857,9 +857,11 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //    chunk c of row r at c ^ (r & 7), two 64-k halves one after the other), so no ldmatrix and
 //    no register copy of X at all. Rows >= M are zero-filled.
 //  * CTA = 2 warpgroups = 256 threads, tile 128 weight rows x 128 k per stage (the MMA kernel's
-//    tile: the same weight, scale and zero loads), warpgroup h taking strips 2h and 2h + 1. A
-//    cp.async ring of STAGES slots, loads running STAGES - 2 stages ahead: the wgmmas of the
-//    last stage may still read their slot when the next loads are issued (see below).
+//    tile: the same weight, scale and zero loads), warpgroup h taking strips 2h and 2h + 1.
+//    Two cp.async rings: weights WA stages ahead (the HBM stream: as many bytes in flight as
+//    shared memory allows), activations XA stages ahead (from L2, short latency). Weight slots
+//    are read by plain loads and free at the next barrier; activation slots need two more
+//    (below). One commit group per stage holds both, so one wait covers both rings.
 //  * Per atom (2 k16 steps), a warp dequantizes into that atom's own 8 registers, fences,
 //    issues 2 wgmmas and commits them as one group; before it overwrites an atom's registers
 //    one stage later it waits until at most 3 groups are in flight (wgmma.wait_group 3), i.e.
@@ -874,17 +876,24 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 constexpr int kWgThreads = 256;   // two warpgroups
 static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThreads");
 
-template <int BITS_, int MP_, int STAGES_, int MINB_>
+//   BITS  4 or 8
+//   MP    the wgmma's n: activation rows staged (M rounded up to 16, 32, 64 or 128)
+//   WA    k-stages of weights (with their scales and zeros) loaded ahead: WA + 1 slots
+//   XA    k-stages of activations loaded ahead: XA + 2 slots (a slot's wgmmas may still run
+//         while the next stage is computed)
+//   MINB  CTAs per SM promised to the register allocator
+template <int BITS_, int MP_, int WA_, int XA_, int MINB_>
 struct WgCfg {
-    static constexpr int BITS = BITS_, MP = MP_, STAGES = STAGES_, MINB = MINB_;
+    static constexpr int BITS = BITS_, MP = MP_, WA = WA_, XA = XA_, MINB = MINB_;
     static constexpr int ATOM_BYTES = 32 * 4 * BITS;                   // 512 or 1024
     static constexpr int A_STAGE = MP * kKTile * 2;                     // a multiple of 1024
     static constexpr int B_STAGE = (kNTile / kAtomN) * (kKTile / kAtomK) * ATOM_BYTES;
     static constexpr int S_STAGE = (kKTile / kAtomK) * kNTile * 2;     // up to 4 scale rows
     static constexpr int Z_STAGE = (kKTile / kAtomK) * kNTile / 2;     // up to 4 zero rows
-    static constexpr int SMEM = STAGES * (A_STAGE + B_STAGE + S_STAGE + Z_STAGE) + 1024;   // + alignment
+    static constexpr int WSLOTS = WA + 1, XSLOTS = XA + 2;
+    static constexpr int SMEM = XSLOTS * A_STAGE + WSLOTS * (B_STAGE + S_STAGE + Z_STAGE) + 1024;   // + alignment
     static constexpr int NACC = MP / 2;                                 // FP32 accumulators per thread
-    static_assert(STAGES >= 3, "loads run STAGES - 2 stages ahead");
+    static_assert(XA >= 1 && WA >= XA, "the weights of a stage are never loaded after its activations");
 };
 
 // The wgmma wrappers exist only where the instruction does (sm_90a); elsewhere the kernel body
@@ -975,15 +984,15 @@ template <class C, bool ZP, bool GROUPED>
 __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Args a) {
 #if defined(QB_HAS_WGMMA)
     extern __shared__ __align__(128) uint8_t smem_raw[];
-    constexpr int MP = C::MP, STAGES = C::STAGES, NACC = C::NACC, AHEAD = STAGES - 2;
+    constexpr int MP = C::MP, WA = C::WA, XA = C::XA, NACC = C::NACC;
     constexpr int SK = kKTile / kAtomK;
     // The swizzle works on address bits: the stages must start at a 1024-byte boundary, which
     // the dynamic shared memory (after the static flag of workspace_reduce) need not.
     const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
     uint8_t* const sA = smem_raw + ((1024u - (raw & 1023u)) & 1023u);
-    uint8_t* const sB = sA + STAGES * C::A_STAGE;
-    uint8_t* const sS = sB + STAGES * C::B_STAGE;
-    uint8_t* const sZ = sS + STAGES * C::S_STAGE;
+    uint8_t* const sB = sA + C::XSLOTS * C::A_STAGE;
+    uint8_t* const sS = sB + C::WSLOTS * C::B_STAGE;
+    uint8_t* const sZ = sS + C::WSLOTS * C::S_STAGE;
     const uint32_t sA_addr = static_cast<uint32_t>(__cvta_generic_to_shared(sA));
 
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -1050,13 +1059,16 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 
     stamp(a, 0);
     launch_dependents();
+    // Prologue: WA stages of weights before waiting for the previous grid (PDL), then XA of
+    // activations, one commit group each (group 0 also holds every prologue weight load).
+    // Group i then holds stage i's activations and, at the latest, its weights.
 #pragma unroll
-    for (int s = 0; s < AHEAD; ++s)
+    for (int s = 0; s < WA; ++s)
         if (s < n_iter) load_weights(s, s_begin + s);
     wait_prior_grid();
     stamp(a, 1);
 #pragma unroll
-    for (int s = 0; s < AHEAD; ++s) {
+    for (int s = 0; s < XA; ++s) {
         if (s < n_iter) load_acts(s, s_begin + s);
         cp_async_commit();
     }
@@ -1067,19 +1079,18 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     // serialized every wgmma of the kernels with the division (C7513).
     const int gshift = a.group >= kKTile ? 2 : a.group == 64 ? 1 : 0;
     for (int it = 0; it < n_iter; ++it) {
-        cp_async_wait<AHEAD - 1>();
-        fence_proxy_async();   // this thread's copies of stage `it` -> visible to wgmma's reads
-        __syncthreads();       // ... everyone's; and every wgmma of stage it - 2 is done (below)
-        if (it + AHEAD < n_iter) {
-            load_weights((it + AHEAD) % STAGES, s_begin + it + AHEAD);
-            load_acts((it + AHEAD) % STAGES, s_begin + it + AHEAD);
-        }
+        cp_async_wait<XA - 1>();   // group `it` (stage it's activations and weights) has landed
+        fence_proxy_async();       // this thread's copies -> visible to wgmma's reads
+        __syncthreads();           // ... everyone's; every plain read of stage it - 1 and every
+                                   // wgmma of stage it - 2 is done (below): their slots are free
+        if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
+        if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
         cp_async_commit();
         __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
 
-        const int slot = it % STAGES;
+        const int slot = it % C::WSLOTS;   // weights, scales, zeros
         const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * C::ATOM_BYTES + lane * (C::ATOM_BYTES / 32);
-        const uint32_t aBase = sA_addr + slot * C::A_STAGE;
+        const uint32_t aBase = sA_addr + (it % C::XSLOTS) * C::A_STAGE;
 #pragma unroll
         for (int ka = 0; ka < SK; ++ka) {
             const int grow = ka >> gshift;   // scale / zero row of this atom within the stage
@@ -1177,10 +1188,11 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 #endif
 }
 
-// Configurations: INT4 keeps two CTAs per SM up to MP = 64 (6 stages at MP <= 32, 4 at 64);
-// INT8 stages twice the weight bytes (4 stages, two CTAs per SM up to MP = 32).
-template <int MP> using WgCfg4 = WgCfg<4, MP, MP <= 32 ? 6 : 4, MP <= 64 ? 2 : 1>;
-template <int MP> using WgCfg8 = WgCfg<8, MP, 4, MP <= 32 ? 2 : 1>;
+// Configurations: the deepest weight ring that keeps two CTAs per SM (up to MP = 64 for INT4,
+// 32 for INT8; one CTA at larger MP), activations 2 stages ahead. Shared memory per CTA, INT4:
+// 100 / 97 / 111 / 212 KiB at MP = 16 / 32 / 64 / 128.
+template <int MP> using WgCfg4 = WgCfg<4, MP, MP == 16 ? 8 : MP == 32 ? 6 : MP == 64 ? 4 : 8, 2, MP <= 64 ? 2 : 1>;
+template <int MP> using WgCfg8 = WgCfg<8, MP, MP == 16 ? 4 : MP == 32 ? 3 : MP == 64 ? 6 : 4, 2, MP <= 32 ? 2 : 1>;
 
 // ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
