@@ -1188,11 +1188,13 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 #endif
 }
 
-// Configurations: the deepest weight ring that keeps two CTAs per SM (up to MP = 64 for INT4,
-// 32 for INT8; one CTA at larger MP), activations 2 stages ahead. Shared memory per CTA, INT4:
-// 100 / 97 / 111 / 212 KiB at MP = 16 / 32 / 64 / 128.
-template <int MP> using WgCfg4 = WgCfg<4, MP, MP == 16 ? 8 : MP == 32 ? 6 : MP == 64 ? 4 : 8, 2, MP <= 64 ? 2 : 1>;
-template <int MP> using WgCfg8 = WgCfg<8, MP, MP == 16 ? 4 : MP == 32 ? 3 : MP == 64 ? 6 : 4, 2, MP <= 32 ? 2 : 1>;
+// Configurations (H200, session 16, two calls of two rounds each; docs/cuda-kernels-history.md):
+// activations 2 stages ahead; weights 2 ahead (WA = 2: one ring of 4 slots in effect) or as far
+// as two CTAs per SM allow. The deep weight ring won at MP = 32 and 128 for INT4 (11008x4096
+// M = 32 / 128: 16.93-16.97 / 43.4-43.7 us against 17.06 / 44.1-44.6) and lost at MP = 64
+// (22.6-22.7 against 22.1-22.3) and for INT8 at every MP (11008x4096 M = 16: 16.3 against 15.3).
+template <int MP> using WgCfg4 = WgCfg<4, MP, MP == 16 ? 8 : MP == 32 ? 6 : MP == 64 ? 2 : 8, 2, MP <= 64 ? 2 : 1>;
+template <int MP> using WgCfg8 = WgCfg<8, MP, 2, 2, MP <= 32 ? 2 : 1>;
 
 // ============================================================================================
 // The small-M streaming kernel (M <= 16): weights straight from HBM into registers
@@ -1800,9 +1802,18 @@ void fill_row(int b) {
 // The wgmma kernels (sm_90a): bits (0: 4, 1: 8) x MP (0..3: 16, 32, 64, 128) x zp x grouped.
 KernelInfo g_wgmma[2][4][2][2];
 bool g_wgmma_ok = false;   // compute capability 9.0: the sm_90a code runs here
-// wq_set_wgmma: the fewest rows that take the wgmma kernel instead of the MMA kernel (0: never).
-constexpr int kWgmmaDefaultMinM = 0;   // off until measured (session 16)
-int g_wgmma_min_m = kWgmmaDefaultMinM;
+// wq_set_wgmma: the fewest rows that take the wgmma kernel instead of the MMA kernel (0: never;
+// -1: per bit width, below). Measured on an H200 (session 16, two calls, two rounds each, us,
+// MMA kernel -> wgmma kernel): INT4 g128 11008x4096 M = 16 / 32 / 64 / 128 14.3-14.5 -> 15.4-15.6,
+// 18.9-19.2 -> 16.9-17.1, 27.3-27.9 -> 22.1-22.3, 55.5-56.1 -> 43.4-44.6; 8192x28672 53.3-53.7 ->
+// 57.7-59.8, 69.9-71.3 -> 64.7-67.1, 109.9-112.4 -> 80.9-81.0, 184-186 -> 135.7-146.3. INT8
+// 11008x4096 M = 9 / 16 / 64: 15.1 -> 14.3, 16.0 -> 15.3, 34.3 -> 29.8. So INT4 from M = 17
+// (at M <= 16 the MMA kernel's smaller MMAs finish sooner), INT8 from M = 9.
+constexpr int kWgmmaDefaultMinM4 = 17, kWgmmaDefaultMinM8 = 9;
+int g_wgmma_min_m = -1;
+int wgmma_min_m(const WqLayout& l) {
+    return g_wgmma_min_m >= 0 ? g_wgmma_min_m : l.bits == 8 ? kWgmmaDefaultMinM8 : kWgmmaDefaultMinM4;
+}
 int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
 template <class C, bool ZP, bool GROUPED>
 KernelInfo wg_info() {
@@ -2668,7 +2679,7 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         *out = p;
         return CudaStatus::ok;
     }
-    if (g_wgmma_ok && g_wgmma_min_m > 0 && rows >= g_wgmma_min_m) {
+    if (g_wgmma_ok && wgmma_min_m(l) > 0 && rows >= wgmma_min_m(l)) {
         const KernelInfo& k = g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped];
         if (k.fn && k.ctas_per_sm > 0) {
             p.path = 3;
@@ -2723,7 +2734,7 @@ void wq_set_ctask(int max_m, int warps) {
     g_ctask_kw = warps == 4 || warps == 8 || warps == 16 || ctask_wide_index(warps) >= 0 ? warps : 0;
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
-void wq_set_wgmma(int min_m) { g_wgmma_min_m = min_m < 0 ? kWgmmaDefaultMinM : min_m; }
+void wq_set_wgmma(int min_m) { g_wgmma_min_m = min_m < 0 ? -1 : min_m; }
 bool wq_wgmma_available() { return ensure_init() == CudaStatus::ok && g_wgmma_ok; }
 void wq_set_ctask_shared(int mode) { g_ctask_shared_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
