@@ -878,7 +878,8 @@ static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThre
 
 //   BITS  4 or 8
 //   MP    the wgmma's n: activation rows staged (M rounded up to 16, 32, 64 or 128)
-//   WA    k-stages of weights (with their scales and zeros) loaded ahead: WA + 1 slots
+//   WA    k-stages of weights (with their scales and zeros) loaded ahead: WA + 1 slots (or the
+//         activations' count where WA == XA)
 //   XA    k-stages of activations loaded ahead: XA + 2 slots (a slot's wgmmas may still run
 //         while the next stage is computed)
 //   MINB  CTAs per SM promised to the register allocator
@@ -890,7 +891,10 @@ struct WgCfg {
     static constexpr int B_STAGE = (kNTile / kAtomN) * (kKTile / kAtomK) * ATOM_BYTES;
     static constexpr int S_STAGE = (kKTile / kAtomK) * kNTile * 2;     // up to 4 scale rows
     static constexpr int Z_STAGE = (kKTile / kAtomK) * kNTile / 2;     // up to 4 zero rows
-    static constexpr int WSLOTS = WA + 1, XSLOTS = XA + 2;
+    // WA == XA: one slot count for both rings (it % 4 once: with WA + 1 = 3 weight slots the
+    // second modulo cost registers, and at MP = 64 ptxas spilled 8-12 bytes, 10% slower on
+    // 8192x28672, H200 run of 4817643).
+    static constexpr int XSLOTS = XA + 2, WSLOTS = WA == XA ? XSLOTS : WA + 1;
     static constexpr int SMEM = XSLOTS * A_STAGE + WSLOTS * (B_STAGE + S_STAGE + Z_STAGE) + 1024;   // + alignment
     static constexpr int NACC = MP / 2;                                 // FP32 accumulators per thread
     static_assert(XA >= 1 && WA >= XA, "the weights of a stage are never loaded after its activations");
