@@ -443,9 +443,7 @@ __device__ __noinline__ void reduce_batched(const float* partial, __half* Y, con
 // (the streaming kernel, the MMA kernel at M <= 16) keeps only the loop: with the out-of-line
 // call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
 // where the loop ran.
-// LOADS: partial loads a thread keeps in flight in reduce_batched (16 for the MMA kernel; the
-// wgmma kernel, whose split-K sum at M = 64 cost 4.5-7 us in run c53e85ab, takes 32).
-template <int NT, int MAXS, bool GROUPED, int MAXR = 0, int LOADS = 16>
+template <int NT, int MAXS, bool GROUPED, int MAXR = 0>
 __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
     __shared__ int is_last;
     __syncthreads();
@@ -474,7 +472,7 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
     if constexpr (MAXR > 0) {
         constexpr int ITEMS = (MAXR * (kNTile / 2) + NT - 1) / NT;   // outputs per thread, at most
         constexpr int IB = ITEMS < 8 ? ITEMS : 8;                     // outputs per batch
-        constexpr int SB = LOADS / IB;                                // splits per round: <= LOADS loads in flight
+        constexpr int SB = 16 / IB;                                   // splits per round: <= 16 loads in flight
         const int items = (total + NT - 1) / NT;                      // this launch's outputs per thread
         if (!(a.debug & 4) && (items + IB - 1) / IB * ((S + SB - 1) / SB) < items) {
             reduce_batched<NT, IB, SB, GROUPED>(a.partial, a.Y, a.cscales, a.N, stride, S, n0, total, items);
@@ -1187,7 +1185,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             const int row = 8 * c + 2 * t + (e & 1);
             if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
         }
-    workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0, 32>(a, tile, n0, m_valid);
+    workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
     stamp(a, 3);
 #else
     (void)a;   // never launched without sm_90a (wq_plan)
