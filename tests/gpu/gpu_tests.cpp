@@ -748,7 +748,7 @@ void test_ring_plans(int sms) {
     ++g_checks;
     if (path_at(128, false, 64) != 0) fail("wgmma plan: wq_set_wgmma(0) did not send M = 64 to the MMA kernel");
     cuda::wq_set_wgmma(-1);
-    // The default thresholds: INT4 from M = 17, INT8 from M = 9.
+    // The default thresholds: INT4 from M = 17, INT8 at every M.
     for (const Want& w : {Want{128, false, 16, 0}, Want{128, false, 17, past}, Want{128, true, 32, past}, Want{64, false, 16, 0}}) {
         ++g_checks;
         const int got = path_at(w.group, w.zero, w.M);
@@ -761,10 +761,13 @@ void test_ring_plans(int sms) {
         l8.bits = 8;
         l8.group = 4096;
         l8.grouped = false;
-        ++g_checks;
         const int want8 = cuda::wq_wgmma_available() ? 3 : 0;
-        if (cuda::wq_plan(l8, 9, &p) != CudaStatus::ok || p.path != want8)
-            fail("wgmma plan: INT8 22016x4096 M = 9 took path " + std::to_string(p.path) + ", want " + std::to_string(want8));
+        for (int m : {1, 9, 128}) {
+            ++g_checks;
+            if (cuda::wq_plan(l8, m, &p) != CudaStatus::ok || p.path != want8)
+                fail("wgmma plan: INT8 22016x4096 M = " + std::to_string(m) + " took path " + std::to_string(p.path) + ", want " +
+                     std::to_string(want8));
+        }
     }
     cuda::wq_set_stream_max_m(2, 0);   // explicit limits override the per-format defaults
     ++g_checks;

@@ -81,8 +81,8 @@ struct WqPlan {
                              // kernel for M <= 16 (weights straight into registers, 4 warps per CTA);
                              // 2: the same with split-K inside the CTA ("ctask", INT4, M <= 8): one
                              // CTA of warps_k warps per 32-column strip, reduced in shared memory;
-                             // 3: the wgmma kernel (sm_90a; by default INT4 from M = 17, INT8 from
-                             // M = 9: warpgroup MMAs with the weights as the register operand)
+                             // 3: the wgmma kernel (sm_90a; by default INT4 from M = 17, INT8 at
+                             // every M: warpgroup MMAs with the weights as the register operand)
     int warps_k = 0;         // path 2: warps per CTA, each streaming its own k range of the strip
     int rows_staged = 0;     // path 1: activation rows staged per CTA (8 or 16)
     int m_blocks = 1;        // 16-row MMA blocks per CTA: 1, 2, 4 or 8 (M <= 16, 32, 64, 128); path 3:
@@ -203,7 +203,7 @@ void wq_set_l2_hint(int mode);
 void wq_set_cluster_reduce(bool on);
 // The wgmma kernel (path 3; sm_90a code, so only on compute capability 9.0 devices): launches of
 // M >= min_m that neither split-K inside the CTA nor the streaming kernel takes run it instead of
-// the MMA kernel. 0: never; negative: the default (INT4 17, INT8 9: measured on an H200, see
+// the MMA kernel. 0: never; negative: the default (INT4 17, INT8 1: measured on an H200, see
 // wna16.cu). wq_wgmma_available() says whether this
 // device runs it at all. Env QB_WQ_WGMMA sets it at first use. The tests run both kernels.
 void wq_set_wgmma(int min_m);

@@ -834,7 +834,7 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 // (11008x4096 M = 16 14.27-16.58 vs 14.10-14.21 us; without the reduction 11.91-13.77 vs 11.43).
 
 // ============================================================================================
-// The wgmma kernel (sm_90a, M >= 9): Hopper's warpgroup MMA with the weights in registers
+// The wgmma kernel (sm_90a): Hopper's warpgroup MMA with the weights in registers
 // ============================================================================================
 //
 // At M = 16..128 the MMA kernel above is bound by mma.sync, not by HBM: it takes the same time
@@ -1811,9 +1811,12 @@ bool g_wgmma_ok = false;   // compute capability 9.0: the sm_90a code runs here
 // MMA kernel -> wgmma kernel): INT4 g128 11008x4096 M = 16 / 32 / 64 / 128 14.3-14.5 -> 15.4-15.6,
 // 18.9-19.2 -> 16.9-17.1, 27.3-27.9 -> 22.1-22.3, 55.5-56.1 -> 43.4-44.6; 8192x28672 53.3-53.7 ->
 // 57.7-59.8, 69.9-71.3 -> 64.7-67.1, 109.9-112.4 -> 80.9-81.0, 184-186 -> 135.7-146.3. INT8
-// 11008x4096 M = 9 / 16 / 64: 15.1 -> 14.3, 16.0 -> 15.3, 34.3 -> 29.8. So INT4 from M = 17
-// (at M <= 16 the MMA kernel's smaller MMAs finish sooner), INT8 from M = 9.
-constexpr int kWgmmaDefaultMinM4 = 17, kWgmmaDefaultMinM8 = 9;
+// 11008x4096 M = 9 / 16 / 64: 15.1 -> 14.3, 16.0 -> 15.3, 34.3 -> 29.8; and at M = 1 (a third
+// call, two rounds): 11008x4096 / 4096x11008 / 8192x28672 13.83-13.87 -> 12.98-12.99, 13.98-14.02
+// -> 12.83-12.87, 56.33 -> 55.34 us, the W8A16 decode step 2.075-2.076 -> 1.931-1.933 ms. So INT4
+// from M = 17 (at M <= 16 the MMA kernel's smaller MMAs finish sooner, and at M <= 8 split-K
+// inside the CTA and the streaming kernel come first), INT8 at every M.
+constexpr int kWgmmaDefaultMinM4 = 17, kWgmmaDefaultMinM8 = 1;
 int g_wgmma_min_m = -1;
 int wgmma_min_m(const WqLayout& l) {
     return g_wgmma_min_m >= 0 ? g_wgmma_min_m : l.bits == 8 ? kWgmmaDefaultMinM8 : kWgmmaDefaultMinM4;
