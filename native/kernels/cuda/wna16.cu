@@ -1,8 +1,8 @@
 // wna16.cu: weight-only quantized GEMM on tensor cores, Y[M][N] = X[M][K] . dequant(W)^T, for
 // INT4 weights (group-wise scales, optional zero points: "W4A16") and INT8 weights (per-channel:
 // "W8A16"), FP16 activations and outputs, FP32 accumulation. M = 1..128 per launch (larger M
-// runs as chunks of 128). Built for sm_90a (H100 / H200); nothing Hopper-only is used, so it
-// also builds for sm_80 / sm_89.
+// runs as chunks of 128). Built for sm_90a (H100 / H200) and also for sm_80 / sm_89: the one
+// Hopper-only kernel (wgmma, M >= 17) compiles to an empty body there and is never planned.
 //
 // The design, in the order the data moves (Marlin's, IST-DASLab, re-derived for qformat.h):
 //
@@ -869,13 +869,14 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //    stage before last is done, so that slot can take new loads.
 //  * Group scales multiply the FP16 levels before the MMA (one rounding, as in the MMA kernel:
 //    the same numerics); per-channel scales go on the FP32 results. Split-K across CTAs and
-//    its reduction are the MMA kernel's (workspace_reduce), so both kernels give the same sums
-//    in the same order per split.
+//    its reduction are the MMA kernel's (workspace_reduce: partials added in split order, so
+//    reruns give the same bits; the MMA kernel's bits differ, its MMAs sum in another order).
 //  * cp.async writes are generic-proxy writes and wgmma reads shared memory through the async
 //    proxy: every thread fences (fence.proxy.async) after its copies land, before the barrier.
 constexpr int kWgThreads = 256;   // two warpgroups
 static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThreads");
 
+// Compile-time shape of one configuration:
 //   BITS  4 or 8
 //   MP    the wgmma's n: activation rows staged (M rounded up to 16, 32, 64 or 128)
 //   WA    k-stages of weights (with their scales and zeros) loaded ahead: WA + 1 slots (or the
