@@ -502,6 +502,48 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
     }
 }
 
+// Global -> shared for k-stage ks of one 128-column tile into ring slot `slot` of the weight,
+// scale and zero rings (the MMA and the wgmma kernel, NT = 256 threads): the tile's 4 strips of 4 atoms (each strip's atoms are contiguous along k in the
+// wq_shuffle layout), then the scale and zero rows of the groups the stage touches. The loads
+// are predicated per thread: callers re-converge the warp before any .aligned instruction.
+template <int BITS, bool ZP, bool GROUPED, int HINT, int NT>
+__device__ __forceinline__ void load_weight_stage(const Args& a, uint8_t* sB, uint8_t* sS, uint8_t* sZ, int slot, int ks, int tid,
+                                                  int n0, int strip0, int atoms_k, uint64_t policy) {
+    constexpr int SK = kKTile / kAtomK, ATOM_BYTES = 32 * 4 * BITS, B_STAGE = (kNTile / kAtomN) * SK * ATOM_BYTES;
+    constexpr int S_STAGE = SK * kNTile * 2, Z_STAGE = SK * kNTile / 2;
+    const int k0 = ks * kKTile;
+    // Weights: 4 contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
+    constexpr int B_CHUNKS = B_STAGE / 16, RUN_CHUNKS = SK * ATOM_BYTES / 16;
+    const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * ATOM_BYTES;
+    static_assert(B_CHUNKS % NT == 0, "whole chunks per thread");
+#pragma unroll
+    for (int c = 0; c < B_CHUNKS / NT; ++c) {
+        const int i = tid + c * NT;
+        const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
+        cp_async16_weights<HINT>(sB + slot * B_STAGE + i * 16, gq + (size_t)sl * atoms_k * ATOM_BYTES + (size_t)off * 16, policy);
+    }
+    // Scale and zero rows of the groups this stage touches.
+    if (GROUPED || ZP) {
+        const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
+        // At most SK rows: 64 scale chunks and 16 zero chunks, one per thread (predicated).
+        static_assert(SK * kNTile * 2 / 16 <= NT, "one scale chunk per thread");
+        if (GROUPED) {
+            constexpr int CPR_S = kNTile * 2 / 16;   // 16 chunks per row
+            const int gr = tid / CPR_S, c = tid % CPR_S;
+            const bool on = tid < ng * CPR_S;
+            cp_async16_if(sS + slot * S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
+                          a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
+        }
+        if (ZP) {
+            constexpr int CPR_Z = kNTile / 2 / 16;   // 4 chunks per row
+            const int gr = tid / CPR_Z, c = tid % CPR_Z;
+            const bool on = tid < ng * CPR_Z;
+            cp_async16_if(sZ + slot * Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
+                          a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
+        }
+    }
+}
+
 template <class C, bool ZP, bool GROUPED, int HINT>
 __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) {
     extern __shared__ __align__(128) uint8_t smem[];
@@ -527,38 +569,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // Global -> shared for k-stage `ks` into ring slot `slot`: the weight side (packed weights,
     // scales, zeros: constant data, independent of any earlier kernel) ...
     auto load_weights = [&](int slot, int ks) {
-        const int k0 = ks * kKTile;
-        // Weights: SN contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
-        constexpr int B_CHUNKS = C::B_STAGE / 16, RUN_CHUNKS = SK * C::ATOM_BYTES / 16;
-        const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * C::ATOM_BYTES;
-        static_assert(B_CHUNKS % kThreads == 0, "whole chunks per thread");
-#pragma unroll
-        for (int c = 0; c < B_CHUNKS / kThreads; ++c) {
-            const int i = tid + c * kThreads;
-            const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
-            cp_async16_weights<HINT>(sB + slot * C::B_STAGE + i * 16,
-                                     gq + (size_t)sl * atoms_k * C::ATOM_BYTES + (size_t)off * 16, policy);
-        }
-        // Scale and zero rows of the groups this stage touches.
-        if (GROUPED || ZP) {
-            const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
-            // At most SK rows: 64 scale chunks and 16 zero chunks, one per thread (predicated).
-            static_assert(SK * kNTile * 2 / 16 <= kThreads, "one scale chunk per thread");
-            if (GROUPED) {
-                constexpr int CPR_S = kNTile * 2 / 16;   // 16 chunks per row
-                const int gr = tid / CPR_S, c = tid % CPR_S;
-                const bool on = tid < ng * CPR_S;
-                cp_async16_if(sS + slot * C::S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
-                              a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
-            }
-            if (ZP) {
-                constexpr int CPR_Z = kNTile / 2 / 16;   // 4 chunks per row
-                const int gr = tid / CPR_Z, c = tid % CPR_Z;
-                const bool on = tid < ng * CPR_Z;
-                cp_async16_if(sZ + slot * C::Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
-                              a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
-            }
-        }
+        load_weight_stage<C::BITS, ZP, GROUPED, HINT, kThreads>(a, sB, sS, sZ, slot, ks, tid, n0, strip0, atoms_k, policy);
     };
     // ... and the activations (written by the previous kernel in a real model): all 16 MB rows
     // of the tile, 16 chunks of 8 halves per row, chunk c stored at c ^ (row & 7)
@@ -1013,35 +1024,8 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     const int atoms_k = a.K / kAtomK;
     const int m_valid = a.M < MP ? a.M : MP;
 
-    // Weights, scales, zeros of k-stage ks into slot: as the MMA kernel's load_weights.
     auto load_weights = [&](int slot, int ks) {
-        const int k0 = ks * kKTile;
-        constexpr int B_CHUNKS = C::B_STAGE / 16, RUN_CHUNKS = SK * C::ATOM_BYTES / 16;
-        const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * C::ATOM_BYTES;
-        static_assert(B_CHUNKS % kWgThreads == 0, "whole chunks per thread");
-#pragma unroll
-        for (int c = 0; c < B_CHUNKS / kWgThreads; ++c) {
-            const int i = tid + c * kWgThreads;
-            const int s = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
-            cp_async16_weights<kHintNone>(sB + slot * C::B_STAGE + i * 16, gq + (size_t)s * atoms_k * C::ATOM_BYTES + (size_t)off * 16, 0);
-        }
-        if (GROUPED || ZP) {
-            const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
-            if (GROUPED) {
-                constexpr int CPR_S = kNTile * 2 / 16;
-                const int gr = tid / CPR_S, c = tid % CPR_S;
-                const bool on = tid < ng * CPR_S;
-                cp_async16_if(sS + slot * C::S_STAGE + (on ? gr : 0) * kNTile * 2 + c * 16,
-                              a.scales + (size_t)(g0 + (on ? gr : 0)) * a.N + n0 + c * 8, on);
-            }
-            if (ZP) {
-                constexpr int CPR_Z = kNTile / 2 / 16;
-                const int gr = tid / CPR_Z, c = tid % CPR_Z;
-                const bool on = tid < ng * CPR_Z;
-                cp_async16_if(sZ + slot * C::Z_STAGE + (on ? gr : 0) * (kNTile / 2) + c * 16,
-                              a.zeros + ((size_t)(g0 + (on ? gr : 0)) * (a.N / kAtomN) + strip0) * 16 + c * 16, on);
-            }
-        }
+        load_weight_stage<C::BITS, ZP, GROUPED, kHintNone, kWgThreads>(a, sB, sS, sZ, slot, ks, tid, n0, strip0, atoms_k, 0);
     };
     // Activations of k-stage ks: MP rows x 16 chunks of 8 halves, chunk c of row r at
     // (c / 8) x MP x 128 + r x 128 + ((c % 8) ^ (r % 8)) x 16 (the 128-byte swizzle).
