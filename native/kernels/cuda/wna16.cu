@@ -284,7 +284,7 @@ struct Args {
     const __half* X;         // [M][K]
     __half* Y;               // [M][N]
     float* partial;          // [splits][M][N] FP32, when splits > 1 and not cluster
-    int* counters;           // [n_tiles]
+    int* counters;           // [2][n_tiles] (the second row only for coop)
     int M, N, K, group, splits, k_stages;
     int cluster;             // 1: the splits of a tile are one thread-block cluster and reduce
                              // through distributed shared memory (no workspace, no counter)
@@ -300,6 +300,8 @@ struct Args {
     // the head of the b-th pf_stride bytes of the next launch's buffer pf. Null pf: off.
     const uint8_t* pf;
     unsigned pf_stride, pf_warp;
+    int coop;                // wgmma kernel: the S CTAs of a tile share its split-K sum (coop_reduce);
+                             // set only where the grid is one wave, so all of them are resident
 };
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
@@ -499,6 +501,52 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
                 if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
         }
         store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
+    }
+}
+
+// Split-K through the workspace with the sum shared by the tile's S CTAs (Args::coop, the wgmma
+// kernel): each CTA publishes its partial, waits until all S have (every CTA of the grid is
+// resident: the host sets coop only for one-wave grids, and the previous grid exits on its own),
+// then sums 1 / S of the tile's outputs, each in split order: the same bits as workspace_reduce,
+// where the last CTA sums all of them alone. A second counter per tile counts the CTAs done
+// reading; the last one resets both for the next launch (which cannot reach its own reduction
+// before this grid has exited: griddepcontrol.wait comes first in every kernel).
+template <int NT, int MAXS, bool GROUPED>
+__device__ __forceinline__ void coop_reduce(const Args& a, int tile, int split, int n0, int m_valid) {
+    int* const arrive = a.counters + tile;
+    int* const depart = a.counters + gridDim.x / a.splits + tile;
+    __syncthreads();   // the CTA's partial stores, then thread 0's release
+    if (threadIdx.x == 0) {
+        asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(arrive) : "memory");
+        int v = 0;
+        do asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(v) : "l"(arrive) : "memory");
+        while (v < a.splits);
+    }
+    __syncthreads();   // every partial of the tile is visible to the whole CTA
+    const int S = a.splits;
+    const size_t stride = (size_t)a.M * a.N;
+    const int total = m_valid * (kNTile / 2), per = (total + S - 1) / S;
+    const int end = min(total, (split + 1) * per);
+    for (int i = split * per + (int)threadIdx.x; i < end; i += NT) {
+        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+        const float* base = a.partial + (size_t)row * a.N + col;
+        float2 v[MAXS];
+#pragma unroll
+        for (int s = 0; s < MAXS; ++s)
+            if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+        float2 sum = make_float2(0.f, 0.f);
+#pragma unroll
+        for (int s = 0; s < MAXS; ++s)
+            if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
+    }
+    if (threadIdx.x == 0) {
+        int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
+        asm volatile("atom.add.acq_rel.gpu.s32 %0, [%1], 1;\n" : "=r"(prev) : "l"(depart) : "memory");
+        if (prev == a.splits - 1) {
+            *arrive = 0;
+            *depart = 0;
+        }
     }
 }
 
@@ -1170,7 +1218,8 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             const int row = 8 * c + 2 * t + (e & 1);
             if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
         }
-    workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
+    if (a.coop) coop_reduce<kWgThreads, kMaxSplitsMma, GROUPED>(a, tile, split, n0, m_valid);
+    else workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
     stamp(a, 3);
 #else
     (void)a;   // never launched without sm_90a (wq_plan)
@@ -1806,6 +1855,7 @@ int g_wgmma_min_m = -1;
 int wgmma_min_m(const WqLayout& l) {
     return g_wgmma_min_m >= 0 ? g_wgmma_min_m : l.bits == 8 ? kWgmmaDefaultMinM8 : kWgmmaDefaultMinM4;
 }
+bool g_wgmma_coop = true;   // wq_set_wgmma_coop
 int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
 template <class C, bool ZP, bool GROUPED>
 KernelInfo wg_info() {
@@ -2104,6 +2154,7 @@ void init_kernels() {
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* m = std::getenv("QB_WQ_STREAM_MAX_M")) wq_set_stream_max_m(std::atoi(m), -1);
     if (const char* w = std::getenv("QB_WQ_WGMMA")) wq_set_wgmma(std::atoi(w));
+    if (const char* w = std::getenv("QB_WQ_COOP")) wq_set_wgmma_coop(std::atoi(w) != 0);
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
     fill_ctask<4>();
     fill_ctask<8>();
@@ -2727,6 +2778,7 @@ void wq_set_ctask(int max_m, int warps) {
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
 void wq_set_wgmma(int min_m) { g_wgmma_min_m = min_m < 0 ? -1 : min_m; }
+void wq_set_wgmma_coop(bool on) { g_wgmma_coop = on; }
 bool wq_wgmma_available() { return ensure_init() == CudaStatus::ok && g_wgmma_ok; }
 void wq_set_ctask_shared(int mode) { g_ctask_shared_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
@@ -2741,7 +2793,7 @@ void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConst
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
     const size_t parts = std::max((size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM));
-    return align256((size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
+    return align256(2 * (size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
 }
 
 CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M, void* Y, void* workspace,
@@ -2775,10 +2827,12 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.acqrel = g_acqrel ? 1 : 0;
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
-            const size_t need = align256((size_t)p.n_tiles * sizeof(int)) + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
+            const size_t cb = align256(2 * (size_t)p.n_tiles * sizeof(int));   // arrive and depart counters
+            const size_t need = cb + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
-            a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + align256((size_t)p.n_tiles * sizeof(int)));
+            a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
+            a.coop = p.path == 3 && g_wgmma_coop && p.ctas <= p.sms * p.ctas_per_sm ? 1 : 0;   // one wave only (coop_reduce)
         }
         const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
                               : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
