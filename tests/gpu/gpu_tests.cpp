@@ -294,22 +294,24 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 if (!planned || (wp.path == 3) != (v != 0)) fail(nmw + ": planned path " + std::to_string(wp.path));
                 check_twice(nmw, launched);
             }
-            // The wgmma kernel's split-K sum shared by the tile's CTAs (the default where its grid
-            // is one wave) against the last CTA summing alone: the same additions, the same bits.
+            // The wgmma kernel's split-K sum shared by the tile's CTAs (forced wherever the grid is
+            // one wave; by default only at S >= 8) against the last CTA summing alone: the same
+            // additions, the same bits.
             cuda::wq_set_wgmma(1);
+            cuda::wq_set_wgmma_coop(1);
             if (launch_twice()) {
                 CK(cudaDeviceSynchronize());
                 std::vector<uint16_t> coop((size_t)M * N);
                 CK(cudaMemcpy(coop.data(), y.p, coop.size() * 2, cudaMemcpyDeviceToHost));
-                cuda::wq_set_wgmma_coop(false);
+                cuda::wq_set_wgmma_coop(0);
                 const bool launched = launch_twice();
-                cuda::wq_set_wgmma_coop(true);
                 check_twice(name + " wgmma kernel, last-CTA sum", launched);
                 ++g_checks;
                 if (launched && yh != coop) fail(name + " wgmma kernel: the shared split-K sum gave other bits than the last CTA's");
             } else {
                 fail(name + " wgmma kernel (shared sum): launch failed");
             }
+            cuda::wq_set_wgmma_coop(-1);
             cuda::wq_set_wgmma(-1);
             cuda::wq_set_stream_max_m(-1, -1);
             cuda::wq_set_ctask(-1, 0);

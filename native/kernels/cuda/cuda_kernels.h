@@ -208,10 +208,11 @@ void wq_set_cluster_reduce(bool on);
 // device runs it at all. Env QB_WQ_WGMMA sets it at first use. The tests run both kernels.
 void wq_set_wgmma(int min_m);
 bool wq_wgmma_available();
-// The wgmma kernel's split-K sum shared by the S CTAs of a tile (on by default where its grid is
-// one wave; off: the last CTA of the tile sums alone, as the other kernels do). Same bits either
-// way (tested). Env QB_WQ_COOP.
-void wq_set_wgmma_coop(bool on);
+// The wgmma kernel's split-K sum shared by the S CTAs of a tile instead of summed by the last CTA
+// alone (as in the other kernels), only where the grid is one wave: -1 (the default) where
+// S >= 8 (measured on an H200, see wna16.cu), 0 never, 1 always. Same bits either way (tested).
+// Env QB_WQ_COOP.
+void wq_set_wgmma_coop(int mode);
 void wq_set_stream_depth(int d);
 // Group scales of INT4 (group >= 128) in the streaming kernel: on (default), applied to each
 // stage's FP32 partial sums (one FP32 multiply: bits differ from the MMA kernel's); off, to the

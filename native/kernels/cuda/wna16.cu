@@ -1855,7 +1855,14 @@ int g_wgmma_min_m = -1;
 int wgmma_min_m(const WqLayout& l) {
     return g_wgmma_min_m >= 0 ? g_wgmma_min_m : l.bits == 8 ? kWgmmaDefaultMinM8 : kWgmmaDefaultMinM4;
 }
-bool g_wgmma_coop = true;   // wq_set_wgmma_coop
+// wq_set_wgmma_coop: -1 the rule below, 0 never, 1 wherever the grid is one wave. The rule: S >= 8.
+// H200, session 16 (two rounds, QB_WQ_COOP=1 vs 0, us): at S = 8 (4096x11008) W4 g128 M = 32 / 64
+// 18.27-18.30 -> 17.85-18.03, 23.95-24.04 -> 21.01-21.15, W8A16 M = 16 / 32 15.82-15.85 ->
+// 15.07-15.10, 17.33-17.37 -> 16.57-16.59; at S = 3 (11008x4096) W4 M = 32 / 64 17.47 -> 19.19-19.22,
+// 21.85-21.92 -> 23.92-23.96; S = 2-4 mixed within 3%. Sharing divides the last CTA's S-fold read
+// by S, but holds all S CTAs until the slowest has published (no early exit for the next grid).
+constexpr int kCoopMinSplits = 8;
+int g_wgmma_coop = -1;
 int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
 template <class C, bool ZP, bool GROUPED>
 KernelInfo wg_info() {
@@ -2154,7 +2161,7 @@ void init_kernels() {
     if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
     if (const char* m = std::getenv("QB_WQ_STREAM_MAX_M")) wq_set_stream_max_m(std::atoi(m), -1);
     if (const char* w = std::getenv("QB_WQ_WGMMA")) wq_set_wgmma(std::atoi(w));
-    if (const char* w = std::getenv("QB_WQ_COOP")) wq_set_wgmma_coop(std::atoi(w) != 0);
+    if (const char* w = std::getenv("QB_WQ_COOP")) wq_set_wgmma_coop(std::atoi(w));
     if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
     fill_ctask<4>();
     fill_ctask<8>();
@@ -2778,7 +2785,7 @@ void wq_set_ctask(int max_m, int warps) {
 }
 void wq_set_cluster_reduce(bool on) { g_cluster = on; }
 void wq_set_wgmma(int min_m) { g_wgmma_min_m = min_m < 0 ? -1 : min_m; }
-void wq_set_wgmma_coop(bool on) { g_wgmma_coop = on; }
+void wq_set_wgmma_coop(int mode) { g_wgmma_coop = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 bool wq_wgmma_available() { return ensure_init() == CudaStatus::ok && g_wgmma_ok; }
 void wq_set_ctask_shared(int mode) { g_ctask_shared_mode = mode < 0 ? -1 : mode > 0 ? 1 : 0; }
 void wq_set_stream_depth(int d) { g_stream_d = d >= 2 && d <= 6 ? d : 0; }
@@ -2832,7 +2839,9 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
-            a.coop = p.path == 3 && g_wgmma_coop && p.ctas <= p.sms * p.ctas_per_sm ? 1 : 0;   // one wave only (coop_reduce)
+            // One wave only (coop_reduce: every CTA of a tile waits for all of them).
+            a.coop = p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
+                     (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits)) ? 1 : 0;
         }
         const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
                               : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
