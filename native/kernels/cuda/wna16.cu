@@ -1859,8 +1859,9 @@ int wgmma_min_m(const WqLayout& l) {
 // H200, session 16 (two rounds, QB_WQ_COOP=1 vs 0, us): at S = 8 (4096x11008) W4 g128 M = 32 / 64
 // 18.27-18.30 -> 17.85-18.03, 23.95-24.04 -> 21.01-21.15, W8A16 M = 16 / 32 15.82-15.85 ->
 // 15.07-15.10, 17.33-17.37 -> 16.57-16.59; at S = 3 (11008x4096) W4 M = 32 / 64 17.47 -> 19.19-19.22,
-// 21.85-21.92 -> 23.92-23.96; at S = 2 and 4 (8192x28672) -3% to +6%, within that layer's spread between calls. Sharing divides the last CTA's S-fold read
-// by S, but holds all S CTAs until the slowest has published (no early exit for the next grid).
+// 21.85-21.92 -> 23.92-23.96; at S = 2 and 4 (8192x28672) -3% to +6%, within that layer's spread
+// between calls. Sharing divides the last CTA's S-fold read by S, but holds all S CTAs until the
+// slowest has published (no early exit for the next grid).
 constexpr int kCoopMinSplits = 8;
 int g_wgmma_coop = -1;
 int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
