@@ -210,7 +210,8 @@ void wq_set_wgmma(int min_m);
 bool wq_wgmma_available();
 // The wgmma kernel's split-K sum shared by the S CTAs of a tile instead of summed by the last CTA
 // alone (as in the other kernels), only where the grid is one wave: -1 (the default) where
-// S >= 8 (measured on an H200, see wna16.cu), 0 never, 1 always. Same bits either way (tested).
+// S >= 8 and M >= 16 (measured on an H200, see wna16.cu), 0 never, 1 always. Same bits either
+// way (tested).
 // Env QB_WQ_COOP.
 void wq_set_wgmma_coop(int mode);
 void wq_set_stream_depth(int d);

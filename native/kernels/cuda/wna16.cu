@@ -1855,13 +1855,17 @@ int g_wgmma_min_m = -1;
 int wgmma_min_m(const WqLayout& l) {
     return g_wgmma_min_m >= 0 ? g_wgmma_min_m : l.bits == 8 ? kWgmmaDefaultMinM8 : kWgmmaDefaultMinM4;
 }
-// wq_set_wgmma_coop: -1 the rule below, 0 never, 1 wherever the grid is one wave. The rule: S >= 8.
+// wq_set_wgmma_coop: -1 the rule below, 0 never, 1 wherever the grid is one wave. The rule: S >= 8
+// and M >= 16.
 // H200, session 16 (two rounds, QB_WQ_COOP=1 vs 0, us): at S = 8 (4096x11008) W4 g128 M = 32 / 64
 // 18.27-18.30 -> 17.85-18.03, 23.95-24.04 -> 21.01-21.15, W8A16 M = 16 / 32 15.82-15.85 ->
 // 15.07-15.10, 17.33-17.37 -> 16.57-16.59; at S = 3 (11008x4096) W4 M = 32 / 64 17.47 -> 19.19-19.22,
 // 21.85-21.92 -> 23.92-23.96; at S = 2 and 4 (8192x28672) -3% to +6%, within that layer's spread
 // between calls. Sharing divides the last CTA's S-fold read by S, but holds all S CTAs until the
-// slowest has published (no early exit for the next grid).
+// slowest has published (no early exit for the next grid). At M = 1-8 it lost: W8A16 on 4096x11008
+// (S = 8) 12.89-13.86 -> 14.20-14.56 us, the W8A16 decode step 1.941 -> 2.031 ms (runs 7441c269 and
+// ddaa67b4); M = 9 was even (14.65-14.71 -> 14.67-14.70).
+constexpr int kCoopMinRows = 16;
 constexpr int kCoopMinSplits = 8;
 int g_wgmma_coop = -1;
 int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
@@ -2842,7 +2846,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
             // One wave only (coop_reduce: every CTA of a tile waits for all of them).
             a.coop = p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
-                     (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits)) ? 1 : 0;
+                     (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)) ? 1 : 0;
         }
         const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
                               : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
