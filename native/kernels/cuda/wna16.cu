@@ -291,8 +291,12 @@ struct Args {
     int debug;               // ablation (wq_set_debug): 1 = no split-K reduction, every CTA
                              // stores its own partial as Y (wrong sums when splits > 1)
     unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
-    int acqrel;              // split-K counter as one acq_rel atomic instead of fence + atomic
-                             // (wq_set_reduce_acqrel)
+    int acqrel;              // nonzero: the split-K counter as one acq_rel atomic instead of fence +
+                             // atomic (wq_set_reduce_acqrel). Bit 1, set for the wgmma kernel only:
+                             // the S CTAs of a tile share its split-K sum (coop_reduce; set only where
+                             // the grid is one wave, so all of them are resident). A bit here rather
+                             // than a field of its own: a larger Args changed the code of every kernel
+                             // (H200, session 16: the MMA kernel 5% slower at M = 9-16).
     int l2pf;                // k-stages of weights prefetched into L2 ahead of the loads
                              // (wq_set_l2_prefetch): 0 none, < 0 the whole k range at the start,
                              // n > 0 the first n at the start, then one stage per stage, n ahead
@@ -300,9 +304,8 @@ struct Args {
     // the head of the b-th pf_stride bytes of the next launch's buffer pf. Null pf: off.
     const uint8_t* pf;
     unsigned pf_stride, pf_warp;
-    int coop;                // wgmma kernel: the S CTAs of a tile share its split-K sum (coop_reduce);
-                             // set only where the grid is one wave, so all of them are resident
 };
+constexpr int kAcqrelCoop = 2;   // Args::acqrel's bit for coop_reduce
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
 // the main loop, 3 done. Only for the bench's breakdown of where a launch's time goes.
@@ -504,7 +507,7 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
     }
 }
 
-// Split-K through the workspace with the sum shared by the tile's S CTAs (Args::coop, the wgmma
+// Split-K through the workspace with the sum shared by the tile's S CTAs (kAcqrelCoop, the wgmma
 // kernel): each CTA publishes its partial, waits until all S have (every CTA of the grid is
 // resident: the host sets coop only for one-wave grids, and the previous grid exits on its own),
 // then sums 1 / S of the tile's outputs, each in split order: the same bits as workspace_reduce,
@@ -1218,7 +1221,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             const int row = 8 * c + 2 * t + (e & 1);
             if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
         }
-    if (a.coop) coop_reduce<kWgThreads, kMaxSplitsMma, GROUPED>(a, tile, split, n0, m_valid);
+    if (a.acqrel & kAcqrelCoop) coop_reduce<kWgThreads, kMaxSplitsMma, GROUPED>(a, tile, split, n0, m_valid);
     else workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
     stamp(a, 3);
 #else
@@ -2845,8 +2848,9 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
             // One wave only (coop_reduce: every CTA of a tile waits for all of them).
-            a.coop = p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
-                     (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)) ? 1 : 0;
+            if (p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
+                (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)))
+                a.acqrel |= kAcqrelCoop;
         }
         const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
                               : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
