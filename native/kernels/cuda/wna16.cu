@@ -959,7 +959,6 @@ struct WgCfg {
     // 8192x28672, H200 run of 4817643).
     static constexpr int XSLOTS = XA + 2, WSLOTS = WA == XA ? XSLOTS : WA + 1;
     static constexpr int SMEM = XSLOTS * A_STAGE + WSLOTS * (B_STAGE + S_STAGE + Z_STAGE) + 1024;   // + alignment
-    static constexpr int NACC = MP / 2;                                 // FP32 accumulators per thread
     static_assert(XA >= 1 && WA >= XA, "the weights of a stage are never loaded after its activations");
 };
 
@@ -1051,7 +1050,7 @@ template <class C, bool ZP, bool GROUPED>
 __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Args a) {
 #if defined(QB_HAS_WGMMA)
     extern __shared__ __align__(128) uint8_t smem_raw[];
-    constexpr int MP = C::MP, WA = C::WA, XA = C::XA, NACC = C::NACC;
+    constexpr int MP = C::MP, WA = C::WA, XA = C::XA, NACC = MP / 2;   // NACC: FP32 accumulators per thread
     constexpr int SK = kKTile / kAtomK;
     // The swizzle works on address bits: the stages must start at a 1024-byte boundary, which
     // the dynamic shared memory (after the static flag of workspace_reduce) need not.
