@@ -254,6 +254,17 @@ constexpr int kAtomN = 32;
 //   AK     atoms (32 k) per warp per stage
 //   STAGES cp.async ring depth
 //   MINB   CTAs per SM promised to the register allocator (__launch_bounds__)
+// Bytes of one k-stage of a 128-column tile in the wq_shuffle layout (the MMA and the wgmma
+// kernel and their shared loader, load_weight_stage): 4 strips x 4 atoms of weights, up to 4
+// scale rows and up to 4 zero rows.
+template <int BITS>
+struct StageBytes {
+    static constexpr int ATOM = 32 * 4 * BITS;                                // 512 or 1024
+    static constexpr int B = (kNTile / kAtomN) * (kKTile / kAtomK) * ATOM;    // 8 or 16 KiB
+    static constexpr int S = (kKTile / kAtomK) * kNTile * 2;
+    static constexpr int Z = (kKTile / kAtomK) * kNTile / 2;
+};
+
 template <int BITS_, int MB_, int WS_, int WN_, int WK_, int AK_, int STAGES_, int MINB_>
 struct Cfg {
     static constexpr int BITS = BITS_, MB = MB_, WS = WS_, WN = WN_, WK = WK_, AK = AK_, STAGES = STAGES_, MINB = MINB_;
@@ -262,11 +273,11 @@ struct Cfg {
     static constexpr int SN = kNTile / kAtomN;          // strips per CTA tile (4)
     static constexpr int SK = kKTile / kAtomK;          // atoms per stage along k (4)
     static constexpr int LANE_BYTES = 4 * BITS;         // bytes of one atom per lane: 16 or 32
-    static constexpr int ATOM_BYTES = 32 * LANE_BYTES;  // 512 or 1024
-    static constexpr int B_STAGE = SN * SK * ATOM_BYTES;                 // 8 or 16 KiB
+    static constexpr int ATOM_BYTES = StageBytes<BITS>::ATOM;
+    static constexpr int B_STAGE = StageBytes<BITS>::B;
     static constexpr int A_STAGE = 16 * MB * kKTile * 2;                 // FP16 rows
-    static constexpr int S_STAGE = SK * kNTile * 2;                      // up to SK scale rows
-    static constexpr int Z_STAGE = SK * kNTile / 2;                      // up to SK zero rows
+    static constexpr int S_STAGE = StageBytes<BITS>::S;
+    static constexpr int Z_STAGE = StageBytes<BITS>::Z;
     static constexpr int STAGE = B_STAGE + A_STAGE + S_STAGE + Z_STAGE;
     static constexpr int ACC = MB * WS * 4 * 4;                          // FP32 accumulators / lane
     static constexpr int RED = (WK - 1) * WN * 32 * ACC * 4;             // cross-warp k reduction
@@ -433,6 +444,35 @@ __device__ __noinline__ void reduce_batched(const float* partial, __half* Y, con
     }
 }
 
+// Outputs [beg, end) of a tile (output i is row i / 64, column pair i % 64), each the sum of its
+// S split partials (stride floats apart) in split order: all S loads issued together, or, where
+// SERIAL allows it, one after another for the ablation (a.debug & 4); the same bits either way.
+// workspace_reduce's last CTA and each CTA of coop_reduce (which has no serial form).
+template <int NT, int MAXS, bool GROUPED, bool SERIAL = true>
+__device__ __forceinline__ void sum_partials(const Args& a, int n0, int beg, int end, int S, size_t stride) {
+    for (int i = beg + (int)threadIdx.x; i < end; i += NT) {
+        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
+        const float* base = a.partial + (size_t)row * a.N + col;
+        float2 sum = make_float2(0.f, 0.f);
+        if (SERIAL && (a.debug & 4)) {
+            for (int s = 0; s < S; ++s) {
+                const float2 p = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+                sum.x += p.x;
+                sum.y += p.y;
+            }
+        } else {
+            float2 v[MAXS];
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
+#pragma unroll
+            for (int s = 0; s < MAXS; ++s)
+                if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
+        }
+        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
+    }
+}
+
 // Split-K through the FP32 workspace (the default): after this CTA's partial is stored, one
 // thread publishes it (bar.sync orders the CTA's stores before thread 0's fence, which is
 // cumulative, then the atomic counts the tile), and the CTA that arrives last sums the S
@@ -484,27 +524,7 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
             return;
         }
     }
-    for (int i = (int)threadIdx.x; i < total; i += NT) {
-        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
-        const float* base = a.partial + (size_t)row * a.N + col;
-        float2 sum = make_float2(0.f, 0.f);
-        if (a.debug & 4) {
-            for (int s = 0; s < S; ++s) {
-                const float2 p = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
-                sum.x += p.x;
-                sum.y += p.y;
-            }
-        } else {
-            float2 v[MAXS];
-#pragma unroll
-            for (int s = 0; s < MAXS; ++s)
-                if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
-#pragma unroll
-            for (int s = 0; s < MAXS; ++s)
-                if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
-        }
-        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
-    }
+    sum_partials<NT, MAXS, GROUPED>(a, n0, 0, total, S, stride);
 }
 
 // Split-K through the workspace with the sum shared by the tile's S CTAs (kAcqrelCoop, the wgmma
@@ -526,23 +546,8 @@ __device__ __forceinline__ void coop_reduce(const Args& a, int tile, int split, 
         while (v < a.splits);
     }
     __syncthreads();   // every partial of the tile is visible to the whole CTA
-    const int S = a.splits;
-    const size_t stride = (size_t)a.M * a.N;
-    const int total = m_valid * (kNTile / 2), per = (total + S - 1) / S;
-    const int end = min(total, (split + 1) * per);
-    for (int i = split * per + (int)threadIdx.x; i < end; i += NT) {
-        const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
-        const float* base = a.partial + (size_t)row * a.N + col;
-        float2 v[MAXS];
-#pragma unroll
-        for (int s = 0; s < MAXS; ++s)
-            if (s < S) v[s] = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
-        float2 sum = make_float2(0.f, 0.f);
-#pragma unroll
-        for (int s = 0; s < MAXS; ++s)
-            if (s < S) { sum.x += v[s].x; sum.y += v[s].y; }
-        store_pair<GROUPED>(a.Y, a.cscales, a.N, row, col, sum);
-    }
+    const int total = m_valid * (kNTile / 2), per = (total + a.splits - 1) / a.splits;
+    sum_partials<NT, MAXS, GROUPED, false>(a, n0, split * per, min(total, (split + 1) * per), a.splits, (size_t)a.M * a.N);
     if (threadIdx.x == 0) {
         int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
         asm volatile("atom.add.acq_rel.gpu.s32 %0, [%1], 1;\n" : "=r"(prev) : "l"(depart) : "memory");
@@ -554,14 +559,15 @@ __device__ __forceinline__ void coop_reduce(const Args& a, int tile, int split, 
 }
 
 // Global -> shared for k-stage ks of one 128-column tile into ring slot `slot` of the weight,
-// scale and zero rings (the MMA and the wgmma kernel, NT = 256 threads): the tile's 4 strips of 4 atoms (each strip's atoms are contiguous along k in the
-// wq_shuffle layout), then the scale and zero rows of the groups the stage touches. The loads
-// are predicated per thread: callers re-converge the warp before any .aligned instruction.
+// scale and zero rings (the MMA and the wgmma kernel, NT = 256 threads): the tile's 4 strips of
+// 4 atoms (each strip's atoms are contiguous along k in the wq_shuffle layout), then the scale
+// and zero rows of the groups the stage touches. The loads are predicated per thread: callers
+// re-converge the warp before any .aligned instruction.
 template <int BITS, bool ZP, bool GROUPED, int HINT, int NT>
 __device__ __forceinline__ void load_weight_stage(const Args& a, uint8_t* sB, uint8_t* sS, uint8_t* sZ, int slot, int ks, int tid,
                                                   int n0, int strip0, int atoms_k, uint64_t policy) {
-    constexpr int SK = kKTile / kAtomK, ATOM_BYTES = 32 * 4 * BITS, B_STAGE = (kNTile / kAtomN) * SK * ATOM_BYTES;
-    constexpr int S_STAGE = SK * kNTile * 2, Z_STAGE = SK * kNTile / 2;
+    constexpr int SK = kKTile / kAtomK, ATOM_BYTES = StageBytes<BITS>::ATOM, B_STAGE = StageBytes<BITS>::B;
+    constexpr int S_STAGE = StageBytes<BITS>::S, Z_STAGE = StageBytes<BITS>::Z;
     const int k0 = ks * kKTile;
     // Weights: 4 contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
     constexpr int B_CHUNKS = B_STAGE / 16, RUN_CHUNKS = SK * ATOM_BYTES / 16;
@@ -949,11 +955,10 @@ static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThre
 template <int BITS_, int MP_, int WA_, int XA_, int MINB_>
 struct WgCfg {
     static constexpr int BITS = BITS_, MP = MP_, WA = WA_, XA = XA_, MINB = MINB_;
-    static constexpr int ATOM_BYTES = 32 * 4 * BITS;                   // 512 or 1024
     static constexpr int A_STAGE = MP * kKTile * 2;                     // a multiple of 1024
-    static constexpr int B_STAGE = (kNTile / kAtomN) * (kKTile / kAtomK) * ATOM_BYTES;
-    static constexpr int S_STAGE = (kKTile / kAtomK) * kNTile * 2;     // up to 4 scale rows
-    static constexpr int Z_STAGE = (kKTile / kAtomK) * kNTile / 2;     // up to 4 zero rows
+    static constexpr int B_STAGE = StageBytes<BITS>::B;
+    static constexpr int S_STAGE = StageBytes<BITS>::S;
+    static constexpr int Z_STAGE = StageBytes<BITS>::Z;
     // WA == XA: one slot count for both rings (it % 4 once: with WA + 1 = 3 weight slots the
     // second modulo cost registers, and at MP = 64 ptxas spilled 8-12 bytes, 10% slower on
     // 8192x28672, H200 run of 4817643).
@@ -1051,7 +1056,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 #if defined(QB_HAS_WGMMA)
     extern __shared__ __align__(128) uint8_t smem_raw[];
     constexpr int MP = C::MP, WA = C::WA, XA = C::XA, NACC = MP / 2;   // NACC: FP32 accumulators per thread
-    constexpr int SK = kKTile / kAtomK;
+    constexpr int SK = kKTile / kAtomK, ATOM = StageBytes<C::BITS>::ATOM;   // atoms per stage along k, bytes per atom
     // The swizzle works on address bits: the stages must start at a 1024-byte boundary, which
     // the dynamic shared memory (after the static flag of workspace_reduce) need not.
     const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
@@ -1128,7 +1133,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
 
         const int slot = it % C::WSLOTS;   // weights, scales, zeros
-        const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * C::ATOM_BYTES + lane * (C::ATOM_BYTES / 32);
+        const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * ATOM + lane * (ATOM / 32);
         const uint32_t aBase = sA_addr + (it % C::XSLOTS) * C::A_STAGE;
 #pragma unroll
         for (int ka = 0; ka < SK; ++ka) {
@@ -1146,11 +1151,11 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             }
             uint32_t wv[C::BITS == 4 ? 2 : 4];
             if constexpr (C::BITS == 4) {
-                const uint2 v = *reinterpret_cast<const uint2*>(bB + ka * C::ATOM_BYTES + 8 * half);
+                const uint2 v = *reinterpret_cast<const uint2*>(bB + ka * ATOM + 8 * half);
                 wv[0] = v.x;   // n8 tile 2 half: both k16 steps
                 wv[1] = v.y;   // n8 tile 2 half + 1
             } else {
-                const uint4 v = *reinterpret_cast<const uint4*>(bB + ka * C::ATOM_BYTES + 16 * half);
+                const uint4 v = *reinterpret_cast<const uint4*>(bB + ka * ATOM + 16 * half);
                 wv[0] = v.x; wv[1] = v.y;   // tile 2 half: step 0, step 1
                 wv[2] = v.z; wv[3] = v.w;   // tile 2 half + 1
             }
@@ -1839,7 +1844,7 @@ void fill_row(int b) {
     g_kernels[kHintConstant][b][1][ZP][GROUPED] = info_of<CfgM32<BITS>, ZP, GROUPED, kHintConstant>();
 }
 
-// The wgmma kernels (sm_90a): bits (0: 4, 1: 8) x MP (0..3: 16, 32, 64, 128) x zp x grouped.
+// The wgmma kernels (sm_90a): bits (0: 4, 1: 8) x MP (m_config: 16, 32, 64, 128) x zp x grouped.
 KernelInfo g_wgmma[2][4][2][2];
 bool g_wgmma_ok = false;   // compute capability 9.0: the sm_90a code runs here
 // wq_set_wgmma: the fewest rows that take the wgmma kernel instead of the MMA kernel (0: never;
@@ -1870,7 +1875,6 @@ int wgmma_min_m(const WqLayout& l) {
 constexpr int kCoopMinRows = 16;
 constexpr int kCoopMinSplits = 8;
 int g_wgmma_coop = -1;
-int wg_mp_index(int rows) { return rows <= 16 ? 0 : rows <= 32 ? 1 : rows <= 64 ? 2 : 3; }
 template <class C, bool ZP, bool GROUPED>
 KernelInfo wg_info() {
     KernelInfo k;
@@ -2737,10 +2741,10 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out) {
         return CudaStatus::ok;
     }
     if (g_wgmma_ok && wgmma_min_m(l) > 0 && rows >= wgmma_min_m(l)) {
-        const KernelInfo& k = g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped];
+        const KernelInfo& k = g_wgmma[l.bits == 8][m_config(rows)][l.has_zero][l.grouped];
         if (k.fn && k.ctas_per_sm > 0) {
             p.path = 3;
-            p.m_blocks = 1 << wg_mp_index(rows);
+            p.m_blocks = 1 << m_config(rows);
             p.ctas_per_sm = k.ctas_per_sm;
             p.splits = g_split_override > 0 ? std::min({g_split_override, p.k_stages, kMaxSplits})
                                             : choose_splits(p.n_tiles, p.k_stages, p.sms * p.ctas_per_sm);
@@ -2851,7 +2855,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
                 (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)))
                 a.acqrel |= kAcqrelCoop;
         }
-        const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][wg_mp_index(rows)][l.has_zero][l.grouped]
+        const KernelInfo& k = p.path == 3   ? g_wgmma[l.bits == 8][m_config(rows)][l.has_zero][l.grouped]
                               : p.path == 2 ? (p.shared_strips ? g_ctask_shared : ctask_kernel_for(l, p.warps_k))
                               : p.path == 1 ? stream_kernel_for(l, rows, p.smem_ring)
                                             : kernel_for(l, rows);
