@@ -753,27 +753,24 @@ void test_ring_plans(int sms) {
     const int past = cuda::wq_wgmma_available() ? 3 : 0;
     cuda::wq_set_wgmma(9);
     struct Want { int group; bool zero; int M, path; };
-    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 8, 1}, Want{128, false, 9, past}, Want{128, false, 2, 1},
-                          Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, past}, Want{32, false, 8, 0},
-                          Want{32, false, 16, past}, Want{128, false, 64, past}, Want{128, false, 128, past}}) {
+    auto expect = [&](const char* what, const Want& w) {
         ++g_checks;
         const int got = path_at(w.group, w.zero, w.M);
         if (got != w.path)
-            fail("stream plan: 22016x4096 g" + std::to_string(w.group) + (w.zero ? " with zeros" : "") + " M = " + std::to_string(w.M) +
-                 " took path " + std::to_string(got) + ", want " + std::to_string(w.path));
-    }
+            fail(std::string(what) + ": 22016x4096 g" + std::to_string(w.group) + (w.zero ? " with zeros" : "") + " M = " +
+                 std::to_string(w.M) + " took path " + std::to_string(got) + ", want " + std::to_string(w.path));
+    };
+    for (const Want& w : {Want{128, true, 8, 1}, Want{128, false, 8, 1}, Want{128, false, 9, past}, Want{128, false, 2, 1},
+                          Want{32, false, 3, 0}, Want{32, false, 2, 1}, Want{128, true, 9, past}, Want{32, false, 8, 0},
+                          Want{32, false, 16, past}, Want{128, false, 64, past}, Want{128, false, 128, past}})
+        expect("stream plan", w);
     cuda::wq_set_wgmma(0);   // off: the MMA kernel
     ++g_checks;
     if (path_at(128, false, 64) != 0) fail("wgmma plan: wq_set_wgmma(0) did not send M = 64 to the MMA kernel");
     cuda::wq_set_wgmma(-1);
     // The default thresholds: INT4 from M = 17, INT8 at every M.
-    for (const Want& w : {Want{128, false, 16, 0}, Want{128, false, 17, past}, Want{128, true, 32, past}, Want{64, false, 16, 0}}) {
-        ++g_checks;
-        const int got = path_at(w.group, w.zero, w.M);
-        if (got != w.path)
-            fail("wgmma plan: 22016x4096 g" + std::to_string(w.group) + " M = " + std::to_string(w.M) + " took path " + std::to_string(got) +
-                 ", want " + std::to_string(w.path));
-    }
+    for (const Want& w : {Want{128, false, 16, 0}, Want{128, false, 17, past}, Want{128, true, 32, past}, Want{64, false, 16, 0}})
+        expect("wgmma plan", w);
     {
         cuda::WqLayout l8 = layout(22016, 4096);
         l8.bits = 8;

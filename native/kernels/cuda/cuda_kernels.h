@@ -204,15 +204,14 @@ void wq_set_cluster_reduce(bool on);
 // The wgmma kernel (path 3; sm_90a code, so only on compute capability 9.0 devices): launches of
 // M >= min_m that neither split-K inside the CTA nor the streaming kernel takes run it instead of
 // the MMA kernel. 0: never; negative: the default (INT4 17, INT8 1: measured on an H200, see
-// wna16.cu). wq_wgmma_available() says whether this
-// device runs it at all. Env QB_WQ_WGMMA sets it at first use. The tests run both kernels.
+// wna16.cu). wq_wgmma_available() says whether this device runs it at all. Env QB_WQ_WGMMA sets
+// it at first use. The tests run both kernels.
 void wq_set_wgmma(int min_m);
 bool wq_wgmma_available();
 // The wgmma kernel's split-K sum shared by the S CTAs of a tile instead of summed by the last CTA
 // alone (as in the other kernels), only where the grid is one wave: -1 (the default) where
 // S >= 8 and M >= 16 (measured on an H200, see wna16.cu), 0 never, 1 always. Same bits either
-// way (tested).
-// Env QB_WQ_COOP.
+// way (tested). Env QB_WQ_COOP.
 void wq_set_wgmma_coop(int mode);
 void wq_set_stream_depth(int d);
 // Group scales of INT4 (group >= 128) in the streaming kernel: on (default), applied to each
