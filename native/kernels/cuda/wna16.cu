@@ -112,6 +112,21 @@ __device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, i
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
 }
 
+// The same two, with the shared-memory address already in the shared window (the wgmma
+// kernel computes its load addresses once).
+__device__ __forceinline__ void cp_async16_s(uint32_t s, const void* gmem, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bool pred) {
+    asm volatile(
+        "{\n"
+        "  .reg .pred p;\n"
+        "  setp.ne.b32 p, %0, 0;\n"
+        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
+        "}\n" ::"r"((int)pred),
+        "r"(s), "l"(gmem));
+}
+
 // cp.async of 16 bytes into a slot of the streaming kernel's shared-memory ring. The "memory"
 // clobber keeps the compiler from sinking the slot's earlier reads below the refill.
 __device__ __forceinline__ void cp_async16_ring(void* smem, const void* gmem) {
@@ -1051,6 +1066,9 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr) {
 }
 #endif
 
+#ifndef QB_WG_LATE_LOADS
+#define QB_WG_LATE_LOADS 0
+#endif
 template <class C, bool ZP, bool GROUPED>
 __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Args a) {
 #if defined(QB_HAS_WGMMA)
@@ -1079,21 +1097,49 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     const int atoms_k = a.K / kAtomK;
     const int m_valid = a.M < MP ? a.M : MP;
 
+    // Load addresses, computed once per thread: a stage only adds its k offset. Recomputing them
+    // every stage (load_weight_stage, and the row / chunk / swizzle of each activation chunk) was
+    // 37% of this kernel's main-loop instructions and a quarter of its stall samples, right after
+    // the stage's barrier (ncu, H200, 11008x4096 M = 64, session 17).
+    // Weights: the tile's 4 strips are 4 contiguous runs of SK atoms per stage; thread tid copies
+    // chunk tid % RUN of strip tid / RUN + c NT / RUN, chunk c = 0 .. B_CHUNKS / NT - 1.
+    constexpr int RUN = SK * ATOM / 16, WCH = C::B_STAGE / 16 / kWgThreads;
+    static_assert(kWgThreads % RUN == 0 && C::B_STAGE / 16 % kWgThreads == 0, "whole runs and chunks per thread");
+    const uint8_t* const wsrc = a.q + ((size_t)(strip0 + tid / RUN) * atoms_k) * ATOM + (tid % RUN) * 16;
+    const size_t wstep = (size_t)(kWgThreads / RUN) * atoms_k * ATOM;   // chunk c -> c + 1
+    const uint32_t sB_addr = static_cast<uint32_t>(__cvta_generic_to_shared(sB)) + tid * 16;
+    // Scale and zero rows of the stage's groups: thread tid copies chunk tid % 16 (scales) or
+    // tid % 4 (zeros) of row tid / 16 (tid / 4), if the stage has that many rows.
+    const int ng = a.group >= kKTile ? 1 : kKTile / a.group;
+    const bool s_on = GROUPED && tid < ng * 16, z_on = ZP && tid < ng * 4;
+    const uint8_t* const ssrc = GROUPED ? reinterpret_cast<const uint8_t*>(a.scales + (size_t)(s_on ? tid / 16 : 0) * a.N + n0 + (tid % 16) * 8) : nullptr;
+    const uint8_t* const zsrc = ZP ? a.zeros + ((size_t)(z_on ? tid / 4 : 0) * (a.N / kAtomN) + strip0) * 16 + (tid % 4) * 16 : nullptr;
+    const uint32_t sS_addr = static_cast<uint32_t>(__cvta_generic_to_shared(sS)) + (s_on ? tid / 16 : 0) * kNTile * 2 + (tid % 16) * 16;
+    const uint32_t sZ_addr = static_cast<uint32_t>(__cvta_generic_to_shared(sZ)) + (z_on ? tid / 4 : 0) * (kNTile / 2) + (tid % 4) * 16;
     auto load_weights = [&](int slot, int ks) {
-        load_weight_stage<C::BITS, ZP, GROUPED, kHintNone, kWgThreads>(a, sB, sS, sZ, slot, ks, tid, n0, strip0, atoms_k, 0);
+#pragma unroll
+        for (int c = 0; c < WCH; ++c)
+            cp_async16_s(sB_addr + slot * C::B_STAGE + c * kWgThreads * 16, wsrc + (size_t)ks * (SK * ATOM) + c * wstep, 16);
+        if (GROUPED || ZP) {
+            const int g0 = a.group == kKTile ? ks : ks * kKTile / a.group;   // first group row of the stage
+            if (GROUPED) cp_async16_s_if(sS_addr + slot * C::S_STAGE, ssrc + (size_t)g0 * a.N * 2, s_on);
+            if (ZP) cp_async16_s_if(sZ_addr + slot * C::Z_STAGE, zsrc + (size_t)g0 * (a.N / 2), z_on);
+        }
     };
     // Activations of k-stage ks: MP rows x 16 chunks of 8 halves, chunk c of row r at
-    // (c / 8) x MP x 128 + r x 128 + ((c % 8) ^ (r % 8)) x 16 (the 128-byte swizzle).
+    // (c / 8) x MP x 128 + r x 128 + ((c % 8) ^ (r % 8)) x 16 (the 128-byte swizzle). Thread tid
+    // copies chunk tid % 16 of rows tid / 16 + 16 j: the same swizzle for every j (16 j % 8 = 0).
+    constexpr int XCH = MP * (kKTile / 8) / kWgThreads;
+    static_assert(MP * (kKTile / 8) % kWgThreads == 0 && kWgThreads / 16 == 16, "whole chunks per thread, 16 rows per step");
+    const int xr = tid / 16, xc = tid % 16;
+    const __half* const xsrc = a.X + (size_t)xr * a.K + xc * 8;
+    const uint32_t xdst = sA_addr + (xc >> 3) * (MP * 128) + xr * 128 + (((xc & 7) ^ (xr & 7)) << 4);
     auto load_acts = [&](int slot, int ks) {
         const int k0 = ks * kKTile;
-        constexpr int CHUNKS = MP * (kKTile / 8);
-        static_assert(CHUNKS % kWgThreads == 0, "whole chunks per thread");
 #pragma unroll
-        for (int j = 0; j < CHUNKS / kWgThreads; ++j) {
-            const int i = tid + j * kWgThreads, r = i / (kKTile / 8), c = i % (kKTile / 8);
-            const bool on = r < m_valid;
-            cp_async16_zfill(sA + slot * C::A_STAGE + (c >> 3) * (MP * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4),
-                             a.X + (size_t)(on ? r : 0) * a.K + k0 + c * 8, on ? 16 : 0);
+        for (int j = 0; j < XCH; ++j) {
+            const bool on = xr + 16 * j < m_valid;   // rows >= M: zero-filled, nothing read
+            cp_async16_s(xdst + slot * C::A_STAGE + j * 16 * 128, on ? xsrc + (size_t)(16 * j) * a.K + k0 : a.X, on ? 16 : 0);
         }
     };
 
@@ -1127,10 +1173,15 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         fence_proxy_async();       // this thread's copies -> visible to wgmma's reads
         __syncthreads();           // ... everyone's; every plain read of stage it - 1 and every
                                    // wgmma of stage it - 2 is done (below): their slots are free
-        if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
-        if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
-        cp_async_commit();
-        __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
+        auto issue_loads = [&]() {
+            if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
+            if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
+            cp_async_commit();
+            __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
+        };
+#if !QB_WG_LATE_LOADS
+        issue_loads();
+#endif
 
         const int slot = it % C::WSLOTS;   // weights, scales, zeros
         const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * ATOM + lane * (ATOM / 32);
@@ -1193,6 +1244,9 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             wgmma_rs<MP>(acc, af[ka][0], desc[0]);
             wgmma_rs<MP>(acc, af[ka][1], desc[1]);
             wgmma_commit();
+#if QB_WG_LATE_LOADS
+            if (ka == 0) issue_loads();
+#endif
         }
     }
     wgmma_wait<0>();
