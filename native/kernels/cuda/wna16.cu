@@ -112,21 +112,6 @@ __device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, i
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
 }
 
-// The same two, with the shared-memory address already in the shared window (the wgmma
-// kernel computes its load addresses once).
-__device__ __forceinline__ void cp_async16_s(uint32_t s, const void* gmem, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bool pred) {
-    asm volatile(
-        "{\n"
-        "  .reg .pred p;\n"
-        "  setp.ne.b32 p, %0, 0;\n"
-        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
-        "}\n" ::"r"((int)pred),
-        "r"(s), "l"(gmem));
-}
-
 // cp.async of 16 bytes into a slot of the streaming kernel's shared-memory ring. The "memory"
 // clobber keeps the compiler from sinking the slot's earlier reads below the refill.
 __device__ __forceinline__ void cp_async16_ring(void* smem, const void* gmem) {
@@ -319,7 +304,7 @@ struct Args {
     unsigned long long* timing;   // optional: [CTAs][4] %globaltimer stamps (wq_set_timing)
     int acqrel;              // nonzero: the split-K counter as one acq_rel atomic instead of fence +
                              // atomic (wq_set_reduce_acqrel). Bit 1, set for the wgmma kernel only:
-                             // the S CTAs of a tile share its split-K sum (coop_reduce; set only where
+                             // the S CTAs of a tile share its split-K sum (wg_reduce_coop; set only where
                              // the grid is one wave, so all of them are resident). A bit here rather
                              // than a field of its own: a larger Args changed the code of every kernel
                              // (H200, session 16: the MMA kernel 5% slower at M = 9-16).
@@ -331,7 +316,7 @@ struct Args {
     const uint8_t* pf;
     unsigned pf_stride, pf_warp;
 };
-constexpr int kAcqrelCoop = 2;   // Args::acqrel's bit for coop_reduce
+constexpr int kAcqrelCoop = 2;   // Args::acqrel's bit for wg_reduce_coop
 
 // Timing stamps of one CTA (thread 0): 0 start, 1 after waiting for the previous grid, 2 after
 // the main loop, 3 done. Only for the bench's breakdown of where a launch's time goes.
@@ -460,16 +445,16 @@ __device__ __noinline__ void reduce_batched(const float* partial, __half* Y, con
 }
 
 // Outputs [beg, end) of a tile (output i is row i / 64, column pair i % 64), each the sum of its
-// S split partials (stride floats apart) in split order: all S loads issued together, or, where
-// SERIAL allows it, one after another for the ablation (a.debug & 4); the same bits either way.
-// workspace_reduce's last CTA and each CTA of coop_reduce (which has no serial form).
-template <int NT, int MAXS, bool GROUPED, bool SERIAL = true>
+// S split partials (stride floats apart) in split order: all S loads issued together, or, for
+// the ablation (a.debug & 4), one after another; the same bits either way (workspace_reduce's
+// last CTA).
+template <int NT, int MAXS, bool GROUPED>
 __device__ __forceinline__ void sum_partials(const Args& a, int n0, int beg, int end, int S, size_t stride) {
     for (int i = beg + (int)threadIdx.x; i < end; i += NT) {
         const int row = i / (kNTile / 2), col = n0 + (i % (kNTile / 2)) * 2;
         const float* base = a.partial + (size_t)row * a.N + col;
         float2 sum = make_float2(0.f, 0.f);
-        if (SERIAL && (a.debug & 4)) {
+        if (a.debug & 4) {
             for (int s = 0; s < S; ++s) {
                 const float2 p = __ldcg(reinterpret_cast<const float2*>(base + s * stride));
                 sum.x += p.x;
@@ -503,8 +488,9 @@ __device__ __forceinline__ void sum_partials(const Args& a, int n0, int beg, int
 // (the streaming kernel, the MMA kernel at M <= 16) keeps only the loop: with the out-of-line
 // call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
 // where the loop ran.
-template <int NT, int MAXS, bool GROUPED, int MAXR = 0>
-__device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
+// Whether this CTA is the last of its tile's S to publish its partial (workspace_reduce, the
+// wgmma kernel's wg_reduce_last); the last one's threads may then read every partial.
+__device__ __forceinline__ bool last_cta_of_tile(const Args& a, int tile) {
     __shared__ int is_last;
     __syncthreads();
     if (threadIdx.x == 0) {
@@ -523,8 +509,14 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
         if (is_last) a.counters[tile] = 0;   // nobody else touches it in this launch: ready for the next
     }
     __syncthreads();
-    if (!is_last) return;
+    if (!is_last) return false;
     if (!a.acqrel) __threadfence();
+    return true;
+}
+
+template <int NT, int MAXS, bool GROUPED, int MAXR = 0>
+__device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0, int m_valid) {
+    if (!last_cta_of_tile(a, tile)) return;
     const int S = a.splits;
     const size_t stride = (size_t)a.M * a.N;
     // Columns in pairs: m_valid x 64 float2 per tile; output i is row i / 64, column pair i % 64.
@@ -540,37 +532,6 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
         }
     }
     sum_partials<NT, MAXS, GROUPED>(a, n0, 0, total, S, stride);
-}
-
-// Split-K through the workspace with the sum shared by the tile's S CTAs (kAcqrelCoop, the wgmma
-// kernel): each CTA publishes its partial, waits until all S have (every CTA of the grid is
-// resident: the host sets coop only for one-wave grids, and the previous grid exits on its own),
-// then sums 1 / S of the tile's outputs, each in split order: the same bits as workspace_reduce,
-// where the last CTA sums all of them alone. A second counter per tile counts the CTAs done
-// reading; the last one resets both for the next launch (which cannot reach its own reduction
-// before this grid has exited: griddepcontrol.wait comes first in every kernel).
-template <int NT, int MAXS, bool GROUPED>
-__device__ __forceinline__ void coop_reduce(const Args& a, int tile, int split, int n0, int m_valid) {
-    int* const arrive = a.counters + tile;
-    int* const depart = a.counters + gridDim.x / a.splits + tile;
-    __syncthreads();   // the CTA's partial stores, then thread 0's release
-    if (threadIdx.x == 0) {
-        asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(arrive) : "memory");
-        int v = 0;
-        do asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(v) : "l"(arrive) : "memory");
-        while (v < a.splits);
-    }
-    __syncthreads();   // every partial of the tile is visible to the whole CTA
-    const int total = m_valid * (kNTile / 2), per = (total + a.splits - 1) / a.splits;
-    sum_partials<NT, MAXS, GROUPED, false>(a, n0, split * per, min(total, (split + 1) * per), a.splits, (size_t)a.M * a.N);
-    if (threadIdx.x == 0) {
-        int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
-        asm volatile("atom.add.acq_rel.gpu.s32 %0, [%1], 1;\n" : "=r"(prev) : "l"(depart) : "memory");
-        if (prev == a.splits - 1) {
-            *arrive = 0;
-            *depart = 0;
-        }
-    }
 }
 
 // Global -> shared for k-stage ks of one 128-column tile into ring slot `slot` of the weight,
@@ -1066,6 +1027,121 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr) {
 }
 #endif
 
+// Helpers of the wgmma kernel, compiled only where it is (unused elsewhere: warnings are errors).
+#if defined(QB_HAS_WGMMA)
+// cp_async16_zfill and cp_async16_if with the shared-memory address already in the shared
+// window (the wgmma kernel computes its load addresses once).
+__device__ __forceinline__ void cp_async16_s(uint32_t s, const void* gmem, int src_bytes) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bool pred) {
+    asm volatile(
+        "{\n"
+        "  .reg .pred p;\n"
+        "  setp.ne.b32 p, %0, 0;\n"
+        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
+        "}\n" ::"r"((int)pred),
+        "r"(s), "l"(gmem));
+}
+
+// The wgmma kernel's split-K partials stay in its accumulator layout: item (c, tid) is
+// acc[4c .. 4c + 3] of thread tid, outputs (8c + 2t, col), (8c + 2t + 1, col), (8c + 2t, col + 8),
+// (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col), one float4 at
+// [split][tile][c][tid] for c < ceil(M / 8). A thread stores its partial with ceil(M / 8)
+// coalesced 16-byte stores, where the row-major [split][M][N] layout of the other kernels took
+// M / 2 scattered 4-byte stores and their address arithmetic (584 instructions per warp at
+// M = 64, 8% of the kernel's stall samples, ncu, H200, session 17); a reader sums an item with one
+// 16-byte load per split. Sums in split order from 0, as workspace_reduce: the same bits.
+__device__ __forceinline__ int wg_out_col(int n0, int tid) {
+    const int warp = tid >> 5, wl = warp & 3;
+    return n0 + ((warp >> 2) * 2 + (wl >> 1)) * 32 + (wl & 1) * 16 + ((tid & 31) >> 2);
+}
+__device__ __forceinline__ size_t wg_part_index(const Args& a, int split, int tile, int cb) {
+    return ((size_t)split * (a.N / kNTile) + tile) * cb * kWgThreads;   // in float4
+}
+template <bool GROUPED>
+__device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, int c, float4 v, int m_valid) {
+    const int col = wg_out_col(n0, tid), row = 8 * c + 2 * (tid & 3);
+    if (!GROUPED) {
+        const float c0 = a.cscales[col], c1 = a.cscales[col + 8];
+        v.x *= c0; v.y *= c0; v.z *= c1; v.w *= c1;
+    }
+    __half* const y = a.Y + (size_t)row * a.N + col;
+    if (row < m_valid) { y[0] = __float2half_rn(v.x); y[8] = __float2half_rn(v.z); }
+    if (row + 1 < m_valid) { y[a.N] = __float2half_rn(v.y); y[a.N + 8] = __float2half_rn(v.w); }
+}
+__device__ __forceinline__ void add4(float4& s, const float4& v) { s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w; }
+
+// The last CTA of the tile sums it (default): split by split, all of its thread's items of a
+// split in flight together.
+template <int MP, bool GROUPED>
+__device__ __forceinline__ void wg_reduce_last(const Args& a, int tile, int n0, int m_valid) {
+    if (!last_cta_of_tile(a, tile)) return;
+    const int cb = (m_valid + 7) / 8, tid = threadIdx.x;
+    float4 sum[MP / 8];
+#pragma unroll
+    for (int c = 0; c < MP / 8; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s = 0; s < a.splits; ++s) {
+        const float4* const p = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, s, tile, cb) + tid;
+        float4 v[MP / 8];
+#pragma unroll
+        for (int c = 0; c < MP / 8; ++c)
+            if (c < cb) v[c] = __ldcg(p + c * kWgThreads);
+#pragma unroll
+        for (int c = 0; c < MP / 8; ++c)
+            if (c < cb) add4(sum[c], v[c]);
+    }
+#pragma unroll
+    for (int c = 0; c < MP / 8; ++c)
+        if (c < cb) wg_store_item<GROUPED>(a, n0, tid, c, sum[c], m_valid);
+}
+
+// The sum shared by the tile's S CTAs (kAcqrelCoop): each CTA publishes its partial, waits until
+// all S have (every CTA of the grid is resident: the host sets coop only for one-wave grids, and
+// the previous grid exits on its own), then sums 1 / S of the tile's items, each in split order:
+// the same bits as wg_reduce_last. A second counter per tile counts the CTAs done reading; the
+// last one resets both for the next launch (which cannot reach its own reduction before this
+// grid has exited: griddepcontrol.wait comes first in every kernel).
+template <bool GROUPED>
+__device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int split, int n0, int m_valid) {
+    int* const arrive = a.counters + tile;
+    int* const depart = a.counters + gridDim.x / a.splits + tile;
+    __syncthreads();   // the CTA's partial stores, then thread 0's release
+    if (threadIdx.x == 0) {
+        asm volatile("red.release.gpu.global.add.s32 [%0], 1;\n" ::"l"(arrive) : "memory");
+        int v = 0;
+        do asm volatile("ld.acquire.gpu.global.s32 %0, [%1];\n" : "=r"(v) : "l"(arrive) : "memory");
+        while (v < a.splits);
+    }
+    __syncthreads();   // every partial of the tile is visible to the whole CTA
+    const int cb = (m_valid + 7) / 8, S = a.splits, total = cb * kWgThreads, per = (total + S - 1) / S;
+    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, 0, tile, cb);
+    const size_t stride = wg_part_index(a, 1, 0, cb);   // split s -> s + 1
+    for (int i = split * per + (int)threadIdx.x; i < min(total, (split + 1) * per); i += kWgThreads) {
+        float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
+        for (int s0 = 0; s0 < S; s0 += 8) {   // 8 loads in flight
+            float4 v[8];
+#pragma unroll
+            for (int q = 0; q < 8; ++q)
+                if (s0 + q < S) v[q] = __ldcg(p0 + (s0 + q) * stride + i);
+#pragma unroll
+            for (int q = 0; q < 8; ++q)
+                if (s0 + q < S) add4(sum, v[q]);
+        }
+        wg_store_item<GROUPED>(a, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
+    }
+    if (threadIdx.x == 0) {
+        int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
+        asm volatile("atom.add.acq_rel.gpu.s32 %0, [%1], 1;\n" : "=r"(prev) : "l"(depart) : "memory");
+        if (prev == a.splits - 1) {
+            *arrive = 0;
+            *depart = 0;
+        }
+    }
+}
+
+#endif
+
 #ifndef QB_WG_LATE_LOADS
 #define QB_WG_LATE_LOADS 0
 #endif
@@ -1168,6 +1244,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     // divide 128 or are multiples of it: wq_layout). A shift, not (32 ka) / group: ptxas
     // serialized every wgmma of the kernels with the division (C7513).
     const int gshift = a.group >= kKTile ? 2 : a.group == 64 ? 1 : 0;
+    const uint64_t desc0 = wgmma_desc(sA_addr);   // slot 0, k16 step 0
     for (int it = 0; it < n_iter; ++it) {
         cp_async_wait<XA - 1>();   // group `it` (stage it's activations and weights) has landed
         fence_proxy_async();       // this thread's copies -> visible to wgmma's reads
@@ -1185,7 +1262,10 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 
         const int slot = it % C::WSLOTS;   // weights, scales, zeros
         const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * ATOM + lane * (ATOM / 32);
-        const uint32_t aBase = sA_addr + (it % C::XSLOTS) * C::A_STAGE;
+        // The stage's descriptor: the address field is (address >> 4) & 0x3FFF and shared memory
+        // is below 2^18 bytes, so adding offset / 16 to the low word never carries out of it
+        // (the uniform-datapath arithmetic of wgmma_desc per wgmma was 4 instructions of each).
+        const uint32_t dstage = (uint32_t)desc0 + (uint32_t)((it % C::XSLOTS) * C::A_STAGE) / 16;
 #pragma unroll
         for (int ka = 0; ka < SK; ++ka) {
             const int grow = ka >> gshift;   // scale / zero row of this atom within the stage
@@ -1238,7 +1318,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
 #pragma unroll
             for (int st = 0; st < 2; ++st) {
                 const int kk = ka * 2 + st;
-                desc[st] = wgmma_desc(aBase + (kk >> 2) * (MP * 128) + (kk & 3) * 32);
+                desc[st] = (desc0 & ~0xFFFFFFFFull) | (dstage + ((kk >> 2) * (MP * 128) + (kk & 3) * 32) / 16);
             }
             wgmma_fence(af[ka], desc);
             wgmma_rs<MP>(acc, af[ka][0], desc[0]);
@@ -1272,15 +1352,15 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         stamp(a, 3);
         return;
     }
+    {
+        const int cb = (m_valid + 7) / 8;
+        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a, split, tile, cb) + tid;
 #pragma unroll
-    for (int c = 0; c < MP / 8; ++c)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-            const int row = 8 * c + 2 * t + (e & 1);
-            if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
-        }
-    if (a.acqrel & kAcqrelCoop) coop_reduce<kWgThreads, kMaxSplitsMma, GROUPED>(a, tile, split, n0, m_valid);
-    else workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED, MP >= 32 ? MP : 0>(a, tile, n0, m_valid);
+        for (int c = 0; c < MP / 8; ++c)
+            if (c < cb) __stcg(p + c * kWgThreads, make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
+    }
+    if (a.acqrel & kAcqrelCoop) wg_reduce_coop<GROUPED>(a, tile, split, n0, m_valid);
+    else wg_reduce_last<MP, GROUPED>(a, tile, n0, m_valid);
     stamp(a, 3);
 #else
     (void)a;   // never launched without sm_90a (wq_plan)
@@ -2864,7 +2944,9 @@ void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConst
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
-    const size_t parts = std::max((size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM));
+    // The wgmma kernel's partials hold whole 8-row blocks (wg_part_index).
+    const size_t parts = std::max({(size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM),
+                                   (size_t)kMaxSplitsMma * ((rows + 7) / 8 * 8)});
     return align256(2 * (size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
 }
 
@@ -2900,11 +2982,11 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t cb = align256(2 * (size_t)p.n_tiles * sizeof(int));   // arrive and depart counters
-            const size_t need = cb + (size_t)p.splits * rows * (size_t)l.n * sizeof(float);
+            const size_t need = cb + (size_t)p.splits * (p.path == 3 ? (rows + 7) / 8 * 8 : rows) * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
-            // One wave only (coop_reduce: every CTA of a tile waits for all of them).
+            // One wave only (wg_reduce_coop: every CTA of a tile waits for all of them).
             if (p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
                 (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)))
                 a.acqrel |= kAcqrelCoop;
