@@ -1045,33 +1045,33 @@ __device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bo
 }
 
 // The wgmma kernel's split-K partials stay in its accumulator layout: item (c, tid) is
-// acc[4c .. 4c + 3] of thread tid (lane 4g + t of warp w), outputs (2q, col), (2q + 1, col),
-// (2q, col + 8), (2q + 1, col + 8) with row pair q = 4c + t and col = n0 + 32 sl + 16 half + g
-// (wg_out_col), one float4 at [split][tile][q][8w + g] for the ceil(M / 2) row pairs. A thread
-// stores its partial with one coalesced 16-byte store per row pair, where the row-major
-// [split][M][N] layout of the other kernels took M / 2 scattered 4-byte stores and their address
-// arithmetic (584 instructions per warp at M = 64, 8% of the kernel's stall samples, ncu, H200,
-// session 17); a reader sums an item with one 16-byte load per split. Sums in split order from 0,
-// as workspace_reduce: the same bits.
+// acc[4c .. 4c + 3] of thread tid (lane 4g + t), outputs (8c + 2t, col), (8c + 2t + 1, col),
+// (8c + 2t, col + 8), (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col),
+// one float4 at [split][tile][c][tid] for the ceil(M / 8) 8-row blocks; only items with a row
+// < M are stored and read. A thread stores its partial with one coalesced 16-byte store per
+// block, where the row-major [split][M][N] layout of the other kernels took M / 2 scattered
+// 4-byte stores and their address arithmetic (584 instructions per warp at M = 64, 8% of the
+// kernel's stall samples, ncu, H200, session 17); a reader sums an item with one 16-byte load
+// per split. Sums in split order from 0, as workspace_reduce: the same bits.
+// (Indexed by row pair instead, [split][tile][4c + t][8w + g], the same items were 9-11% slower
+// at M = 64 / 128 with the last CTA summing, H200 call 5; not understood.)
 __device__ __forceinline__ int wg_out_col(int n0, int tid) {
     const int warp = tid >> 5, wl = warp & 3;
     return n0 + ((warp >> 2) * 2 + (wl >> 1)) * 32 + (wl & 1) * 16 + ((tid & 31) >> 2);
 }
-__device__ __forceinline__ int wg_item(int tid, int c) {   // item index of acc[4c ..] of thread tid
-    return (4 * c + (tid & 3)) * 64 + (tid >> 5) * 8 + ((tid & 31) >> 2);
-}
-__device__ __forceinline__ size_t wg_part_index(const Args& a, int split, int tile, int pairs) {
-    return ((size_t)split * (a.N / kNTile) + tile) * pairs * 64;   // in float4
+__device__ __forceinline__ bool wg_item_on(int tid, int c, int m_valid) { return 8 * c + 2 * (tid & 3) < m_valid; }
+__device__ __forceinline__ size_t wg_part_index(const Args& a, int split, int tile, int cb) {
+    return ((size_t)split * (a.N / kNTile) + tile) * cb * kWgThreads;   // in float4
 }
 template <bool GROUPED>
-__device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, int q, float4 v, int m_valid) {
-    const int col = wg_out_col(n0, tid), row = 2 * q;
+__device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, int c, float4 v, int m_valid) {
+    const int col = wg_out_col(n0, tid), row = 8 * c + 2 * (tid & 3);
     if (!GROUPED) {
         const float c0 = a.cscales[col], c1 = a.cscales[col + 8];
         v.x *= c0; v.y *= c0; v.z *= c1; v.w *= c1;
     }
     __half* const y = a.Y + (size_t)row * a.N + col;
-    y[0] = __float2half_rn(v.x);   // row < m_valid: only the M row pairs' items exist
+    y[0] = __float2half_rn(v.x);   // row < m_valid: wg_item_on
     y[8] = __float2half_rn(v.z);
     if (row + 1 < m_valid) { y[a.N] = __float2half_rn(v.y); y[a.N + 8] = __float2half_rn(v.w); }
 }
@@ -1082,23 +1082,23 @@ __device__ __forceinline__ void add4(float4& s, const float4& v) { s.x += v.x; s
 template <int MP, bool GROUPED>
 __device__ __forceinline__ void wg_reduce_last(const Args& a, int tile, int n0, int m_valid) {
     if (!last_cta_of_tile(a, tile)) return;
-    const int pairs = (m_valid + 1) / 2, tid = threadIdx.x, t = tid & 3;
+    const int cb = (m_valid + 7) / 8, tid = threadIdx.x;
     float4 sum[MP / 8];
 #pragma unroll
     for (int c = 0; c < MP / 8; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
     for (int s = 0; s < a.splits; ++s) {
-        const float4* const p = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, s, tile, pairs);
+        const float4* const p = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, s, tile, cb) + tid;
         float4 v[MP / 8];
 #pragma unroll
         for (int c = 0; c < MP / 8; ++c)
-            if (4 * c + t < pairs) v[c] = __ldcg(p + wg_item(tid, c));
+            if (c < cb && wg_item_on(tid, c, m_valid)) v[c] = __ldcg(p + c * kWgThreads);
 #pragma unroll
         for (int c = 0; c < MP / 8; ++c)
-            if (4 * c + t < pairs) add4(sum[c], v[c]);
+            if (c < cb && wg_item_on(tid, c, m_valid)) add4(sum[c], v[c]);
     }
 #pragma unroll
     for (int c = 0; c < MP / 8; ++c)
-        if (4 * c + t < pairs) wg_store_item<GROUPED>(a, n0, tid, 4 * c + t, sum[c], m_valid);
+        if (c < cb && wg_item_on(tid, c, m_valid)) wg_store_item<GROUPED>(a, n0, tid, c, sum[c], m_valid);
 }
 
 // The sum shared by the tile's S CTAs (kAcqrelCoop): each CTA publishes its partial, waits until
@@ -1119,10 +1119,11 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
         while (v < a.splits);
     }
     __syncthreads();   // every partial of the tile is visible to the whole CTA
-    const int pairs = (m_valid + 1) / 2, S = a.splits, total = pairs * 64, per = (total + S - 1) / S;
-    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, 0, tile, pairs);
-    const size_t stride = wg_part_index(a, 1, 0, pairs);   // split s -> s + 1
+    const int cb = (m_valid + 7) / 8, S = a.splits, total = cb * kWgThreads, per = (total + S - 1) / S;
+    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, 0, tile, cb);
+    const size_t stride = wg_part_index(a, 1, 0, cb);   // split s -> s + 1
     for (int i = split * per + (int)threadIdx.x; i < min(total, (split + 1) * per); i += kWgThreads) {
+        if (!wg_item_on(i % kWgThreads, i / kWgThreads, m_valid)) continue;
         float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
         for (int s0 = 0; s0 < S; s0 += 8) {   // 8 loads in flight
             float4 v[8];
@@ -1133,9 +1134,7 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
             for (int q = 0; q < 8; ++q)
                 if (s0 + q < S) add4(sum, v[q]);
         }
-        // Item i: row pair q = i / 64 (block q / 4, t = q % 4), warp (i / 8) % 8, g = i % 8.
-        const int q = i >> 6;
-        wg_store_item<GROUPED>(a, n0, ((i >> 3) & 7) * 32 + (i & 7) * 4 + (q & 3), q, sum, m_valid);
+        wg_store_item<GROUPED>(a, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
     }
     if (threadIdx.x == 0) {
         int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
@@ -1360,11 +1359,12 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         return;
     }
     {
-        const int pairs = (m_valid + 1) / 2;
-        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a, split, tile, pairs);
+        const int cb = (m_valid + 7) / 8;
+        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a, split, tile, cb) + tid;
 #pragma unroll
         for (int c = 0; c < MP / 8; ++c)
-            if (4 * c + t < pairs) __stcg(p + wg_item(tid, c), make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
+            if (c < cb && wg_item_on(tid, c, m_valid))
+                __stcg(p + c * kWgThreads, make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
     }
     if (a.acqrel & kAcqrelCoop) wg_reduce_coop<GROUPED>(a, tile, split, n0, m_valid);
     else wg_reduce_last<MP, GROUPED>(a, tile, n0, m_valid);
@@ -2951,9 +2951,9 @@ void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConst
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
-    // The wgmma kernel's partials hold whole row pairs (wg_part_index).
+    // The wgmma kernel's partials hold whole 8-row blocks (wg_part_index).
     const size_t parts = std::max({(size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM),
-                                   (size_t)kMaxSplitsMma * ((rows + 1) / 2 * 2)});
+                                   (size_t)kMaxSplitsMma * ((rows + 7) / 8 * 8)});
     return align256(2 * (size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
 }
 
@@ -2989,7 +2989,7 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t cb = align256(2 * (size_t)p.n_tiles * sizeof(int));   // arrive and depart counters
-            const size_t need = cb + (size_t)p.splits * (p.path == 3 ? (rows + 1) / 2 * 2 : rows) * (size_t)l.n * sizeof(float);
+            const size_t need = cb + (size_t)p.splits * (p.path == 3 ? (rows + 7) / 8 * 8 : rows) * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
