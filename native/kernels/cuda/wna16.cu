@@ -489,7 +489,7 @@ __device__ __forceinline__ void sum_partials(const Args& a, int n0, int beg, int
 // call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
 // where the loop ran.
 // Whether this CTA is the last of its tile's S to publish its partial (workspace_reduce, the
-// wgmma kernel's wg_reduce_last); the last one's threads may then read every partial.
+// wgmma kernel's wg_sum_last); the last one's threads may then read every partial.
 __device__ __forceinline__ bool last_cta_of_tile(const Args& a, int tile) {
     __shared__ int is_last;
     __syncthreads();
@@ -1047,64 +1047,70 @@ __device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bo
 // The wgmma kernel's split-K partials stay in its accumulator layout: item (c, tid) is
 // acc[4c .. 4c + 3] of thread tid (lane 4g + t), outputs (8c + 2t, col), (8c + 2t + 1, col),
 // (8c + 2t, col + 8), (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col),
-// one float4 at [split][tile][c][tid] for the ceil(M / 8) 8-row blocks; only items with a row
-// < M are stored and read. A thread stores its partial with one coalesced 16-byte store per
-// block, where the row-major [split][M][N] layout of the other kernels took M / 2 scattered
-// 4-byte stores and their address arithmetic (584 instructions per warp at M = 64, 8% of the
-// kernel's stall samples, ncu, H200, session 17); a reader sums an item with one 16-byte load
-// per split. Sums in split order from 0, as workspace_reduce: the same bits.
-// (Indexed by row pair instead, [split][tile][4c + t][8w + g], the same items were 9-11% slower
-// at M = 64 / 128 with the last CTA summing, H200 call 5; not understood.)
+// one float4 at [split][tile][c][tid] for the ceil(M / 8) 8-row blocks. A thread stores its
+// partial with one coalesced 16-byte store per block, where the row-major [split][M][N] layout
+// of the other kernels took M / 2 scattered 4-byte stores and their address arithmetic (584
+// instructions per warp at M = 64, 8% of the kernel's stall samples, ncu, H200, session 17); a
+// reader sums an item with one 16-byte load per split. Sums in split order from 0, as
+// workspace_reduce: the same bits. Measured and dropped (H200, session 17, calls 5 and 6):
+// storing only the items with a row < M, by row pair or with a per-lane test, was slower at
+// M = 1 and 9-25% slower at M = 64 / 128.
 __device__ __forceinline__ int wg_out_col(int n0, int tid) {
     const int warp = tid >> 5, wl = warp & 3;
     return n0 + ((warp >> 2) * 2 + (wl >> 1)) * 32 + (wl & 1) * 16 + ((tid & 31) >> 2);
 }
-__device__ __forceinline__ bool wg_item_on(int tid, int c, int m_valid) { return 8 * c + 2 * (tid & 3) < m_valid; }
-__device__ __forceinline__ size_t wg_part_index(const Args& a, int split, int tile, int cb) {
-    return ((size_t)split * (a.N / kNTile) + tile) * cb * kWgThreads;   // in float4
+__device__ __forceinline__ size_t wg_part_index(int n_tiles, int split, int tile, int cb) {
+    return ((size_t)split * n_tiles + tile) * cb * kWgThreads;   // in float4
 }
 template <bool GROUPED>
-__device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, int c, float4 v, int m_valid) {
+__device__ __forceinline__ void wg_store_item(__half* Y, const float* cscales, int N, int n0, int tid, int c, float4 v,
+                                              int m_valid) {
     const int col = wg_out_col(n0, tid), row = 8 * c + 2 * (tid & 3);
     if (!GROUPED) {
-        const float c0 = a.cscales[col], c1 = a.cscales[col + 8];
+        const float c0 = cscales[col], c1 = cscales[col + 8];
         v.x *= c0; v.y *= c0; v.z *= c1; v.w *= c1;
     }
-    __half* const y = a.Y + (size_t)row * a.N + col;
-    y[0] = __float2half_rn(v.x);   // row < m_valid: wg_item_on
-    y[8] = __float2half_rn(v.z);
-    if (row + 1 < m_valid) { y[a.N] = __float2half_rn(v.y); y[a.N + 8] = __float2half_rn(v.w); }
+    __half* const y = Y + (size_t)row * N + col;
+    if (row < m_valid) { y[0] = __float2half_rn(v.x); y[8] = __float2half_rn(v.z); }
+    if (row + 1 < m_valid) { y[N] = __float2half_rn(v.y); y[N + 8] = __float2half_rn(v.w); }
 }
 __device__ __forceinline__ void add4(float4& s, const float4& v) { s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w; }
 
-// The last CTA of the tile sums it (default): split by split, all of its thread's items of a
-// split in flight together.
+// The sum of the last CTA of the tile (default): SB splits per round so that 16 loads are in
+// flight (at MP = 16 every split at once: a dependent round trip per split cost 0.6-1.4 us at
+// M = 1, H200 call 4). Out of line, so that its registers do not count against the main loop's.
 template <int MP, bool GROUPED>
-__device__ __forceinline__ void wg_reduce_last(const Args& a, int tile, int n0, int m_valid) {
-    if (!last_cta_of_tile(a, tile)) return;
+__device__ __noinline__ void wg_sum_last(const float4* partial, __half* Y, const float* cscales, int N, int S, int tile,
+                                         int n0, int m_valid) {
+    constexpr int CB = MP / 8, SB = CB >= 16 ? 1 : 16 / CB;
     const int cb = (m_valid + 7) / 8, tid = threadIdx.x;
-    float4 sum[MP / 8];
+    const size_t stride = wg_part_index(N / kNTile, 1, 0, cb);   // split s -> s + 1
+    const float4* const p = partial + wg_part_index(N / kNTile, 0, tile, cb) + tid;
+    float4 sum[CB];
 #pragma unroll
-    for (int c = 0; c < MP / 8; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s = 0; s < a.splits; ++s) {
-        const float4* const p = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, s, tile, cb) + tid;
-        float4 v[MP / 8];
+    for (int c = 0; c < CB; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s0 = 0; s0 < S; s0 += SB) {
+        float4 v[SB][CB];
 #pragma unroll
-        for (int c = 0; c < MP / 8; ++c)
-            if (c < cb && wg_item_on(tid, c, m_valid)) v[c] = __ldcg(p + c * kWgThreads);
+        for (int q = 0; q < SB; ++q)
 #pragma unroll
-        for (int c = 0; c < MP / 8; ++c)
-            if (c < cb && wg_item_on(tid, c, m_valid)) add4(sum[c], v[c]);
+            for (int c = 0; c < CB; ++c)
+                if (s0 + q < S && c < cb) v[q][c] = __ldcg(p + (s0 + q) * stride + c * kWgThreads);
+#pragma unroll
+        for (int q = 0; q < SB; ++q)
+#pragma unroll
+            for (int c = 0; c < CB; ++c)
+                if (s0 + q < S && c < cb) add4(sum[c], v[q][c]);
     }
 #pragma unroll
-    for (int c = 0; c < MP / 8; ++c)
-        if (c < cb && wg_item_on(tid, c, m_valid)) wg_store_item<GROUPED>(a, n0, tid, c, sum[c], m_valid);
+    for (int c = 0; c < CB; ++c)
+        if (c < cb) wg_store_item<GROUPED>(Y, cscales, N, n0, tid, c, sum[c], m_valid);
 }
 
 // The sum shared by the tile's S CTAs (kAcqrelCoop): each CTA publishes its partial, waits until
 // all S have (every CTA of the grid is resident: the host sets coop only for one-wave grids, and
 // the previous grid exits on its own), then sums 1 / S of the tile's items, each in split order:
-// the same bits as wg_reduce_last. A second counter per tile counts the CTAs done reading; the
+// the same bits as wg_sum_last. A second counter per tile counts the CTAs done reading; the
 // last one resets both for the next launch (which cannot reach its own reduction before this
 // grid has exited: griddepcontrol.wait comes first in every kernel).
 template <bool GROUPED>
@@ -1120,10 +1126,9 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
     }
     __syncthreads();   // every partial of the tile is visible to the whole CTA
     const int cb = (m_valid + 7) / 8, S = a.splits, total = cb * kWgThreads, per = (total + S - 1) / S;
-    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, 0, tile, cb);
-    const size_t stride = wg_part_index(a, 1, 0, cb);   // split s -> s + 1
+    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a.N / kNTile, 0, tile, cb);
+    const size_t stride = wg_part_index(a.N / kNTile, 1, 0, cb);   // split s -> s + 1
     for (int i = split * per + (int)threadIdx.x; i < min(total, (split + 1) * per); i += kWgThreads) {
-        if (!wg_item_on(i % kWgThreads, i / kWgThreads, m_valid)) continue;
         float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
         for (int s0 = 0; s0 < S; s0 += 8) {   // 8 loads in flight
             float4 v[8];
@@ -1134,7 +1139,7 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
             for (int q = 0; q < 8; ++q)
                 if (s0 + q < S) add4(sum, v[q]);
         }
-        wg_store_item<GROUPED>(a, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
+        wg_store_item<GROUPED>(a.Y, a.cscales, a.N, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
     }
     if (threadIdx.x == 0) {
         int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
@@ -1360,14 +1365,14 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     }
     {
         const int cb = (m_valid + 7) / 8;
-        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a, split, tile, cb) + tid;
+        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a.N / kNTile, split, tile, cb) + tid;
 #pragma unroll
         for (int c = 0; c < MP / 8; ++c)
-            if (c < cb && wg_item_on(tid, c, m_valid))
-                __stcg(p + c * kWgThreads, make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
+            if (c < cb) __stcg(p + c * kWgThreads, make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
     }
     if (a.acqrel & kAcqrelCoop) wg_reduce_coop<GROUPED>(a, tile, split, n0, m_valid);
-    else wg_reduce_last<MP, GROUPED>(a, tile, n0, m_valid);
+    else if (last_cta_of_tile(a, tile))
+        wg_sum_last<MP, GROUPED>(reinterpret_cast<const float4*>(a.partial), a.Y, a.cscales, a.N, a.splits, tile, n0, m_valid);
     stamp(a, 3);
 #else
     (void)a;   // never launched without sm_90a (wq_plan)
