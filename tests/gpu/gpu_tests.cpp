@@ -295,7 +295,8 @@ void test_wq(int N, int K, int bits, int group, bool zero, ScaleType st, const s
                 check_twice(nmw, launched);
             }
             // The wgmma kernel's split-K sum shared by the tile's CTAs (forced wherever the grid is
-            // one wave; by default only at S >= 8) against the last CTA summing alone: the same
+            // one wave and M > 8, where the kernel keeps its partials in its accumulator layout; by
+            // default only at S >= 8 and M >= 16) against the last CTA summing alone: the same
             // additions, the same bits.
             cuda::wq_set_wgmma(1);
             cuda::wq_set_wgmma_coop(1);

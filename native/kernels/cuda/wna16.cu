@@ -489,7 +489,7 @@ __device__ __forceinline__ void sum_partials(const Args& a, int n0, int beg, int
 // call compiled in, the decode step was 2% slower and 4096x11008 at M = 16 5% slower, even
 // where the loop ran.
 // Whether this CTA is the last of its tile's S to publish its partial (workspace_reduce, the
-// wgmma kernel's wg_sum_last); the last one's threads may then read every partial.
+// wgmma kernel's wg_reduce_last); the last one's threads may then read every partial.
 __device__ __forceinline__ bool last_cta_of_tile(const Args& a, int tile) {
     __shared__ int is_last;
     __syncthreads();
@@ -918,6 +918,7 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //  * cp.async writes are generic-proxy writes and wgmma reads shared memory through the async
 //    proxy: every thread fences (fence.proxy.async) after its copies land, before the barrier.
 constexpr int kWgThreads = 256;   // two warpgroups
+constexpr int kWgRowMajorMaxRows = 8;   // the wgmma kernel's row-major partials up to this M (its epilogue)
 static_assert(kWgThreads == kThreads, "wq_gemm launches paths 0 and 3 with kThreads");
 
 // Compile-time shape of one configuration:
@@ -1045,72 +1046,65 @@ __device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bo
 }
 
 // The wgmma kernel's split-K partials stay in its accumulator layout: item (c, tid) is
-// acc[4c .. 4c + 3] of thread tid (lane 4g + t), outputs (8c + 2t, col), (8c + 2t + 1, col),
-// (8c + 2t, col + 8), (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col),
-// one float4 at [split][tile][c][tid] for the ceil(M / 8) 8-row blocks. A thread stores its
-// partial with one coalesced 16-byte store per block, where the row-major [split][M][N] layout
-// of the other kernels took M / 2 scattered 4-byte stores and their address arithmetic (584
-// instructions per warp at M = 64, 8% of the kernel's stall samples, ncu, H200, session 17); a
-// reader sums an item with one 16-byte load per split. Sums in split order from 0, as
-// workspace_reduce: the same bits. Measured and dropped (H200, session 17, calls 5 and 6):
-// storing only the items with a row < M, by row pair or with a per-lane test, was slower at
-// M = 1 and 9-25% slower at M = 64 / 128.
+// acc[4c .. 4c + 3] of thread tid, outputs (8c + 2t, col), (8c + 2t + 1, col), (8c + 2t, col + 8),
+// (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col), one float4 at
+// [split][tile][c][tid] for c < ceil(M / 8). A thread stores its partial with ceil(M / 8)
+// coalesced 16-byte stores, where the row-major [split][M][N] layout of the other kernels took
+// M / 2 scattered 4-byte stores and their address arithmetic (584 instructions per warp at
+// M = 64, 8% of the kernel's stall samples, ncu, H200, session 17); a reader sums an item with one
+// 16-byte load per split. Sums in split order from 0, as workspace_reduce: the same bits.
+// At M <= 8 the kernel keeps the row-major partials and workspace_reduce (see its epilogue).
+// Measured and dropped (H200, session 17, calls 5-7): only the items with a row < M, indexed by
+// row pair or tested per lane (slower at M = 1 and 9-25% slower at M = 64 / 128); the last CTA's
+// sum out of line with 16 loads in flight (M = 1 faster, M = 32..128 3-9% slower).
 __device__ __forceinline__ int wg_out_col(int n0, int tid) {
     const int warp = tid >> 5, wl = warp & 3;
     return n0 + ((warp >> 2) * 2 + (wl >> 1)) * 32 + (wl & 1) * 16 + ((tid & 31) >> 2);
 }
-__device__ __forceinline__ size_t wg_part_index(int n_tiles, int split, int tile, int cb) {
-    return ((size_t)split * n_tiles + tile) * cb * kWgThreads;   // in float4
+__device__ __forceinline__ size_t wg_part_index(const Args& a, int split, int tile, int cb) {
+    return ((size_t)split * (a.N / kNTile) + tile) * cb * kWgThreads;   // in float4
 }
 template <bool GROUPED>
-__device__ __forceinline__ void wg_store_item(__half* Y, const float* cscales, int N, int n0, int tid, int c, float4 v,
-                                              int m_valid) {
+__device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, int c, float4 v, int m_valid) {
     const int col = wg_out_col(n0, tid), row = 8 * c + 2 * (tid & 3);
     if (!GROUPED) {
-        const float c0 = cscales[col], c1 = cscales[col + 8];
+        const float c0 = a.cscales[col], c1 = a.cscales[col + 8];
         v.x *= c0; v.y *= c0; v.z *= c1; v.w *= c1;
     }
-    __half* const y = Y + (size_t)row * N + col;
+    __half* const y = a.Y + (size_t)row * a.N + col;
     if (row < m_valid) { y[0] = __float2half_rn(v.x); y[8] = __float2half_rn(v.z); }
-    if (row + 1 < m_valid) { y[N] = __float2half_rn(v.y); y[N + 8] = __float2half_rn(v.w); }
+    if (row + 1 < m_valid) { y[a.N] = __float2half_rn(v.y); y[a.N + 8] = __float2half_rn(v.w); }
 }
 __device__ __forceinline__ void add4(float4& s, const float4& v) { s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w; }
 
-// The sum of the last CTA of the tile (default): SB splits per round so that 16 loads are in
-// flight (at MP = 16 every split at once: a dependent round trip per split cost 0.6-1.4 us at
-// M = 1, H200 call 4). Out of line, so that its registers do not count against the main loop's.
+// The last CTA of the tile sums it (default): split by split, all of its thread's items of a
+// split in flight together.
 template <int MP, bool GROUPED>
-__device__ __noinline__ void wg_sum_last(const float4* partial, __half* Y, const float* cscales, int N, int S, int tile,
-                                         int n0, int m_valid) {
-    constexpr int CB = MP / 8, SB = CB >= 16 ? 1 : 16 / CB;
+__device__ __forceinline__ void wg_reduce_last(const Args& a, int tile, int n0, int m_valid) {
+    if (!last_cta_of_tile(a, tile)) return;
     const int cb = (m_valid + 7) / 8, tid = threadIdx.x;
-    const size_t stride = wg_part_index(N / kNTile, 1, 0, cb);   // split s -> s + 1
-    const float4* const p = partial + wg_part_index(N / kNTile, 0, tile, cb) + tid;
-    float4 sum[CB];
+    float4 sum[MP / 8];
 #pragma unroll
-    for (int c = 0; c < CB; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
-    for (int s0 = 0; s0 < S; s0 += SB) {
-        float4 v[SB][CB];
+    for (int c = 0; c < MP / 8; ++c) sum[c] = make_float4(0.f, 0.f, 0.f, 0.f);
+    for (int s = 0; s < a.splits; ++s) {
+        const float4* const p = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, s, tile, cb) + tid;
+        float4 v[MP / 8];
 #pragma unroll
-        for (int q = 0; q < SB; ++q)
+        for (int c = 0; c < MP / 8; ++c)
+            if (c < cb) v[c] = __ldcg(p + c * kWgThreads);
 #pragma unroll
-            for (int c = 0; c < CB; ++c)
-                if (s0 + q < S && c < cb) v[q][c] = __ldcg(p + (s0 + q) * stride + c * kWgThreads);
-#pragma unroll
-        for (int q = 0; q < SB; ++q)
-#pragma unroll
-            for (int c = 0; c < CB; ++c)
-                if (s0 + q < S && c < cb) add4(sum[c], v[q][c]);
+        for (int c = 0; c < MP / 8; ++c)
+            if (c < cb) add4(sum[c], v[c]);
     }
 #pragma unroll
-    for (int c = 0; c < CB; ++c)
-        if (c < cb) wg_store_item<GROUPED>(Y, cscales, N, n0, tid, c, sum[c], m_valid);
+    for (int c = 0; c < MP / 8; ++c)
+        if (c < cb) wg_store_item<GROUPED>(a, n0, tid, c, sum[c], m_valid);
 }
 
 // The sum shared by the tile's S CTAs (kAcqrelCoop): each CTA publishes its partial, waits until
 // all S have (every CTA of the grid is resident: the host sets coop only for one-wave grids, and
 // the previous grid exits on its own), then sums 1 / S of the tile's items, each in split order:
-// the same bits as wg_sum_last. A second counter per tile counts the CTAs done reading; the
+// the same bits as wg_reduce_last. A second counter per tile counts the CTAs done reading; the
 // last one resets both for the next launch (which cannot reach its own reduction before this
 // grid has exited: griddepcontrol.wait comes first in every kernel).
 template <bool GROUPED>
@@ -1126,8 +1120,8 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
     }
     __syncthreads();   // every partial of the tile is visible to the whole CTA
     const int cb = (m_valid + 7) / 8, S = a.splits, total = cb * kWgThreads, per = (total + S - 1) / S;
-    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a.N / kNTile, 0, tile, cb);
-    const size_t stride = wg_part_index(a.N / kNTile, 1, 0, cb);   // split s -> s + 1
+    const float4* const p0 = reinterpret_cast<const float4*>(a.partial) + wg_part_index(a, 0, tile, cb);
+    const size_t stride = wg_part_index(a, 1, 0, cb);   // split s -> s + 1
     for (int i = split * per + (int)threadIdx.x; i < min(total, (split + 1) * per); i += kWgThreads) {
         float4 sum = make_float4(0.f, 0.f, 0.f, 0.f);
         for (int s0 = 0; s0 < S; s0 += 8) {   // 8 loads in flight
@@ -1139,7 +1133,7 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
             for (int q = 0; q < 8; ++q)
                 if (s0 + q < S) add4(sum, v[q]);
         }
-        wg_store_item<GROUPED>(a.Y, a.cscales, a.N, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
+        wg_store_item<GROUPED>(a, n0, i % kWgThreads, i / kWgThreads, sum, m_valid);
     }
     if (threadIdx.x == 0) {
         int prev;   // acq_rel: this CTA's polls above happen before its count, the resets after all counts
@@ -1153,9 +1147,6 @@ __device__ __forceinline__ void wg_reduce_coop(const Args& a, int tile, int spli
 
 #endif
 
-#ifndef QB_WG_LATE_LOADS
-#define QB_WG_LATE_LOADS 0
-#endif
 template <class C, bool ZP, bool GROUPED>
 __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Args a) {
 #if defined(QB_HAS_WGMMA)
@@ -1261,15 +1252,12 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         fence_proxy_async();       // this thread's copies -> visible to wgmma's reads
         __syncthreads();           // ... everyone's; every plain read of stage it - 1 and every
                                    // wgmma of stage it - 2 is done (below): their slots are free
-        auto issue_loads = [&]() {
-            if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
-            if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
-            cp_async_commit();
-            __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
-        };
-#if !QB_WG_LATE_LOADS
-        issue_loads();
-#endif
+        // (Issued after the stage's first atom instead, the loads were 2-24% slower at M = 32..128,
+        // H200, session 17.)
+        if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
+        if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
+        cp_async_commit();
+        __syncwarp();   // the loads branch per thread; the .aligned instructions below need the warp whole
 
         const int slot = it % C::WSLOTS;   // weights, scales, zeros
         const uint8_t* const bB = sB + slot * C::B_STAGE + sl * SK * ATOM + lane * (ATOM / 32);
@@ -1335,9 +1323,6 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
             wgmma_rs<MP>(acc, af[ka][0], desc[0]);
             wgmma_rs<MP>(acc, af[ka][1], desc[1]);
             wgmma_commit();
-#if QB_WG_LATE_LOADS
-            if (ka == 0) issue_loads();
-#endif
         }
     }
     wgmma_wait<0>();
@@ -1363,16 +1348,32 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         stamp(a, 3);
         return;
     }
+    if (MP == 16 && m_valid <= kWgRowMajorMaxRows) {
+        // Row-major partials and workspace_reduce, whose loads of every split are in flight at
+        // once: an 8-row block per thread stores and reads up to 8 times the rows, and
+        // wg_reduce_last's round trip per split cost 0.5-1.4 us at M = 1 (W8A16 11008x4096 /
+        // 4096x11008: 13.0 / 13.0 us -> 13.6 / 14.4, its decode step 1.94 -> 2.09 ms, H200, session
+        // 17). The host sets no shared sum here (kWgRowMajorMaxRows).
+#pragma unroll
+        for (int c = 0; c < MP / 8; ++c)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int row = 8 * c + 2 * t + (e & 1);
+                if (row < m_valid) __stcg(a.partial + ((size_t)split * a.M + row) * a.N + ncol + 8 * (e >> 1), acc[4 * c + e]);
+            }
+        workspace_reduce<kWgThreads, kMaxSplitsMma, GROUPED>(a, tile, n0, m_valid);
+        stamp(a, 3);
+        return;
+    }
     {
         const int cb = (m_valid + 7) / 8;
-        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a.N / kNTile, split, tile, cb) + tid;
+        float4* const p = reinterpret_cast<float4*>(a.partial) + wg_part_index(a, split, tile, cb) + tid;
 #pragma unroll
         for (int c = 0; c < MP / 8; ++c)
             if (c < cb) __stcg(p + c * kWgThreads, make_float4(acc[4 * c], acc[4 * c + 1], acc[4 * c + 2], acc[4 * c + 3]));
     }
     if (a.acqrel & kAcqrelCoop) wg_reduce_coop<GROUPED>(a, tile, split, n0, m_valid);
-    else if (last_cta_of_tile(a, tile))
-        wg_sum_last<MP, GROUPED>(reinterpret_cast<const float4*>(a.partial), a.Y, a.cscales, a.N, a.splits, tile, n0, m_valid);
+    else wg_reduce_last<MP, GROUPED>(a, tile, n0, m_valid);
     stamp(a, 3);
 #else
     (void)a;   // never launched without sm_90a (wq_plan)
@@ -2019,6 +2020,9 @@ int wgmma_min_m(const WqLayout& l) {
 // (S = 8) 12.89-13.86 -> 14.20-14.56 us, the W8A16 decode step 1.941 -> 2.031 ms (runs 7441c269 and
 // ddaa67b4); M = 9 was even (14.65-14.71 -> 14.67-14.70).
 constexpr int kCoopMinRows = 16;
+// Rows of workspace per split of a wgmma launch of `rows` rows: whole 8-row blocks above
+// kWgRowMajorMaxRows (wg_part_index), the rows themselves below.
+int wg_part_rows(int rows) { return rows <= kWgRowMajorMaxRows ? rows : (rows + 7) / 8 * 8; }
 constexpr int kCoopMinSplits = 8;
 int g_wgmma_coop = -1;
 template <class C, bool ZP, bool GROUPED>
@@ -2958,7 +2962,7 @@ size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
     // The wgmma kernel's partials hold whole 8-row blocks (wg_part_index).
     const size_t parts = std::max({(size_t)kMaxSplits * rows, (size_t)kStreamMaxSplits * std::min(rows, kStreamMaxM),
-                                   (size_t)kMaxSplitsMma * ((rows + 7) / 8 * 8)});
+                                   (size_t)kMaxSplitsMma * wg_part_rows(rows)});
     return align256(2 * (size_t)(l.n / kNTile) * sizeof(int)) + parts * (size_t)l.n * sizeof(float);
 }
 
@@ -2994,12 +2998,13 @@ CudaStatus wq_gemm(const WqLayout& l, const void* weights, const void* X, int M,
         a.timing = g_timing && g_timing_entries >= (size_t)p.ctas * 4 ? g_timing : nullptr;
         if (p.splits > 1 && !a.cluster) {
             const size_t cb = align256(2 * (size_t)p.n_tiles * sizeof(int));   // arrive and depart counters
-            const size_t need = cb + (size_t)p.splits * (p.path == 3 ? (rows + 7) / 8 * 8 : rows) * (size_t)l.n * sizeof(float);
+            const size_t need = cb + (size_t)p.splits * (p.path == 3 ? wg_part_rows(rows) : rows) * (size_t)l.n * sizeof(float);
             if (!workspace || workspace_bytes < need) return CudaStatus::workspace_too_small;
             a.counters = static_cast<int*>(workspace);
             a.partial = reinterpret_cast<float*>(static_cast<uint8_t*>(workspace) + cb);
-            // One wave only (wg_reduce_coop: every CTA of a tile waits for all of them).
-            if (p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm &&
+            // One wave only (wg_reduce_coop: every CTA of a tile waits for all of them); not where
+            // the kernel keeps row-major partials (M <= kWgRowMajorMaxRows).
+            if (p.path == 3 && p.ctas <= p.sms * p.ctas_per_sm && rows > kWgRowMajorMaxRows &&
                 (g_wgmma_coop > 0 || (g_wgmma_coop < 0 && p.splits >= kCoopMinSplits && rows >= kCoopMinRows)))
                 a.acqrel |= kAcqrelCoop;
         }
