@@ -94,8 +94,7 @@ __device__ __forceinline__ void cp_async16_weights(void* smem, const void* gmem,
 // cp.async of 16 bytes if `pred`, else nothing; branch-free (a predicated instruction), so a
 // warp never diverges around the loads (the .aligned ldmatrix / mma / bar.sync that follow
 // need the whole warp).
-__device__ __forceinline__ void cp_async16_if(void* smem, const void* gmem, bool pred) {
-    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+__device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bool pred) {
     asm volatile(
         "{\n"
         "  .reg .pred p;\n"
@@ -104,12 +103,18 @@ __device__ __forceinline__ void cp_async16_if(void* smem, const void* gmem, bool
         "}\n" ::"r"((int)pred),
         "r"(s), "l"(gmem));
 }
+__device__ __forceinline__ void cp_async16_if(void* smem, const void* gmem, bool pred) {
+    cp_async16_s_if(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), gmem, pred);
+}
 
 // cp.async of 16 bytes that reads `src_bytes` (16 or 0) and zero-fills the rest: rows past M
-// become zeros in shared memory without a branch.
-__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, int src_bytes) {
-    const uint32_t s = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+// become zeros in shared memory without a branch. The _s forms take the address in the shared
+// window (the wgmma kernel computes its load addresses once).
+__device__ __forceinline__ void cp_async16_s(uint32_t s, const void* gmem, int src_bytes) {
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
+}
+__device__ __forceinline__ void cp_async16_zfill(void* smem, const void* gmem, int src_bytes) {
+    cp_async16_s(static_cast<uint32_t>(__cvta_generic_to_shared(smem)), gmem, src_bytes);
 }
 
 // cp.async of 16 bytes into a slot of the streaming kernel's shared-memory ring. The "memory"
@@ -1030,21 +1035,6 @@ __device__ __forceinline__ uint64_t wgmma_desc(uint32_t addr) {
 
 // Helpers of the wgmma kernel, compiled only where it is (unused elsewhere: warnings are errors).
 #if defined(QB_HAS_WGMMA)
-// cp_async16_zfill and cp_async16_if with the shared-memory address already in the shared
-// window (the wgmma kernel computes its load addresses once).
-__device__ __forceinline__ void cp_async16_s(uint32_t s, const void* gmem, int src_bytes) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(src_bytes));
-}
-__device__ __forceinline__ void cp_async16_s_if(uint32_t s, const void* gmem, bool pred) {
-    asm volatile(
-        "{\n"
-        "  .reg .pred p;\n"
-        "  setp.ne.b32 p, %0, 0;\n"
-        "  @p cp.async.cg.shared.global [%1], [%2], 16;\n"
-        "}\n" ::"r"((int)pred),
-        "r"(s), "l"(gmem));
-}
-
 // The wgmma kernel's split-K partials stay in its accumulator layout: item (c, tid) is
 // acc[4c .. 4c + 3] of thread tid, outputs (8c + 2t, col), (8c + 2t + 1, col), (8c + 2t, col + 8),
 // (8c + 2t + 1, col + 8) with col = n0 + 32 sl + 16 half + g (wg_out_col), one float4 at
