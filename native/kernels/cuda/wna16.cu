@@ -1202,12 +1202,14 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     const int xr = tid / 16, xc = tid % 16;
     const __half* const xsrc = a.X + (size_t)xr * a.K + xc * 8;
     const uint32_t xdst = sA_addr + (xc >> 3) * (MP * 128) + xr * 128 + (((xc & 7) ^ (xr & 7)) << 4);
+    const int xn = m_valid > xr ? (m_valid - xr + 15) / 16 : 0;   // row blocks j < xn have a row < M
+    const uint32_t xstep = 16u * (uint32_t)a.K;                  // halves from block j to j + 1
     auto load_acts = [&](int slot, int ks) {
-        const int k0 = ks * kKTile;
+        const __half* x = xsrc + ks * kKTile;
 #pragma unroll
-        for (int j = 0; j < XCH; ++j) {
-            const bool on = xr + 16 * j < m_valid;   // rows >= M: zero-filled, nothing read
-            cp_async16_s(xdst + slot * C::A_STAGE + j * 16 * 128, on ? xsrc + (size_t)(16 * j) * a.K + k0 : a.X, on ? 16 : 0);
+        for (int j = 0; j < XCH; ++j, x += xstep) {
+            const bool on = j < xn;   // rows >= M: zero-filled, nothing read
+            cp_async16_s(xdst + slot * C::A_STAGE + j * 16 * 128, on ? x : a.X, on ? 16 : 0);
         }
     };
 
