@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "cuda_bench.h"
+#include "cuda_kernels.h"
 #include "environment.h"
 #include "results_json.h"
 
@@ -403,6 +404,8 @@ int cmd_bench_cuda(int argc, char** argv) {
         if (results.empty() || out.empty()) return fail("--merge-peer needs --results FILE and --out FILE");
         return merge_peer(results, peer, out);
     }
+    // A mistyped experiment switch would silently time the default instead of the variant asked for.
+    if (const std::string e = cuda::wq_env_error(); !e.empty()) return fail(e + " (a switch of the CUDA kernels)");
     opt.progress = [](const std::string& l) { std::fprintf(stderr, "%s\n", l.c_str()); std::fflush(stderr); };
     CudaBenchReport rep;
     std::string err;

@@ -65,6 +65,18 @@ out=$(QB_CPU_ISA=avx512-bf16 "$Q" bench --quick 2>&1); rc=$?
 out=$(QB_CPU_ROWS=longest "$Q" bench --quick 2>&1); rc=$?
 [ "$rc" = 2 ] && grep -q "QB_CPU_ROWS='longest' names no row order" <<<"$out" && echo "ok   bench-bad-env-rows" \
   || { echo "FAIL bench-bad-env-rows: exit $rc ($out)"; fails=$((fails+1)); }
+# The CUDA kernels' experiment switches, refused before any device is looked for (so also here,
+# where CI has no GPU); a build without CUDA says so instead.
+out=$(QB_WQ_COOP=on "$Q" bench --backend cuda --quick 2>&1); rc=$?
+if grep -q "built without CUDA" <<<"$out"; then echo "skip bench-bad-env-cuda: $out"
+else [ "$rc" = 2 ] && grep -q "QB_WQ_COOP='on' is not an integer" <<<"$out" && echo "ok   bench-bad-env-cuda" \
+  || { echo "FAIL bench-bad-env-cuda: exit $rc ($out)"; fails=$((fails+1)); }
+fi
+out=$(QB_WQ_HANDOFF_MB=7MB "$Q" bench --backend cuda --quick 2>&1); rc=$?
+if grep -q "built without CUDA" <<<"$out"; then echo "skip bench-bad-env-cuda-mb: $out"
+else [ "$rc" = 2 ] && grep -q "QB_WQ_HANDOFF_MB='7MB' is not a number of MB" <<<"$out" && echo "ok   bench-bad-env-cuda-mb" \
+  || { echo "FAIL bench-bad-env-cuda-mb: exit $rc ($out)"; fails=$((fails+1)); }
+fi
 check bench-bad-rows 2 "--rows takes short or long" -- bench --rows diagonal
 check bench-bad-flag 2 "unknown flag --frob" -- bench --frob 1
 check bench-bad-hw 2 "unknown --hardware-id" -- bench --hardware-id tpu

@@ -18,6 +18,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include <cuda_runtime_api.h>
 
@@ -114,6 +115,10 @@ CudaStatus wq_plan(const WqLayout& l, int M, WqPlan* out);
 // counters at zero again, so it can be reused and captured in CUDA graphs. One workspace per
 // stream (concurrent launches must not share one).
 size_t wq_workspace_bytes(const WqLayout& l, int max_m);
+// The first experiment switch (env QB_WQ_*: integers, QB_WQ_HANDOFF_MB a number) whose value does
+// not parse, as "QB_WQ_COOP='on' is not an integer"; empty if none. The kernels ignore such a
+// value; `qbench-native bench --backend cuda` refuses to run with it.
+std::string wq_env_error();
 
 // Tuning and test knobs (process-wide, not thread-safe; set before launching):
 //  * split override: force the split-K factor (capped at K / 128 and 16; the streaming kernel

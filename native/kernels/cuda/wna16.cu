@@ -52,11 +52,15 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <string>
 
 #include "cuda_kernels.h"
 
@@ -2298,24 +2302,58 @@ bool apply_carveout() {
     return ok;
 }
 
+// The experiment switches (env QB_WQ_*, read once, at first use): integers, QB_WQ_HANDOFF_MB a
+// number of MB. A value that does not parse in full is ignored here (a library prints nothing)
+// and named by wq_env_error(), which the CLI refuses to run with: atoi read "1x" as 1 and "on"
+// as 0 without a word.
+constexpr const char* kEnvInts[] = {"QB_WQ_L2_HINT",      "QB_WQ_L2PF",     "QB_WQ_SMR",          "QB_WQ_CTASK_SMR",
+                                    "QB_WQ_CTASK_SHARED", "QB_WQ_ACQREL",   "QB_WQ_CARVEOUT",     "QB_WQ_STREAM_DEPTH",
+                                    "QB_WQ_ACCSCALE",     "QB_WQ_WGMMA",    "QB_WQ_STREAM_MAX_M", "QB_WQ_COOP",
+                                    "QB_WQ_CTASK",        "QB_WQ_CTASK_WARPS"};
+constexpr const char* kEnvHandoff = "QB_WQ_HANDOFF_MB";
+bool env_int(const char* name, int* v) {
+    const char* s = std::getenv(name);
+    if (!s || !*s) return false;
+    char* end = nullptr;
+    errno = 0;
+    const long x = std::strtol(s, &end, 10);
+    if (*end != '\0' || errno == ERANGE || x < INT_MIN || x > INT_MAX) return false;
+    *v = (int)x;
+    return true;
+}
+bool env_mb(const char* name, double* v) {
+    const char* s = std::getenv(name);
+    if (!s || !*s) return false;
+    char* end = nullptr;
+    const double x = std::strtod(s, &end);
+    if (*end != '\0' || !std::isfinite(x) || x < 0 || x > 1e6) return false;
+    *v = x;
+    return true;
+}
+
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
-    if (const char* h = std::getenv("QB_WQ_L2_HINT")) wq_set_l2_hint(std::atoi(h));   // experiment switches
-    if (const char* f = std::getenv("QB_WQ_L2PF")) wq_set_l2_prefetch(std::atoi(f));
-    if (const char* f = std::getenv("QB_WQ_HANDOFF_MB")) wq_set_handoff((long long)(std::atof(f) * 1048576.0));
-    if (const char* f = std::getenv("QB_WQ_SMR")) wq_set_stream_smem(std::atoi(f));   // -1, 0, 4, 6, 8, 35
-    if (const char* f = std::getenv("QB_WQ_CTASK_SMR")) wq_set_ctask_smem(std::atoi(f) != 0);
-    if (const char* f = std::getenv("QB_WQ_CTASK_SHARED")) wq_set_ctask_shared(std::atoi(f));
-    if (const char* f = std::getenv("QB_WQ_ACQREL")) wq_set_reduce_acqrel(std::atoi(f) != 0);
-    if (const char* f = std::getenv("QB_WQ_CARVEOUT"))   // -1 or 0..100, as wq_set_carveout; else the default
-        if (carveout_valid(std::atoi(f))) g_carveout = std::atoi(f);
-    if (const char* d = std::getenv("QB_WQ_STREAM_DEPTH")) wq_set_stream_depth(std::atoi(d));
-    if (const char* c = std::getenv("QB_WQ_ACCSCALE")) wq_set_stream_accscale(std::atoi(c) != 0);
-    if (const char* m = std::getenv("QB_WQ_STREAM_MAX_M")) wq_set_stream_max_m(std::atoi(m), -1);
-    if (const char* w = std::getenv("QB_WQ_WGMMA")) wq_set_wgmma(std::atoi(w));
-    if (const char* w = std::getenv("QB_WQ_COOP")) wq_set_wgmma_coop(std::atoi(w));
-    if (const char* c = std::getenv("QB_WQ_CTASK")) wq_set_ctask(std::atoi(c), std::getenv("QB_WQ_CTASK_WARPS") ? std::atoi(std::getenv("QB_WQ_CTASK_WARPS")) : 0);
+    int v = 0;
+    double mb = 0;
+    if (env_int("QB_WQ_L2_HINT", &v)) wq_set_l2_hint(v);
+    if (env_int("QB_WQ_L2PF", &v)) wq_set_l2_prefetch(v);
+    if (env_mb(kEnvHandoff, &mb)) wq_set_handoff((long long)(mb * 1048576.0));
+    if (env_int("QB_WQ_SMR", &v)) wq_set_stream_smem(v);   // -1, 0, 4, 6, 8, 35
+    if (env_int("QB_WQ_CTASK_SMR", &v)) wq_set_ctask_smem(v != 0);
+    if (env_int("QB_WQ_CTASK_SHARED", &v)) wq_set_ctask_shared(v);
+    if (env_int("QB_WQ_ACQREL", &v)) wq_set_reduce_acqrel(v != 0);
+    if (env_int("QB_WQ_CARVEOUT", &v) && carveout_valid(v)) g_carveout = v;   // -1 or 0..100, as wq_set_carveout
+    if (env_int("QB_WQ_STREAM_DEPTH", &v)) wq_set_stream_depth(v);
+    if (env_int("QB_WQ_ACCSCALE", &v)) wq_set_stream_accscale(v != 0);
+    if (env_int("QB_WQ_STREAM_MAX_M", &v)) wq_set_stream_max_m(v, -1);
+    if (env_int("QB_WQ_WGMMA", &v)) wq_set_wgmma(v);
+    if (env_int("QB_WQ_COOP", &v)) wq_set_wgmma_coop(v);
+    if (env_int("QB_WQ_CTASK", &v)) {
+        int warps = 0;
+        env_int("QB_WQ_CTASK_WARPS", &warps);
+        wq_set_ctask(v, warps);
+    }
     fill_ctask<4>();
     fill_ctask<8>();
     fill_ctask<16>();
@@ -2949,6 +2987,18 @@ void wq_set_timing(unsigned long long* stamps, size_t entries) {
     g_timing_entries = stamps ? entries : 0;
 }
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
+
+std::string wq_env_error() {
+    for (const char* name : kEnvInts) {
+        int v;
+        const char* s = std::getenv(name);
+        if (s && *s && !env_int(name, &v)) return std::string(name) + "='" + s + "' is not an integer";
+    }
+    double mb;
+    if (const char* s = std::getenv(kEnvHandoff); s && *s && !env_mb(kEnvHandoff, &mb))
+        return std::string(kEnvHandoff) + "='" + s + "' is not a number of MB (0 .. 1e6)";
+    return {};
+}
 
 size_t wq_workspace_bytes(const WqLayout& l, int max_m) {
     const int rows = std::min(std::max(max_m, 1), kMaxRows);
