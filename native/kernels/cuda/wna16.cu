@@ -1072,7 +1072,9 @@ __device__ __forceinline__ void wg_store_item(const Args& a, int n0, int tid, in
 __device__ __forceinline__ void add4(float4& s, const float4& v) { s.x += v.x; s.y += v.y; s.z += v.z; s.w += v.w; }
 
 // The last CTA of the tile sums it (default): split by split, all of its thread's items of a
-// split in flight together.
+// split in flight together. Two splits per round, or its own split from its accumulators
+// instead of the workspace, each save a round trip but spilled registers at MP = 64 (ptxas,
+// session 17; not run).
 template <int MP, bool GROUPED>
 __device__ __forceinline__ void wg_reduce_last(const Args& a, int tile, int n0, int m_valid) {
     if (!last_cta_of_tile(a, tile)) return;
