@@ -263,9 +263,9 @@ constexpr int kAtomN = 32;
 //   AK     atoms (32 k) per warp per stage
 //   STAGES cp.async ring depth
 //   MINB   CTAs per SM promised to the register allocator (__launch_bounds__)
-// Bytes of one k-stage of a 128-column tile in the wq_shuffle layout (the MMA and the wgmma
-// kernel and their shared loader, load_weight_stage): 4 strips x 4 atoms of weights, up to 4
-// scale rows and up to 4 zero rows.
+// Bytes of one k-stage of a 128-column tile in the wq_shuffle layout (the MMA kernel, its loader
+// load_weight_stage, and the wgmma kernel): 4 strips x 4 atoms of weights, up to 4 scale rows and
+// up to 4 zero rows.
 template <int BITS>
 struct StageBytes {
     static constexpr int ATOM = 32 * 4 * BITS;                                // 512 or 1024
@@ -303,7 +303,8 @@ struct Args {
     const uint8_t* zeros;    // [G][N/32][16 B] or null
     const __half* X;         // [M][K]
     __half* Y;               // [M][N]
-    float* partial;          // [splits][M][N] FP32, when splits > 1 and not cluster
+    float* partial;          // [splits][M][N] FP32, when splits > 1 and not cluster (the wgmma
+                             // kernel above M = 8: its accumulator layout, wg_part_index)
     int* counters;           // [2][n_tiles] (the second row only for coop)
     int M, N, K, group, splits, k_stages;
     int cluster;             // 1: the splits of a tile are one thread-block cluster and reduce
@@ -544,11 +545,12 @@ __device__ __forceinline__ void workspace_reduce(const Args& a, int tile, int n0
 }
 
 // Global -> shared for k-stage ks of one 128-column tile into ring slot `slot` of the weight,
-// scale and zero rings (the MMA and the wgmma kernel, NT = 256 threads): the tile's 4 strips of
-// 4 atoms (each strip's atoms are contiguous along k in the wq_shuffle layout), then the scale
-// and zero rows of the groups the stage touches. The loads are predicated per thread: callers
-// re-converge the warp before any .aligned instruction.
-template <int BITS, bool ZP, bool GROUPED, int HINT, int NT>
+// scale and zero rings of the MMA kernel (kThreads threads; the wgmma kernel computes the same
+// addresses once per thread instead, in its body): the tile's 4 strips of 4 atoms (each strip's
+// atoms are contiguous along k in the wq_shuffle layout), then the scale and zero rows of the
+// groups the stage touches. The loads are predicated per thread: callers re-converge the warp
+// before any .aligned instruction.
+template <int BITS, bool ZP, bool GROUPED, int HINT>
 __device__ __forceinline__ void load_weight_stage(const Args& a, uint8_t* sB, uint8_t* sS, uint8_t* sZ, int slot, int ks, int tid,
                                                   int n0, int strip0, int atoms_k, uint64_t policy) {
     constexpr int SK = kKTile / kAtomK, ATOM_BYTES = StageBytes<BITS>::ATOM, B_STAGE = StageBytes<BITS>::B;
@@ -557,10 +559,10 @@ __device__ __forceinline__ void load_weight_stage(const Args& a, uint8_t* sB, ui
     // Weights: 4 contiguous runs of SK atoms (one per strip), 16 bytes per thread-step.
     constexpr int B_CHUNKS = B_STAGE / 16, RUN_CHUNKS = SK * ATOM_BYTES / 16;
     const uint8_t* gq = a.q + ((size_t)strip0 * atoms_k + (size_t)(k0 / kAtomK)) * ATOM_BYTES;
-    static_assert(B_CHUNKS % NT == 0, "whole chunks per thread");
+    static_assert(B_CHUNKS % kThreads == 0, "whole chunks per thread");
 #pragma unroll
-    for (int c = 0; c < B_CHUNKS / NT; ++c) {
-        const int i = tid + c * NT;
+    for (int c = 0; c < B_CHUNKS / kThreads; ++c) {
+        const int i = tid + c * kThreads;
         const int sl = i / RUN_CHUNKS, off = i % RUN_CHUNKS;
         cp_async16_weights<HINT>(sB + slot * B_STAGE + i * 16, gq + (size_t)sl * atoms_k * ATOM_BYTES + (size_t)off * 16, policy);
     }
@@ -568,7 +570,7 @@ __device__ __forceinline__ void load_weight_stage(const Args& a, uint8_t* sB, ui
     if (GROUPED || ZP) {
         const int g0 = k0 / a.group, ng = a.group >= kKTile ? 1 : kKTile / a.group;
         // At most SK rows: 64 scale chunks and 16 zero chunks, one per thread (predicated).
-        static_assert(SK * kNTile * 2 / 16 <= NT, "one scale chunk per thread");
+        static_assert(SK * kNTile * 2 / 16 <= kThreads, "one scale chunk per thread");
         if (GROUPED) {
             constexpr int CPR_S = kNTile * 2 / 16;   // 16 chunks per row
             const int gr = tid / CPR_S, c = tid % CPR_S;
@@ -611,7 +613,7 @@ __global__ void __launch_bounds__(kThreads, C::MINB) wna16_kernel(const Args a) 
     // Global -> shared for k-stage `ks` into ring slot `slot`: the weight side (packed weights,
     // scales, zeros: constant data, independent of any earlier kernel) ...
     auto load_weights = [&](int slot, int ks) {
-        load_weight_stage<C::BITS, ZP, GROUPED, HINT, kThreads>(a, sB, sS, sZ, slot, ks, tid, n0, strip0, atoms_k, policy);
+        load_weight_stage<C::BITS, ZP, GROUPED, HINT>(a, sB, sS, sZ, slot, ks, tid, n0, strip0, atoms_k, policy);
     };
     // ... and the activations (written by the previous kernel in a real model): all 16 MB rows
     // of the tile, 16 chunks of 8 halves per row, chunk c stored at c ^ (row & 7)
@@ -921,9 +923,11 @@ template <int BITS> using CfgM128 = Cfg<BITS, 8, 1, 4, 2, 2, 3, 1>;   // M <= 12
 //    until that atom's previous group is done. At the next stage's barrier every group of the
 //    stage before last is done, so that slot can take new loads.
 //  * Group scales multiply the FP16 levels before the MMA (one rounding, as in the MMA kernel:
-//    the same numerics); per-channel scales go on the FP32 results. Split-K across CTAs and
-//    its reduction are the MMA kernel's (workspace_reduce: partials added in split order, so
-//    reruns give the same bits; the MMA kernel's bits differ, its MMAs sum in another order).
+//    the same numerics); per-channel scales go on the FP32 results. Split-K across CTAs is the
+//    MMA kernel's; above M = 8 the partials stay in the accumulator layout (wg_reduce_last,
+//    wg_reduce_coop), at M <= 8 they go through workspace_reduce. Either way partials are added
+//    in split order, so reruns give the same bits (the MMA kernel's bits differ: its MMAs sum in
+//    another order).
 //  * cp.async writes are generic-proxy writes and wgmma reads shared memory through the async
 //    proxy: every thread fences (fence.proxy.async) after its copies land, before the barrier.
 constexpr int kWgThreads = 256;   // two warpgroups
@@ -1150,7 +1154,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     constexpr int MP = C::MP, WA = C::WA, XA = C::XA, NACC = MP / 2;   // NACC: FP32 accumulators per thread
     constexpr int SK = kKTile / kAtomK, ATOM = StageBytes<C::BITS>::ATOM;   // atoms per stage along k, bytes per atom
     // The swizzle works on address bits: the stages must start at a 1024-byte boundary, which
-    // the dynamic shared memory (after the static flag of workspace_reduce) need not.
+    // the dynamic shared memory (after the static flag of last_cta_of_tile) need not.
     const uint32_t raw = static_cast<uint32_t>(__cvta_generic_to_shared(smem_raw));
     uint8_t* const sA = smem_raw + ((1024u - (raw & 1023u)) & 1023u);
     uint8_t* const sB = sA + C::XSLOTS * C::A_STAGE;
@@ -1176,7 +1180,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
     // 37% of this kernel's main-loop instructions and a quarter of its stall samples, right after
     // the stage's barrier (ncu, H200, 11008x4096 M = 64, session 17).
     // Weights: the tile's 4 strips are 4 contiguous runs of SK atoms per stage; thread tid copies
-    // chunk tid % RUN of strip tid / RUN + c NT / RUN, chunk c = 0 .. B_CHUNKS / NT - 1.
+    // chunk tid % RUN of strip tid / RUN + c kWgThreads / RUN, chunk c = 0 .. WCH - 1.
     constexpr int RUN = SK * ATOM / 16, WCH = C::B_STAGE / 16 / kWgThreads;
     static_assert(kWgThreads % RUN == 0 && C::B_STAGE / 16 % kWgThreads == 0, "whole runs and chunks per thread");
     const uint8_t* const wsrc = a.q + ((size_t)(strip0 + tid / RUN) * atoms_k) * ATOM + (tid % RUN) * 16;
@@ -1250,7 +1254,7 @@ __global__ void __launch_bounds__(kWgThreads, C::MINB) wq_wgmma_kernel(const Arg
         fence_proxy_async();       // this thread's copies -> visible to wgmma's reads
         __syncthreads();           // ... everyone's; every plain read of stage it - 1 and every
                                    // wgmma of stage it - 2 is done (below): their slots are free
-        // (Issued after the stage's first atom instead, the loads were 2-24% slower at M = 32..128,
+        // (Issued after the stage's first atom instead, the loads were 3-17% slower at M = 32..128,
         // H200, session 17.)
         if (it + WA < n_iter) load_weights((it + WA) % C::WSLOTS, s_begin + it + WA);
         if (it + XA < n_iter) load_acts((it + XA) % C::XSLOTS, s_begin + it + XA);
