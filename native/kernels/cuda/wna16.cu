@@ -2311,12 +2311,7 @@ bool apply_carveout() {
 // The experiment switches (env QB_WQ_*, read once, at first use): integers, QB_WQ_HANDOFF_MB a
 // number of MB. A value that does not parse in full is ignored here (a library prints nothing)
 // and named by wq_env_error(), which the CLI refuses to run with: atoi read "1x" as 1 and "on"
-// as 0 without a word.
-constexpr const char* kEnvInts[] = {"QB_WQ_L2_HINT",      "QB_WQ_L2PF",     "QB_WQ_SMR",          "QB_WQ_CTASK_SMR",
-                                    "QB_WQ_CTASK_SHARED", "QB_WQ_ACQREL",   "QB_WQ_CARVEOUT",     "QB_WQ_STREAM_DEPTH",
-                                    "QB_WQ_ACCSCALE",     "QB_WQ_WGMMA",    "QB_WQ_STREAM_MAX_M", "QB_WQ_COOP",
-                                    "QB_WQ_CTASK",        "QB_WQ_CTASK_WARPS"};
-constexpr const char* kEnvHandoff = "QB_WQ_HANDOFF_MB";
+// as 0 without a word. One table for both, in the order init_kernels applies them.
 bool env_int(const char* name, int* v) {
     const char* s = std::getenv(name);
     if (!s || !*s) return false;
@@ -2336,29 +2331,40 @@ bool env_mb(const char* name, double* v) {
     *v = x;
     return true;
 }
+struct EnvInt {
+    const char* name;
+    void (*set)(int);   // null: read by another switch's setter (QB_WQ_CTASK_WARPS)
+};
+const EnvInt kEnvInts[] = {
+    {"QB_WQ_L2_HINT", [](int v) { wq_set_l2_hint(v); }},
+    {"QB_WQ_L2PF", [](int v) { wq_set_l2_prefetch(v); }},
+    {"QB_WQ_SMR", [](int v) { wq_set_stream_smem(v); }},   // -1, 0, 4, 6, 8, 35
+    {"QB_WQ_CTASK_SMR", [](int v) { wq_set_ctask_smem(v != 0); }},
+    {"QB_WQ_CTASK_SHARED", [](int v) { wq_set_ctask_shared(v); }},
+    {"QB_WQ_ACQREL", [](int v) { wq_set_reduce_acqrel(v != 0); }},
+    {"QB_WQ_CARVEOUT", [](int v) { if (carveout_valid(v)) g_carveout = v; }},   // -1 or 0..100, as wq_set_carveout
+    {"QB_WQ_STREAM_DEPTH", [](int v) { wq_set_stream_depth(v); }},
+    {"QB_WQ_ACCSCALE", [](int v) { wq_set_stream_accscale(v != 0); }},
+    {"QB_WQ_STREAM_MAX_M", [](int v) { wq_set_stream_max_m(v, -1); }},
+    {"QB_WQ_WGMMA", [](int v) { wq_set_wgmma(v); }},
+    {"QB_WQ_COOP", [](int v) { wq_set_wgmma_coop(v); }},
+    {"QB_WQ_CTASK", [](int v) {
+         int warps = 0;
+         env_int("QB_WQ_CTASK_WARPS", &warps);
+         wq_set_ctask(v, warps);
+     }},
+    {"QB_WQ_CTASK_WARPS", nullptr},
+};
+constexpr const char* kEnvHandoff = "QB_WQ_HANDOFF_MB";
 
 // Explicit list of instantiated configurations: INT4 x {zero, no zero} x {grouped, per-channel}
 // and INT8 per-channel without zeros, for both kernels.
 void init_kernels() {
-    int v = 0;
     double mb = 0;
-    if (env_int("QB_WQ_L2_HINT", &v)) wq_set_l2_hint(v);
-    if (env_int("QB_WQ_L2PF", &v)) wq_set_l2_prefetch(v);
     if (env_mb(kEnvHandoff, &mb)) wq_set_handoff((long long)(mb * 1048576.0));
-    if (env_int("QB_WQ_SMR", &v)) wq_set_stream_smem(v);   // -1, 0, 4, 6, 8, 35
-    if (env_int("QB_WQ_CTASK_SMR", &v)) wq_set_ctask_smem(v != 0);
-    if (env_int("QB_WQ_CTASK_SHARED", &v)) wq_set_ctask_shared(v);
-    if (env_int("QB_WQ_ACQREL", &v)) wq_set_reduce_acqrel(v != 0);
-    if (env_int("QB_WQ_CARVEOUT", &v) && carveout_valid(v)) g_carveout = v;   // -1 or 0..100, as wq_set_carveout
-    if (env_int("QB_WQ_STREAM_DEPTH", &v)) wq_set_stream_depth(v);
-    if (env_int("QB_WQ_ACCSCALE", &v)) wq_set_stream_accscale(v != 0);
-    if (env_int("QB_WQ_STREAM_MAX_M", &v)) wq_set_stream_max_m(v, -1);
-    if (env_int("QB_WQ_WGMMA", &v)) wq_set_wgmma(v);
-    if (env_int("QB_WQ_COOP", &v)) wq_set_wgmma_coop(v);
-    if (env_int("QB_WQ_CTASK", &v)) {
-        int warps = 0;
-        env_int("QB_WQ_CTASK_WARPS", &warps);
-        wq_set_ctask(v, warps);
+    for (const EnvInt& e : kEnvInts) {
+        int v = 0;
+        if (e.set && env_int(e.name, &v)) e.set(v);
     }
     fill_ctask<4>();
     fill_ctask<8>();
@@ -2995,10 +3001,10 @@ void wq_set_timing(unsigned long long* stamps, size_t entries) {
 void wq_set_l2_hint(int mode) { g_hint = mode >= kHintNone && mode <= kHintConstant ? mode : kHintNone; }
 
 std::string wq_env_error() {
-    for (const char* name : kEnvInts) {
+    for (const EnvInt& e : kEnvInts) {
         int v;
-        const char* s = std::getenv(name);
-        if (s && *s && !env_int(name, &v)) return std::string(name) + "='" + s + "' is not an integer";
+        const char* s = std::getenv(e.name);
+        if (s && *s && !env_int(e.name, &v)) return std::string(e.name) + "='" + s + "' is not an integer";
     }
     double mb;
     if (const char* s = std::getenv(kEnvHandoff); s && *s && !env_mb(kEnvHandoff, &mb))
